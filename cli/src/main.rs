@@ -1,0 +1,254 @@
+//! `runtype`: serve the API locally, manage accounts and platform keys, create the table.
+//!
+//! Exit codes: 0 success, 2 bad usage, 1 any other failure.
+
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use runtype::app::{App, Backend, Config};
+use runtype::repo::accounts;
+use runtype::store::definition::DEFAULT_TABLE_NAME;
+use runtype::store::dynamo::DynamoTable;
+use runtype::store::RequestCounter;
+use serde_json::json;
+
+#[derive(Parser)]
+#[command(
+    name = "runtype",
+    version,
+    about = "The Runtype Products API, locally and on AWS"
+)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Embedded data file (the default store)
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".runtype/local.db"
+    )]
+    data: PathBuf,
+    /// Which store to use
+    #[arg(long, global = true, value_enum, default_value_t = StoreKind::Embedded)]
+    store: StoreKind,
+    /// DynamoDB table name (default: $TABLE_NAME, else "runtype")
+    #[arg(long, global = true, value_name = "NAME")]
+    table: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every route on one local HTTP server
+    Serve {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+    /// Manage accounts (owners)
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Manage platform API keys
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// Manage the DynamoDB table
+    #[command(subcommand)]
+    Table(TableCmd),
+}
+
+#[derive(Subcommand)]
+enum AccountsCmd {
+    /// Create an account and its first platform key (printed once)
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Create a platform key for an account (printed once)
+    Create {
+        #[arg(long, value_name = "ID")]
+        account: String,
+        /// The key may only make GET requests
+        #[arg(long)]
+        read_only: bool,
+        /// Make an rt_test_ key instead of rt_live_
+        #[arg(long)]
+        test: bool,
+    },
+    /// Revoke a platform key: it fails at once
+    Revoke {
+        #[arg(long, value_name = "KEY_ID")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TableCmd {
+    /// Create the table (keys, indexes, TTL) on the DynamoDB endpoint
+    Create,
+}
+
+/// A failure: exit code and message.
+struct Failure(u8, String);
+
+fn usage(msg: impl Into<String>) -> Failure {
+    Failure(2, msg.into())
+}
+
+fn failed(msg: impl Into<String>) -> Failure {
+    Failure(1, msg.into())
+}
+
+impl StoreArgs {
+    fn table_name(&self) -> String {
+        self.table
+            .clone()
+            .or_else(|| std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()))
+            .unwrap_or_else(|| DEFAULT_TABLE_NAME.to_string())
+    }
+
+    fn backend(&self) -> Backend {
+        match self.store {
+            StoreKind::Embedded => Backend::Embedded(self.data.clone()),
+            StoreKind::Dynamodb => Backend::DynamoDb {
+                table: self.table_name(),
+            },
+        }
+    }
+}
+
+async fn open(store: &StoreArgs, config: Config) -> Result<App, Failure> {
+    App::open(&store.backend(), config)
+        .await
+        .map_err(|e| failed(format!("cannot open the store: {e}")))
+}
+
+fn api_failure(e: runtype::error::ApiError) -> Failure {
+    match e.status() {
+        404 => failed(e.message()),
+        _ => failed(format!("{} ({})", e.message(), e.code())),
+    }
+}
+
+fn print(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let config = Config::from_env("http://127.0.0.1:3000");
+    match cli.command {
+        Command::Serve { host, port } => serve::run(&cli.store, &host, port).await,
+        Command::Accounts(AccountsCmd::Create { name }) => {
+            let name = name.trim();
+            if name.is_empty() || name.chars().count() > 255 {
+                return Err(usage("--name must be 1 to 255 characters"));
+            }
+            let app = open(&cli.store, config).await?;
+            let (account, key) = accounts::create_account(app.table(), name)
+                .await
+                .map_err(api_failure)?;
+            print(json!({
+                "accountId": account.id,
+                "keyId": key.record.id,
+                "apiKey": key.plaintext,
+            }));
+            Ok(())
+        }
+        Command::Keys(KeysCmd::Create {
+            account,
+            read_only,
+            test,
+        }) => {
+            if !runtype::ids::is_valid("acct", &account) {
+                return Err(usage(format!(
+                    "--account {account:?} is not an account id (acct_…)"
+                )));
+            }
+            let app = open(&cli.store, config).await?;
+            let key = accounts::create_key(app.table(), &account, read_only, test)
+                .await
+                .map_err(api_failure)?;
+            print(json!({
+                "id": key.record.id,
+                "apiKey": key.plaintext,
+                "accountId": key.record.account_id,
+                "readOnly": key.record.read_only,
+            }));
+            Ok(())
+        }
+        Command::Keys(KeysCmd::Revoke { id }) => {
+            if !runtype::ids::is_valid("key", &id) {
+                return Err(usage(format!(
+                    "--id {id:?} is not a platform key id (key_…)"
+                )));
+            }
+            let app = open(&cli.store, config).await?;
+            let key = accounts::revoke_key(app.table(), &id)
+                .await
+                .map_err(api_failure)?;
+            print(json!({ "id": key.id, "revoked": true, "revokedAt": key.revoked_at }));
+            Ok(())
+        }
+        Command::Table(TableCmd::Create) => {
+            if cli.store.store != StoreKind::Dynamodb {
+                return Err(usage(
+                    "table create works on DynamoDB only: add --store dynamodb [--table NAME]",
+                ));
+            }
+            let table =
+                DynamoTable::from_env(cli.store.table_name(), RequestCounter::default()).await;
+            table
+                .create_table()
+                .await
+                .map_err(|e| failed(format!("cannot create table {}: {e}", table.table_name())))?;
+            print(json!({ "table": table.table_name(), "created": true }));
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runtype: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(code, msg)) => {
+            eprintln!("runtype: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `runtype serve`: every route on one local HTTP server, on the chosen store.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use runtype::app::{App, Config};
+use runtype::error::ApiError;
+use runtype::repo::accounts;
+use runtype::router::{self, MAX_BODY};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::{failed, open, Failure, StoreArgs};
+
+pub async fn run(store: &StoreArgs, host: &str, port: u16) -> Result<(), Failure> {
+    let listener = TcpListener::bind((host, port))
+        .await
+        .map_err(|e| failed(format!("cannot listen on {host}:{port}: {e}")))?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| failed(format!("cannot read the listening address: {e}")))?;
+    let shown_host = if local.is_ipv6() {
+        format!("[{}]", local.ip())
+    } else {
+        local.ip().to_string()
+    };
+    let base = format!("http://{shown_host}:{}", local.port());
+    let app = Arc::new(open(store, Config::from_env(&base)).await?);
+
+    first_account(&app).await;
+    println!("runtype: serving the Runtype Products API on {base}");
+    runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
+
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                runtype::log::error("accept failed", &e.to_string());
+                continue;
+            }
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(serve_one(&app, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// On a store with no account yet, make one and print its key, once.
+async fn first_account(app: &App) {
+    match accounts::any_account(app.table()).await {
+        Ok(true) => {}
+        Ok(false) => match accounts::create_account(app.table(), "local").await {
+            Ok((account, key)) => {
+                println!(
+                    "runtype: created account {} with platform key (shown only now):",
+                    account.id
+                );
+                println!("  {}", key.plaintext);
+                println!(
+                    "runtype: try: curl -H 'Authorization: Bearer {}' ",
+                    key.plaintext
+                );
+            }
+            Err(e) => eprintln!(
+                "runtype: could not create the first account: {}",
+                e.message()
+            ),
+        },
+        Err(e) => eprintln!(
+            "runtype: storage is not reachable yet ({}); serving anyway",
+            e.message()
+        ),
+    }
+}
+
+async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let request_id = runtype::ids::request_id();
+    let method = req.method().clone();
+    let (parts, body) = req.into_parts();
+    let outcome = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => {
+            let req = http::Request::from_parts(parts, collected.to_bytes());
+            router::handle(app, req, &request_id).await
+        }
+        Err(e) => {
+            let err = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest {
+                    code: "INVALID_JSON",
+                    message: "Request body could not be read".into(),
+                }
+            };
+            let route = router::find(&method, parts.uri.path())
+                .ok()
+                .map(|(r, _)| r.path);
+            router::Outcome {
+                response: router::respond(Err(err), &request_id),
+                route,
+            }
+        }
+    };
+    router::log_request(
+        &method,
+        outcome.route,
+        outcome.response.status().as_u16(),
+        started,
+        &request_id,
+    );
+    outcome.response.map(Full::new)
+}

@@ -1,0 +1,128 @@
+//! /v1/products/:id/capabilities[/:capabilityId]
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::Capability;
+use crate::repo::capabilities;
+use crate::validate::{Fields, Patch};
+
+const SCHEMA_MAX: usize = 64 * 1024;
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let name = f.required_text("capabilityName", 1, 100, true);
+    let flow_id = f.text("flowId", 1, 255, true).value();
+    let agent_id = f.text("agentId", 1, 255, true).value();
+    let flow_given = f.raw("flowId").is_some_and(|v| !v.is_null());
+    let agent_given = f.raw("agentId").is_some_and(|v| !v.is_null());
+    match (flow_given, agent_given) {
+        (false, false) => f.push(
+            Detail::new(
+                "flowId",
+                "MISSING_REQUIRED_FIELD",
+                "one of flowId or agentId is required",
+            )
+            .suggest("give the flow or the agent this capability exposes"),
+        ),
+        (true, true) => f.push(Detail::new(
+            "agentId",
+            "INVALID_FORMAT",
+            "give exactly one of flowId or agentId, not both",
+        )),
+        _ => {}
+    }
+    let description = f.text("capabilityDescription", 0, 10_000, false).value();
+    let schema = f.any("parametersSchema", SCHEMA_MAX).value();
+    let p = f.boolean("enabled");
+    let enabled = f.not_null("enabled", p).unwrap_or(true);
+    f.finish()?;
+
+    let now = crate::time::now_string();
+    let draft = Capability {
+        id: crate::ids::new_id("cap"),
+        product_id: product_id.to_string(),
+        owner: call.owner().to_string(),
+        flow_id,
+        agent_id,
+        capability_name: name.unwrap_or_default(),
+        capability_description: description,
+        enabled,
+        display_order: None,
+        parameters_schema: schema,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let cap = capabilities::add(app.table(), draft).await?;
+    Ok(Reply::created(cap.to_json()))
+}
+
+pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let id = call.id("capabilityId", "cap", "Capability")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let p = f.text("capabilityName", 1, 100, true);
+    let name = f.not_null("capabilityName", p);
+    let description = f.text("capabilityDescription", 0, 10_000, false).nullable();
+    let schema = f.any("parametersSchema", SCHEMA_MAX).nullable();
+    let p = f.boolean("enabled");
+    let enabled = f.not_null("enabled", p);
+    // Accepted for compatibility: schemas are not fetched from a flow service here.
+    let _refresh = f.boolean("refreshSchema");
+    let flow_id = f.text("flowId", 0, 255, true);
+    let agent_id = f.text("agentId", 0, 255, true);
+    f.finish()?;
+
+    let cap = capabilities::update(app.table(), call.owner(), product_id, id, |c| {
+        let mut errors = Vec::new();
+        for (field, sent, current) in [
+            ("flowId", &flow_id, &c.flow_id),
+            ("agentId", &agent_id, &c.agent_id),
+        ] {
+            if changes(sent, current) {
+                errors.push(Detail::new(
+                    field,
+                    "IMMUTABLE_FIELD",
+                    format!("{field} cannot be changed; create a new capability instead"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        if let Some(n) = &name {
+            c.capability_name = n.clone();
+        }
+        if let Some(d) = &description {
+            c.capability_description = d.clone();
+        }
+        if let Some(s) = &schema {
+            c.parameters_schema = s.clone().filter(|v| !v.is_null());
+        }
+        if let Some(e) = enabled {
+            c.enabled = e;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Reply::ok(cap.to_json()))
+}
+
+/// Whether a sent `flowId`/`agentId` differs from the stored one.
+fn changes(sent: &Patch<String>, current: &Option<String>) -> bool {
+    match sent {
+        Patch::Absent => false,
+        Patch::Null => current.is_some(),
+        Patch::Value(v) => current.as_deref() != Some(v.as_str()),
+    }
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let id = call.id("capabilityId", "cap", "Capability")?;
+    capabilities::delete(app.table(), call.owner(), product_id, id).await?;
+    Ok(Reply::deleted())
+}

@@ -1,0 +1,124 @@
+//! /v1/products and /v1/products/:id
+
+use serde_json::{Map, Value};
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::ApiResult;
+use crate::model::Product;
+use crate::repo::products;
+use crate::validate::{self, deep_merge, Fields, Patch};
+
+const FREE_JSON_MAX: usize = 64 * 1024;
+
+/// `canvas`/`spec`: an object; `null` stands for an empty one.
+fn free_object(f: &mut Fields, name: &str) -> Option<Map<String, Value>> {
+    match f.object(name, FREE_JSON_MAX) {
+        Patch::Value(m) => Some(m),
+        Patch::Null => Some(Map::new()),
+        Patch::Absent => None,
+    }
+}
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let name = f.required_text("name", 1, 255, true);
+    let description = f.text("description", 0, 10_000, false).value();
+    let icon = f.text("icon", 0, 50, false).value();
+    let canvas = free_object(&mut f, "canvas").unwrap_or_default();
+    let spec = free_object(&mut f, "spec").unwrap_or_default();
+    f.finish()?;
+
+    let now = crate::time::now_string();
+    let product = Product {
+        id: crate::ids::new_id("prod"),
+        owner: call.owner().to_string(),
+        name: name.unwrap_or_default(),
+        description,
+        icon,
+        canvas,
+        spec,
+        created_at: now.clone(),
+        updated_at: now,
+        capability_seq: 0,
+    };
+    products::create(app.table(), &product).await?;
+    let mut body = product.to_json();
+    body["capabilities"] = Value::Array(vec![]);
+    body["surfaces"] = Value::Array(vec![]);
+    Ok(Reply::created(body))
+}
+
+pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = call.id("id", "prod", "Product")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let p = f.text("name", 1, 255, true);
+    let name = f.not_null("name", p);
+    let description = f.text("description", 0, 10_000, false).nullable();
+    let icon = f.text("icon", 0, 50, false).nullable();
+    let canvas = f.object("canvas", FREE_JSON_MAX);
+    let spec = f.object("spec", FREE_JSON_MAX);
+    f.finish()?;
+
+    let product = products::update(app.table(), call.owner(), id, |p| {
+        if let Some(n) = &name {
+            p.name = n.clone();
+        }
+        if let Some(d) = &description {
+            p.description = d.clone();
+        }
+        if let Some(i) = &icon {
+            p.icon = i.clone();
+        }
+        merge_free(&mut p.canvas, &canvas);
+        merge_free(&mut p.spec, &spec);
+        validate_merged(p)
+    })
+    .await?;
+    Ok(Reply::ok(product.to_json()))
+}
+
+fn merge_free(target: &mut Map<String, Value>, patch: &Patch<Map<String, Value>>) {
+    match patch {
+        Patch::Absent => {}
+        Patch::Null => target.clear(),
+        Patch::Value(m) => deep_merge(target, m),
+    }
+}
+
+/// A merge can grow `canvas`/`spec` past their limit even when each patch is small.
+fn validate_merged(p: &Product) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    for (name, v) in [("canvas", &p.canvas), ("spec", &p.spec)] {
+        if serde_json::to_vec(v).map_or(0, |b| b.len()) > FREE_JSON_MAX {
+            errors.push(crate::error::Detail::new(
+                name,
+                "TOO_LONG",
+                format!("{name} must be at most 64 KiB when serialised (after merging)"),
+            ));
+        }
+    }
+    validate::finish(errors)
+}
+
+pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = call.id("id", "prod", "Product")?;
+    let tree = products::load(app.table(), call.owner(), id).await?;
+    Ok(Reply::ok(tree.to_json()))
+}
+
+pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
+    let limit = validate::limit(&call.query)?;
+    let cursor = validate::query_param(&call.query, "cursor").filter(|c| !c.is_empty());
+    let search = validate::query_param(&call.query, "search");
+    let page = products::list(app.table(), call.owner(), limit, cursor, search).await?;
+    Ok(Reply::ok(page.to_json()))
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = call.id("id", "prod", "Product")?;
+    products::delete(app.table(), call.owner(), id).await?;
+    Ok(Reply::deleted())
+}

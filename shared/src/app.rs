@@ -1,0 +1,62 @@
+//! The application: storage and configuration, built once per process (per Lambda cold
+//! start) and borrowed by every request.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::store::dynamo::DynamoTable;
+use crate::store::sqlite::SqliteTable;
+use crate::store::{RequestCounter, StoreResult, Table};
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The embedded SQLite file.
+    Embedded(PathBuf),
+    /// A DynamoDB table (endpoint and credentials from the AWS environment).
+    DynamoDb { table: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Base of the public URLs the API hands out (surface endpoints), without a trailing `/`.
+    pub public_url: String,
+}
+
+impl Config {
+    /// `RUNTYPE_PUBLIC_URL`, else `default`.
+    pub fn from_env(default: &str) -> Config {
+        let url = std::env::var("RUNTYPE_PUBLIC_URL").unwrap_or_else(|_| default.to_string());
+        Config {
+            public_url: url.trim_end_matches('/').to_string(),
+        }
+    }
+}
+
+pub struct App {
+    table: Arc<dyn Table>,
+    /// Storage round trips made so far (for request budgets in tests and benchmarks).
+    pub requests: RequestCounter,
+    pub config: Config,
+}
+
+impl App {
+    pub async fn open(backend: &Backend, config: Config) -> StoreResult<App> {
+        let requests = RequestCounter::default();
+        let table: Arc<dyn Table> = match backend {
+            Backend::Embedded(path) => Arc::new(SqliteTable::open(path, requests.clone())?),
+            Backend::DynamoDb { table } => {
+                Arc::new(DynamoTable::from_env(table.clone(), requests.clone()).await)
+            }
+        };
+        Ok(App {
+            table,
+            requests,
+            config,
+        })
+    }
+
+    pub fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+}

@@ -1,0 +1,69 @@
+//! Who is calling: `Authorization: Bearer <platform key>` → the owning account.
+//! A platform key's checksum is checked before any storage read; a key that passes costs
+//! one GetItem by its SHA-256. The plaintext is never logged or kept.
+
+use http::HeaderMap;
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::keys;
+use crate::repo::accounts::{self, LIVE_PREFIX, TEST_PREFIX};
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The owner whose resources this caller sees (an account or organisation id).
+    pub owner: String,
+    /// May only read.
+    pub read_only: bool,
+}
+
+fn unauthorized(msg: &str) -> ApiError {
+    ApiError::Unauthorized(msg.to_string())
+}
+
+/// The bearer token of the request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
+    let value = headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
+        unauthorized("Missing Authorization header; send 'Authorization: Bearer <key>'")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| unauthorized("Malformed Authorization header"))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("Authorization must be 'Bearer <key>'"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized("Authorization must use the Bearer scheme"));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(unauthorized("Authorization must be 'Bearer <key>'"));
+    }
+    Ok(token)
+}
+
+pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
+    let token = bearer(headers)?;
+    if token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX) {
+        let prefix = &token[..LIVE_PREFIX.len()];
+        if !keys::well_formed(prefix, token) {
+            return Err(unauthorized("Invalid API key"));
+        }
+        let found = accounts::find_by_hash(app.table(), &keys::hash(token)).await?;
+        let key = found.ok_or_else(|| unauthorized("Invalid or revoked API key"))?;
+        return Ok(Caller {
+            owner: key.account_id,
+            read_only: key.read_only,
+        });
+    }
+    if token.split('.').count() == 3 {
+        return Err(unauthorized(
+            "Session tokens are not accepted by this server (no JWT issuer is configured)",
+        ));
+    }
+    Err(unauthorized(
+        "Unrecognised credential; expected a platform API key",
+    ))
+}

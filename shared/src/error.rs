@@ -1,0 +1,197 @@
+//! The one place where failures become HTTP: every error the API answers is an `ApiError`,
+//! and `ApiError::status`/`ApiError::body` give its status code and contract body.
+
+use serde_json::{json, Value};
+
+use crate::store::StoreError;
+
+/// One bad field of a 400 `VALIDATION_ERROR`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub path: String,
+    pub code: &'static str,
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+impl Detail {
+    pub fn new(path: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Detail {
+            path: path.into(),
+            code,
+            message: message.into(),
+            suggestion: None,
+        }
+    }
+
+    pub fn suggest(mut self, s: impl Into<String>) -> Self {
+        self.suggestion = Some(s.into());
+        self
+    }
+}
+
+#[derive(Debug)]
+pub enum ApiError {
+    Validation(Vec<Detail>),
+    /// A 400 with its own top-level code (`INVALID_JSON`, `INVALID_CURSOR`).
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    MethodNotAllowed(Vec<&'static str>),
+    Conflict(String),
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    Internal,
+    Unavailable,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn invalid(path: impl Into<String>, code: &'static str, msg: impl Into<String>) -> Self {
+        ApiError::Validation(vec![Detail::new(path, code, msg)])
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        ApiError::NotFound(format!("{what} not found"))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed(_) => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Internal => 500,
+            ApiError::Unavailable => 503,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "VALIDATION_ERROR",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized(_) => "UNAUTHORIZED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::Internal => "INTERNAL",
+            ApiError::Unavailable => "UNAVAILABLE",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Validation(details) => match details.as_slice() {
+                [one] => format!("Invalid request: {} ({})", one.message, one.path),
+                _ => format!("Invalid request: {} fields are invalid", details.len()),
+            },
+            ApiError::BadRequest { message, .. }
+            | ApiError::Unauthorized(message)
+            | ApiError::Forbidden(message)
+            | ApiError::NotFound(message)
+            | ApiError::Conflict(message) => message.clone(),
+            ApiError::MethodNotAllowed(allow) => {
+                format!("Method not allowed here; allowed: {}", allow.join(", "))
+            }
+            ApiError::PayloadTooLarge => "Request body is larger than 1 MiB".into(),
+            ApiError::UnsupportedMediaType => {
+                "Request body must be JSON (Content-Type: application/json)".into()
+            }
+            ApiError::RateLimited { .. } => "Too many requests".into(),
+            ApiError::Internal => "Internal error".into(),
+            ApiError::Unavailable => "Storage is unavailable; try again shortly".into(),
+        }
+    }
+
+    /// The contract's error body: `{error, code}` plus `details` for validation errors.
+    pub fn body(&self) -> Value {
+        let mut body = json!({ "error": self.message(), "code": self.code() });
+        if let ApiError::Validation(details) = self {
+            body["details"] = details
+                .iter()
+                .map(|d| {
+                    let mut v = json!({ "path": d.path, "code": d.code, "message": d.message });
+                    if let Some(s) = &d.suggestion {
+                        v["suggestion"] = json!(s);
+                    }
+                    v
+                })
+                .collect();
+        }
+        body
+    }
+
+    /// Extra headers this error carries (`Allow`, `Retry-After`).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            ApiError::MethodNotAllowed(allow) => vec![("allow", allow.join(", "))],
+            ApiError::RateLimited { retry_after_secs } => {
+                vec![("retry-after", retry_after_secs.to_string())]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(msg) => {
+                crate::log::error("storage unavailable", &msg);
+                ApiError::Unavailable
+            }
+            StoreError::Internal(msg) => {
+                crate::log::error("storage error", &msg);
+                ApiError::Internal
+            }
+            // Conditions are interpreted by the repository; one reaching here is a bug.
+            StoreError::ConditionFailed | StoreError::Cancelled(_) => {
+                crate::log::error("storage error", "unhandled condition failure");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_body_lists_details() {
+        let e = ApiError::Validation(vec![
+            Detail::new("name", "MISSING_REQUIRED_FIELD", "name is required"),
+            Detail::new("icon", "TOO_LONG", "icon is too long").suggest("at most 50"),
+        ]);
+        let b = e.body();
+        assert_eq!(e.status(), 400);
+        assert_eq!(b["code"], "VALIDATION_ERROR");
+        assert_eq!(b["details"][1]["path"], "icon");
+        assert_eq!(b["details"][1]["suggestion"], "at most 50");
+        assert!(b["details"][0].get("suggestion").is_none());
+    }
+
+    #[test]
+    fn internal_errors_carry_no_detail() {
+        let e: ApiError = StoreError::Internal("secret table arn".into()).into();
+        assert_eq!(e.status(), 500);
+        assert!(!e.body().to_string().contains("arn"));
+    }
+}

@@ -1,0 +1,16 @@
+//! The Runtype Products API: models, validation, auth, storage and one handler per endpoint.
+//! Every binary (the `runtype` command, each Lambda function) is a thin wrapper over this.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod log;
+pub mod model;
+pub mod repo;
+pub mod router;
+pub mod store;
+pub mod time;
+pub mod validate;

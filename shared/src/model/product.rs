@@ -1,0 +1,36 @@
+//! Products: the stored record and its public JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub icon: Option<String>,
+    pub canvas: Map<String, Value>,
+    pub spec: Map<String, Value>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Capabilities ever added: the next one's `displayOrder`.
+    #[serde(default)]
+    pub capability_seq: i64,
+}
+
+impl Product {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "icon": self.icon,
+            "canvas": self.canvas,
+            "spec": self.spec,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The key design, in one place. Keys are uppercase entity tags joined with `#`; nothing
+//! mutable is ever part of a key except in a uniqueness item whose whole purpose is to hold
+//! that value (a capability name). Everything under a product shares its partition.
+
+use crate::store::Key;
+
+pub const ACCOUNTS: &str = "ACCOUNTS";
+
+pub fn account(id: &str) -> Key {
+    let k = format!("ACCOUNT#{id}");
+    Key::new(k.clone(), k)
+}
+
+pub fn platform_key(id: &str) -> Key {
+    let k = format!("PLATFORMKEY#{id}");
+    Key::new(k.clone(), k)
+}
+
+/// The item that authenticates a platform key: found by the key's SHA-256 in one GetItem.
+pub fn platform_key_hash(hash: &str) -> Key {
+    let k = format!("PLATFORMKEYHASH#{hash}");
+    Key::new(k.clone(), k)
+}
+
+pub fn product_pk(product_id: &str) -> String {
+    format!("PRODUCT#{product_id}")
+}
+
+pub fn product(product_id: &str) -> Key {
+    let k = product_pk(product_id);
+    Key::new(k.clone(), k)
+}
+
+pub fn capability(product_id: &str, capability_id: &str) -> Key {
+    Key::new(product_pk(product_id), format!("CAP#{capability_id}"))
+}
+
+/// Reserves a capability name (case-insensitively) within a product.
+pub fn capability_name(product_id: &str, name: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("CAPNAME#{}", crate::model::Capability::name_key(name)),
+    )
+}
+
+/// GSI1 partition listing an owner's products, newest first, each followed (in descending
+/// order: preceded) by its capabilities and surfaces, so one Query gives a list page with
+/// the names and counts it shows.
+pub fn owner_index(owner: &str) -> String {
+    format!("OWNER#{owner}")
+}
+
+pub fn product_index_sk(product_id: &str) -> String {
+    format!("PRODUCT#{product_id}")
+}
+
+pub fn capability_index_sk(product_id: &str, capability_id: &str) -> String {
+    format!("PRODUCT#{product_id}#CAP#{capability_id}")
+}
+
+/// The product an owner-index sort key belongs to.
+pub fn product_of_index_sk(sk: &str) -> Option<&str> {
+    let rest = sk.strip_prefix("PRODUCT#")?;
+    Some(rest.split('#').next().unwrap_or(rest))
+}
+
+/// Entity type tags stored on each item.
+pub mod entity {
+    pub const ACCOUNT: &str = "account";
+    pub const PLATFORM_KEY: &str = "platformKey";
+    pub const PLATFORM_KEY_HASH: &str = "platformKeyHash";
+    pub const PRODUCT: &str = "product";
+    pub const CAPABILITY: &str = "capability";
+    pub const CAPABILITY_NAME: &str = "capabilityName";
+}

@@ -1,0 +1,371 @@
+//! Every route, once: method + path template → handler, and the function (Lambda) that
+//! serves it. The local server, the tests and each Lambda binary all dispatch through here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+
+use crate::api::{self, Call, Reply};
+use crate::app::App;
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+
+/// Largest request body accepted (1 MiB).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + Send + 'a>>;
+pub type Handler = for<'a> fn(&'a App, Call) -> HandlerFuture<'a>;
+
+pub struct Route {
+    pub method: Method,
+    /// Path template with `:name` parameters, as in API.md.
+    pub path: &'static str,
+    /// The Lambda function (crate under `functions/`) that serves this route.
+    pub function: &'static str,
+    pub handler: Handler,
+}
+
+macro_rules! route {
+    ($method:ident, $path:literal, $function:literal, $handler:path) => {{
+        fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
+            Box::pin($handler(app, call))
+        }
+        Route {
+            method: Method::$method,
+            path: $path,
+            function: $function,
+            handler,
+        }
+    }};
+}
+
+pub fn routes() -> &'static [Route] {
+    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| {
+        vec![
+            route!(
+                POST,
+                "/v1/products",
+                "create-product",
+                api::products::create
+            ),
+            route!(GET, "/v1/products", "list-products", api::products::list),
+            route!(GET, "/v1/products/:id", "get-product", api::products::get),
+            route!(
+                PUT,
+                "/v1/products/:id",
+                "update-product",
+                api::products::update
+            ),
+            route!(
+                DELETE,
+                "/v1/products/:id",
+                "delete-product",
+                api::products::delete
+            ),
+            route!(
+                POST,
+                "/v1/products/:id/capabilities",
+                "add-capability",
+                api::capabilities::create
+            ),
+            route!(
+                PUT,
+                "/v1/products/:id/capabilities/:capabilityId",
+                "update-capability",
+                api::capabilities::update
+            ),
+            route!(
+                DELETE,
+                "/v1/products/:id/capabilities/:capabilityId",
+                "delete-capability",
+                api::capabilities::delete
+            ),
+        ]
+    })
+}
+
+/// The route named by its function, for a Lambda binary.
+pub fn route_of(function: &str) -> Option<&'static Route> {
+    routes().iter().find(|r| r.function == function)
+}
+
+/// Match `path` against a template; answers the parameters.
+pub fn match_path(template: &str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
+    let mut t = template.split('/');
+    let mut p = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (t.next(), p.next()) {
+            (None, None) => return Some(params),
+            (Some(ts), Some(ps)) => {
+                if let Some(name) = ts.strip_prefix(':') {
+                    if ps.is_empty() {
+                        return None;
+                    }
+                    params.push((leak_name(name), percent_decode(ps)));
+                } else if ts != ps {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Parameter names come from the static route table; find the `'static` copy.
+fn leak_name(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "id",
+        "capabilityId",
+        "surfaceId",
+        "itemId",
+        "keyId",
+        "scheduleId",
+    ];
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == name)
+        .unwrap_or("param")
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Query string → pairs (percent-decoded).
+pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    q.unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+/// Find the route for a request: `Err` is the 404 or 405 to answer.
+pub fn find(
+    method: &Method,
+    path: &str,
+) -> Result<(&'static Route, Vec<(&'static str, String)>), ApiError> {
+    let mut allowed = Vec::new();
+    for r in routes() {
+        if let Some(params) = match_path(r.path, path) {
+            if r.method == *method {
+                return Ok((r, params));
+            }
+            allowed.push(r.method.as_str());
+        }
+    }
+    if allowed.is_empty() {
+        Err(ApiError::NotFound(format!("No route for {path}")))
+    } else {
+        allowed.sort_unstable();
+        allowed.dedup();
+        let allowed = allowed
+            .into_iter()
+            .map(|m| {
+                Method::from_bytes(m.as_bytes())
+                    .map(|m| static_method(&m))
+                    .unwrap_or("GET")
+            })
+            .collect();
+        Err(ApiError::MethodNotAllowed(allowed))
+    }
+}
+
+fn static_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "OPTIONS",
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    match headers.get(http::header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => {
+            let v = v.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence == "application/json"
+                || (essence.starts_with("application/") && essence.ends_with("+json"))
+        }
+    }
+}
+
+/// What the log line of a request needs, beside the response.
+pub struct Outcome {
+    pub response: Response<Bytes>,
+    pub route: Option<&'static str>,
+}
+
+/// Serve one request end to end: route, limits, auth, handler, error mapping.
+pub async fn handle(app: &App, req: Request<Bytes>, request_id: &str) -> Outcome {
+    let (route, result) = match find(req.method(), req.uri().path()) {
+        Ok((route, params)) => (Some(route.path), dispatch(app, route, params, req).await),
+        Err(e) => (None, Err(e)),
+    };
+    Outcome {
+        response: respond(result, request_id),
+        route,
+    }
+}
+
+/// Serve a request already routed (a Lambda function serves exactly one route).
+pub async fn dispatch(
+    app: &App,
+    route: &Route,
+    params: Vec<(&'static str, String)>,
+    req: Request<Bytes>,
+) -> ApiResult<Reply> {
+    let (parts, body) = req.into_parts();
+    if body.len() > MAX_BODY {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if !body.is_empty() && !is_json(&parts.headers) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let caller = auth::authenticate(app, &parts.headers).await?;
+    if caller.read_only && parts.method != Method::GET {
+        return Err(ApiError::Forbidden(
+            "This API key is read-only; it may only make GET requests".into(),
+        ));
+    }
+    let call = Call {
+        caller,
+        params,
+        query: parse_query(parts.uri.query()),
+        body,
+    };
+    (route.handler)(app, call).await
+}
+
+/// Turn a handler's result into the HTTP response, with `x-request-id` always set.
+pub fn respond(result: ApiResult<Reply>, request_id: &str) -> Response<Bytes> {
+    let (status, body, extra) = match result {
+        Ok(reply) => (reply.status, reply.body, Vec::new()),
+        Err(e) => (e.status(), e.body(), e.headers()),
+    };
+    let mut res = Response::new(Bytes::from(body.to_string()));
+    *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = res.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        h.insert("x-request-id", v);
+    }
+    for (name, value) in extra {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    res
+}
+
+/// One JSON log line for a served request: never headers, bodies or keys.
+pub fn log_request(
+    method: &Method,
+    route: Option<&str>,
+    status: u16,
+    started: Instant,
+    request_id: &str,
+) {
+    crate::log::line(serde_json::json!({
+        "level": "info",
+        "msg": "request",
+        "method": method.as_str(),
+        "route": route.unwrap_or("(unmatched)"),
+        "status": status,
+        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        "requestId": request_id,
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_templates() {
+        let p = match_path(
+            "/v1/products/:id/capabilities/:capabilityId",
+            "/v1/products/prod_1/capabilities/cap_2",
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            vec![
+                ("id", "prod_1".to_string()),
+                ("capabilityId", "cap_2".to_string())
+            ]
+        );
+        assert!(match_path("/v1/products/:id", "/v1/products/").is_none());
+        assert!(match_path("/v1/products/:id", "/v1/products/a/b").is_none());
+        assert!(match_path("/v1/products", "/v1/products/").is_some());
+    }
+
+    #[test]
+    fn not_found_and_method_not_allowed() {
+        assert_eq!(find(&Method::GET, "/nope").unwrap_err().status(), 404);
+        let e = find(&Method::PATCH, "/v1/products").unwrap_err();
+        assert_eq!(e.status(), 405);
+        assert_eq!(e.headers()[0].1, "GET, POST");
+    }
+
+    #[test]
+    fn query_strings() {
+        assert_eq!(
+            parse_query(Some("limit=5&search=a%20b+c&x")),
+            vec![
+                ("limit".into(), "5".into()),
+                ("search".into(), "a b c".into()),
+                ("x".into(), "".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn every_route_parameter_has_a_static_name() {
+        for r in routes() {
+            for seg in r.path.split('/') {
+                if let Some(name) = seg.strip_prefix(':') {
+                    assert_eq!(leak_name(name), name, "{}", r.path);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Storage: a small trait of table primitives with two backends (DynamoDB and embedded
+//! SQLite). Everything that knows what the keys mean lives above this, in `repo`.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub mod counter;
+pub mod definition;
+pub mod dynamo;
+pub mod sqlite;
+
+pub use counter::RequestCounter;
+
+/// Most operations one DynamoDB transaction may hold.
+pub const MAX_TX_OPS: usize = 100;
+/// Most deletes one DynamoDB batch write may hold.
+pub const MAX_BATCH: usize = 25;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+}
+
+/// One stored item. Key and bookkeeping attributes are top-level; the record itself is
+/// `data`, a JSON object kept as one attribute so both backends store it identically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub key: Key,
+    pub gsi1: Option<(String, String)>,
+    pub gsi2: Option<(String, String)>,
+    /// Entity type tag (`product`, `capability`, ...).
+    pub entity: String,
+    /// Bumped on every write; the optimistic-concurrency token.
+    pub version: u64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Unix seconds after which the item is dead (TTL attribute; also checked in code).
+    pub expires_at: Option<i64>,
+    pub data: Value,
+}
+
+impl Item {
+    pub fn is_expired(&self, now_unix: i64) -> bool {
+        self.expires_at.is_some_and(|t| t <= now_unix)
+    }
+}
+
+/// The condition a write must meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cond {
+    Always,
+    NotExists,
+    Exists,
+    /// The item exists with exactly this version.
+    Version(u64),
+}
+
+#[derive(Debug, Clone)]
+pub enum TxOp {
+    Put { item: Item, cond: Cond },
+    Delete { key: Key, cond: Cond },
+    Check { key: Key, cond: Cond },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Index {
+    Gsi1,
+    Gsi2,
+}
+
+/// The position of one item in a query's order: enough to resume right after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub key: Key,
+    /// The index key, for index queries.
+    pub index_key: Option<(String, String)>,
+}
+
+impl Position {
+    pub fn of(item: &Item, index: Option<Index>) -> Position {
+        Position {
+            key: item.key.clone(),
+            index_key: match index {
+                None => None,
+                Some(Index::Gsi1) => item.gsi1.clone(),
+                Some(Index::Gsi2) => item.gsi2.clone(),
+            },
+        }
+    }
+}
+
+/// Query one partition (of the table or an index) in sort-key order.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub index: Option<Index>,
+    pub pk: String,
+    /// Only sort keys starting with this.
+    pub sk_prefix: Option<String>,
+    /// Only sort keys at or below this (with the prefix: a range).
+    pub sk_max: Option<String>,
+    pub start_after: Option<Position>,
+    /// Most items to answer; the backend follows its own pages until it has them.
+    pub limit: usize,
+    pub descending: bool,
+}
+
+impl Query {
+    pub fn partition(pk: impl Into<String>) -> Query {
+        Query {
+            index: None,
+            pk: pk.into(),
+            sk_prefix: None,
+            sk_max: None,
+            start_after: None,
+            limit: usize::MAX,
+            descending: false,
+        }
+    }
+
+    pub fn index(index: Index, pk: impl Into<String>) -> Query {
+        Query {
+            index: Some(index),
+            ..Query::partition(pk)
+        }
+    }
+
+    pub fn prefix(mut self, p: impl Into<String>) -> Self {
+        self.sk_prefix = Some(p.into());
+        self
+    }
+
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
+        self
+    }
+
+    pub fn after(mut self, p: Option<Position>) -> Self {
+        self.start_after = p;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// True when the partition may hold more items past the last one answered.
+    pub more: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreError {
+    /// A single write's condition did not hold.
+    ConditionFailed,
+    /// A transaction was cancelled: the indexes of the operations whose condition failed
+    /// (empty when it lost a race with another transaction and may simply be retried).
+    Cancelled(Vec<usize>),
+    /// The store cannot be reached (network, throttling, locked file): 503.
+    Unavailable(String),
+    /// Anything else: 500, detail only in logs.
+    Internal(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::ConditionFailed => write!(f, "condition failed"),
+            StoreError::Cancelled(idx) => write!(f, "transaction cancelled at {idx:?}"),
+            StoreError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            StoreError::Internal(m) => write!(f, "storage error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The primitives every backend provides. All of them are single round trips except
+/// `query` (which follows pages up to `limit`) and `delete_many` (batches of 25).
+#[async_trait]
+pub trait Table: Send + Sync {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>>;
+
+    async fn put(&self, item: Item, cond: Cond) -> StoreResult<()>;
+
+    /// Delete; answers whether an item was there.
+    async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()>;
+
+    /// All or nothing, at most `MAX_TX_OPS` operations on distinct keys.
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()>;
+
+    async fn query(&self, q: &Query) -> StoreResult<Page>;
+
+    /// Unconditional deletes, in batches of at most `MAX_BATCH`.
+    async fn delete_many(&self, keys: &[Key]) -> StoreResult<()>;
+
+    /// Atomically add `delta` to the counter item at `key` (created at 0 if absent) and
+    /// answer the new value. `expires_at` sets the item's TTL.
+    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64>;
+
+    /// Whether the backend can answer at all (used at start-up to fail early).
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,496 @@
+//! Field rules, in one place: each check records a `Detail` at the field's dotted path, so
+//! one 400 lists every bad field of a request at once.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ApiError, ApiResult, Detail};
+
+/// A field of a partial update: absent, explicitly `null`, or a value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Patch<T> {
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Patch<T> {
+    pub fn value(self) -> Option<T> {
+        match self {
+            Patch::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+
+    /// For a nullable field: `Some(None)` clears it, `None` leaves it alone.
+    pub fn nullable(self) -> Option<Option<T>> {
+        match self {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(v) => Some(Some(v)),
+        }
+    }
+}
+
+/// Parse a request body: empty means `{}`; anything but a JSON object is a 400.
+pub fn json_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+        code: "INVALID_JSON",
+        message: format!("Request body is not valid JSON: {e}"),
+    })?;
+    match value {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::invalid(
+            "",
+            "INVALID_TYPE",
+            "Request body must be a JSON object",
+        )),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Checks the fields of one JSON object and collects what is wrong with them.
+pub struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    prefix: String,
+    pub errors: Vec<Detail>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(obj: &'a Map<String, Value>) -> Self {
+        Fields {
+            obj,
+            prefix: String::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Fields of a nested object, reported under `prefix.`.
+    pub fn nested(obj: &'a Map<String, Value>, prefix: &str) -> Self {
+        Fields {
+            obj,
+            prefix: format!("{prefix}."),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.obj.contains_key(name)
+    }
+
+    pub fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.obj.get(name)
+    }
+
+    pub fn fail(&mut self, name: &str, code: &'static str, message: impl Into<String>) {
+        let path = self.path(name);
+        self.errors.push(Detail::new(path, code, message));
+    }
+
+    pub fn push(&mut self, detail: Detail) {
+        self.errors.push(detail);
+    }
+
+    fn get(&self, name: &str) -> Patch<&'a Value> {
+        match self.obj.get(name) {
+            None => Patch::Absent,
+            Some(Value::Null) => Patch::Null,
+            Some(v) => Patch::Value(v),
+        }
+    }
+
+    fn wrong_type(&mut self, name: &str, want: &str, got: &Value) {
+        let msg = format!("{} must be {want}, not {}", self.path(name), type_name(got));
+        self.fail(name, "INVALID_TYPE", msg);
+    }
+
+    /// A string of `min..=max` characters (after trimming when `trim`), without NUL.
+    pub fn text(&mut self, name: &str, min: usize, max: usize, trim: bool) -> Patch<String> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(Value::String(s)) => {
+                let s = if trim { s.trim() } else { s.as_str() };
+                let len = s.chars().count();
+                let path = self.path(name);
+                if s.contains('\0') {
+                    self.fail(
+                        name,
+                        "INVALID_FORMAT",
+                        format!("{path} must not contain NUL characters"),
+                    );
+                } else if len < min {
+                    let msg = if min == 1 {
+                        format!("{path} must not be empty")
+                    } else {
+                        format!("{path} must be at least {min} characters")
+                    };
+                    self.fail(name, "TOO_SHORT", msg);
+                } else if len > max {
+                    self.errors.push(
+                        Detail::new(
+                            &path,
+                            "TOO_LONG",
+                            format!("{path} must be at most {max} characters"),
+                        )
+                        .suggest(format!("shorten it to {max} characters or fewer")),
+                    );
+                } else {
+                    return Patch::Value(s.to_string());
+                }
+                Patch::Absent
+            }
+            Patch::Value(v) => {
+                self.wrong_type(name, "a string", v);
+                Patch::Absent
+            }
+        }
+    }
+
+    /// Like `text`, but missing or null is `MISSING_REQUIRED_FIELD`.
+    pub fn required_text(
+        &mut self,
+        name: &str,
+        min: usize,
+        max: usize,
+        trim: bool,
+    ) -> Option<String> {
+        match self.text(name, min, max, trim) {
+            Patch::Value(v) => Some(v),
+            Patch::Absent if self.has(name) && !self.raw(name).is_some_and(Value::is_null) => None,
+            _ => {
+                let msg = format!("{} is required", self.path(name));
+                self.fail(name, "MISSING_REQUIRED_FIELD", msg);
+                None
+            }
+        }
+    }
+
+    /// `null` is not allowed for this field: report it and treat it as absent.
+    pub fn not_null<T>(&mut self, name: &str, p: Patch<T>) -> Option<T> {
+        match p {
+            Patch::Null => {
+                let msg = format!("{} must not be null", self.path(name));
+                self.fail(name, "INVALID_TYPE", msg);
+                None
+            }
+            Patch::Value(v) => Some(v),
+            Patch::Absent => None,
+        }
+    }
+
+    pub fn boolean(&mut self, name: &str) -> Patch<bool> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(Value::Bool(b)) => Patch::Value(*b),
+            Patch::Value(v) => {
+                self.wrong_type(name, "a boolean", v);
+                Patch::Absent
+            }
+        }
+    }
+
+    /// An integer in `min..=max`.
+    pub fn integer(&mut self, name: &str, min: i64, max: i64) -> Patch<i64> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(Value::Number(n)) => {
+                let path = self.path(name);
+                let as_int = n.as_i64().or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                        .map(|f| f as i64)
+                });
+                match as_int {
+                    Some(i) if (min..=max).contains(&i) => return Patch::Value(i),
+                    Some(_) => {
+                        let msg = if max == i64::MAX {
+                            format!("{path} must be at least {min}")
+                        } else {
+                            format!("{path} must be between {min} and {max}")
+                        };
+                        self.fail(name, "OUT_OF_RANGE", msg)
+                    }
+                    None if n.is_f64() && n.as_f64().is_some_and(|f| f.fract() != 0.0) => {
+                        self.fail(name, "INVALID_TYPE", format!("{path} must be an integer"))
+                    }
+                    None => self.fail(name, "OUT_OF_RANGE", format!("{path} is out of range")),
+                }
+                Patch::Absent
+            }
+            Patch::Value(v) => {
+                self.wrong_type(name, "an integer", v);
+                Patch::Absent
+            }
+        }
+    }
+
+    /// A JSON object whose serialised size is at most `max_bytes`.
+    pub fn object(&mut self, name: &str, max_bytes: usize) -> Patch<Map<String, Value>> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(Value::Object(m)) => {
+                if serialized_len(&Value::Object(m.clone())) > max_bytes {
+                    let path = self.path(name);
+                    self.fail(
+                        name,
+                        "TOO_LONG",
+                        format!(
+                            "{path} must be at most {} KiB when serialised",
+                            max_bytes / 1024
+                        ),
+                    );
+                    return Patch::Absent;
+                }
+                Patch::Value(m.clone())
+            }
+            Patch::Value(v) => {
+                self.wrong_type(name, "an object", v);
+                Patch::Absent
+            }
+        }
+    }
+
+    /// Any JSON value (or null), at most `max_bytes` serialised.
+    pub fn any(&mut self, name: &str, max_bytes: usize) -> Patch<Value> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(v) => {
+                if serialized_len(v) > max_bytes {
+                    let path = self.path(name);
+                    self.fail(
+                        name,
+                        "TOO_LONG",
+                        format!(
+                            "{path} must be at most {} KiB when serialised",
+                            max_bytes / 1024
+                        ),
+                    );
+                    return Patch::Absent;
+                }
+                Patch::Value(v.clone())
+            }
+        }
+    }
+
+    /// One of `allowed`.
+    pub fn one_of(&mut self, name: &str, allowed: &[&str]) -> Patch<String> {
+        match self.get(name) {
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
+            Patch::Value(Value::String(s)) if allowed.contains(&s.as_str()) => {
+                Patch::Value(s.clone())
+            }
+            Patch::Value(Value::String(_)) => {
+                let path = self.path(name);
+                self.errors.push(
+                    Detail::new(
+                        &path,
+                        "INVALID_ENUM",
+                        format!("{path} must be one of: {}", allowed.join(", ")),
+                    )
+                    .suggest(format!("use one of: {}", allowed.join(", "))),
+                );
+                Patch::Absent
+            }
+            Patch::Value(v) => {
+                self.wrong_type(name, "a string", v);
+                Patch::Absent
+            }
+        }
+    }
+
+    /// Everything checked so far was fine.
+    pub fn finish(self) -> ApiResult<()> {
+        finish(self.errors)
+    }
+}
+
+pub fn finish(errors: Vec<Detail>) -> ApiResult<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn serialized_len(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}
+
+/// Deep merge for `canvas`/`spec`/`config`: objects merge key by key, a `null` value removes
+/// the key, anything else replaces.
+pub fn deep_merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
+    for (k, v) in patch {
+        match v {
+            Value::Null => {
+                target.remove(k);
+            }
+            Value::Object(p) => match target.get_mut(k) {
+                Some(Value::Object(t)) => deep_merge(t, p),
+                _ => {
+                    let mut fresh = Map::new();
+                    deep_merge(&mut fresh, p);
+                    target.insert(k.clone(), Value::Object(fresh));
+                }
+            },
+            other => {
+                target.insert(k.clone(), other.clone());
+            }
+        }
+    }
+}
+
+/// `limit` of a list: default 20, 1..=100.
+pub fn limit(query: &[(String, String)]) -> ApiResult<usize> {
+    match query_param(query, "limit") {
+        None => Ok(20),
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n as usize),
+            Ok(_) => Err(ApiError::invalid(
+                "limit",
+                "OUT_OF_RANGE",
+                "limit must be between 1 and 100",
+            )),
+            Err(_) => Err(ApiError::invalid(
+                "limit",
+                "INVALID_TYPE",
+                "limit must be an integer between 1 and 100",
+            )),
+        },
+    }
+}
+
+pub fn query_param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn merge_rules() {
+        let mut t = obj(json!({"a": {"b": 1, "c": 2}, "d": [1], "e": 1}));
+        deep_merge(
+            &mut t,
+            &obj(json!({"a": {"b": null, "x": {"y": null, "z": 1}}, "d": {"k": 1}, "e": null})),
+        );
+        assert_eq!(
+            Value::Object(t),
+            json!({"a": {"c": 2, "x": {"z": 1}}, "d": {"k": 1}})
+        );
+    }
+
+    #[test]
+    fn text_rules() {
+        let o = obj(json!({"a": "  hi ", "b": "", "c": 5, "d": "x\u{0}y", "e": "é".repeat(5)}));
+        let mut f = Fields::new(&o);
+        assert_eq!(f.text("a", 1, 10, true), Patch::Value("hi".into()));
+        assert_eq!(f.text("b", 1, 10, true), Patch::Absent);
+        assert_eq!(f.text("c", 1, 10, true), Patch::Absent);
+        assert_eq!(f.text("d", 1, 10, true), Patch::Absent);
+        assert_eq!(f.text("e", 1, 5, false), Patch::Value("ééééé".into()));
+        assert_eq!(f.text("e", 1, 4, false), Patch::Absent);
+        let codes: Vec<_> = f.errors.iter().map(|d| (d.path.as_str(), d.code)).collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("b", "TOO_SHORT"),
+                ("c", "INVALID_TYPE"),
+                ("d", "INVALID_FORMAT"),
+                ("e", "TOO_LONG")
+            ]
+        );
+        assert!(f.required_text("missing", 1, 5, true).is_none());
+        assert_eq!(f.errors.last().unwrap().code, "MISSING_REQUIRED_FIELD");
+    }
+
+    #[test]
+    fn integer_rules() {
+        let o = obj(json!({"a": 5, "b": 0, "c": 1.5, "d": "5", "e": 2.0, "f": 1e300}));
+        let mut f = Fields::new(&o);
+        assert_eq!(f.integer("a", 1, i64::MAX), Patch::Value(5));
+        assert_eq!(f.integer("b", 1, i64::MAX), Patch::Absent);
+        assert_eq!(f.integer("c", 1, i64::MAX), Patch::Absent);
+        assert_eq!(f.integer("d", 1, i64::MAX), Patch::Absent);
+        assert_eq!(f.integer("e", 1, i64::MAX), Patch::Value(2));
+        assert_eq!(f.integer("f", 1, i64::MAX), Patch::Absent);
+        let codes: Vec<_> = f.errors.iter().map(|d| d.code).collect();
+        assert_eq!(
+            codes,
+            vec![
+                "OUT_OF_RANGE",
+                "INVALID_TYPE",
+                "INVALID_TYPE",
+                "OUT_OF_RANGE"
+            ]
+        );
+    }
+
+    #[test]
+    fn bodies() {
+        assert!(json_object(b"").unwrap().is_empty());
+        assert_eq!(json_object(b"{").unwrap_err().code(), "INVALID_JSON");
+        assert_eq!(json_object(b"[1]").unwrap_err().code(), "VALIDATION_ERROR");
+        let deep = "[".repeat(10_000);
+        assert_eq!(
+            json_object(deep.as_bytes()).unwrap_err().code(),
+            "INVALID_JSON"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let q = |v: &str| vec![("limit".to_string(), v.to_string())];
+        assert_eq!(limit(&[]).unwrap(), 20);
+        assert_eq!(limit(&q("100")).unwrap(), 100);
+        assert!(limit(&q("0")).is_err());
+        assert!(limit(&q("101")).is_err());
+        assert!(limit(&q("x")).is_err());
+    }
+}
