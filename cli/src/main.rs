@@ -131,6 +131,7 @@ impl StoreArgs {
             StoreKind::Embedded => Backend::Embedded(self.data.clone()),
             StoreKind::Dynamodb => Backend::DynamoDb {
                 table: self.table_name(),
+                endpoint: None,
             },
         }
     }
@@ -215,7 +216,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 ));
             }
             let table =
-                DynamoTable::from_env(cli.store.table_name(), RequestCounter::default()).await;
+                DynamoTable::from_env(cli.store.table_name(), None, RequestCounter::default())
+                    .await;
             table
                 .create_table()
                 .await

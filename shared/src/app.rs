@@ -13,8 +13,11 @@ use crate::store::{RequestCounter, StoreResult, Table};
 pub enum Backend {
     /// The embedded SQLite file.
     Embedded(PathBuf),
-    /// A DynamoDB table (endpoint and credentials from the AWS environment).
-    DynamoDb { table: String },
+    /// A DynamoDB table (credentials and, unless given, endpoint from the AWS environment).
+    DynamoDb {
+        table: String,
+        endpoint: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -45,9 +48,9 @@ impl App {
         let requests = RequestCounter::default();
         let table: Arc<dyn Table> = match backend {
             Backend::Embedded(path) => Arc::new(SqliteTable::open(path, requests.clone())?),
-            Backend::DynamoDb { table } => {
-                Arc::new(DynamoTable::from_env(table.clone(), requests.clone()).await)
-            }
+            Backend::DynamoDb { table, endpoint } => Arc::new(
+                DynamoTable::from_env(table.clone(), endpoint.clone(), requests.clone()).await,
+            ),
         };
         Ok(App {
             table,

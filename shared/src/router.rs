@@ -19,6 +19,9 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + Send + 'a>>;
 pub type Handler = for<'a> fn(&'a App, Call) -> HandlerFuture<'a>;
 
+/// Path parameters: (name in the template, decoded value).
+pub type Params = Vec<(&'static str, String)>;
+
 pub struct Route {
     pub method: Method,
     /// Path template with `:name` parameters, as in API.md.
@@ -26,6 +29,12 @@ pub struct Route {
     /// The Lambda function (crate under `functions/`) that serves this route.
     pub function: &'static str,
     pub handler: Handler,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} ({})", self.method, self.path, self.function)
+    }
 }
 
 macro_rules! route {
@@ -94,7 +103,7 @@ pub fn route_of(function: &str) -> Option<&'static Route> {
 }
 
 /// Match `path` against a template; answers the parameters.
-pub fn match_path(template: &str, path: &str) -> Option<Vec<(&'static str, String)>> {
+pub fn match_path(template: &str, path: &str) -> Option<Params> {
     let path = path
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
@@ -172,10 +181,7 @@ pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
 }
 
 /// Find the route for a request: `Err` is the 404 or 405 to answer.
-pub fn find(
-    method: &Method,
-    path: &str,
-) -> Result<(&'static Route, Vec<(&'static str, String)>), ApiError> {
+pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params), ApiError> {
     let mut allowed = Vec::new();
     for r in routes() {
         if let Some(params) = match_path(r.path, path) {
@@ -247,7 +253,7 @@ pub async fn handle(app: &App, req: Request<Bytes>, request_id: &str) -> Outcome
 pub async fn dispatch(
     app: &App,
     route: &Route,
-    params: Vec<(&'static str, String)>,
+    params: Params,
     req: Request<Bytes>,
 ) -> ApiResult<Reply> {
     let (parts, body) = req.into_parts();

@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 /// What a handler gets: the authenticated caller, path parameters, query and raw body.
 pub struct Call {
     pub caller: Caller,
-    pub params: Vec<(&'static str, String)>,
+    pub params: crate::router::Params,
     pub query: Vec<(String, String)>,
     pub body: Bytes,
 }

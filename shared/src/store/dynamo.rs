@@ -54,7 +54,11 @@ impl Intercept for CountRequests {
 
 impl DynamoTable {
     /// A client from the standard AWS environment (region, credentials, endpoint).
-    pub async fn from_env(table: String, counter: RequestCounter) -> DynamoTable {
+    pub async fn from_env(
+        table: String,
+        endpoint: Option<String>,
+        counter: RequestCounter,
+    ) -> DynamoTable {
         use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
@@ -74,6 +78,9 @@ impl DynamoTable {
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             loader = loader.region(aws_sdk_dynamodb::config::Region::new("us-east-1"));
+        }
+        if let Some(url) = endpoint {
+            loader = loader.endpoint_url(url);
         }
         let shared = loader.load().await;
         let config = aws_sdk_dynamodb::config::Builder::from(&shared)

@@ -65,6 +65,8 @@ pub enum Cond {
     Version(u64),
 }
 
+// Puts dominate transactions; boxing them would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TxOp {
     Put { item: Item, cond: Cond },
