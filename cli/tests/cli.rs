@@ -1,0 +1,350 @@
+//! The `runtype` command as users run it: real processes, real files, real sockets.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runtype"))
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(runtype::ids::new_id("runtype-cli"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run runtype")
+}
+
+fn json_out(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+/// A running `runtype serve`, stopped on drop.
+struct Server {
+    child: Child,
+    url: String,
+    /// Lines printed to stdout before it started listening.
+    banner: Vec<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let mut child = bin()
+            .args(["serve", "--port", "0", "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start runtype serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
+        let url = loop {
+            let line = lines.next().expect("serve printed its address").unwrap();
+            if let Some(rest) = line
+                .split(" on ")
+                .nth(1)
+                .filter(|_| line.contains("serving"))
+            {
+                break rest.trim().to_string();
+            }
+            banner.push(line);
+        };
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server {
+            child,
+            url,
+            banner,
+            stderr: rx,
+        }
+    }
+
+    fn key(&self) -> Option<String> {
+        self.banner
+            .iter()
+            .flat_map(|l| l.split_whitespace())
+            .find(|w| w.starts_with("rt_live_"))
+            .map(|w| w.trim_matches('\'').to_string())
+    }
+
+    /// One HTTP/1.1 request; answers (status, body).
+    fn request(&self, method: &str, path: &str, key: &str, body: Option<&str>) -> (u16, Value) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let status = raw[9..12].parse().unwrap();
+        let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
+    fn logs(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(300)) {
+            out.push(l);
+        }
+        out
+    }
+}
+
+#[test]
+fn serve_creates_a_first_account_once_and_logs_safely() {
+    let dir = temp_dir();
+    let data = dir.join("nested/dir/local.db");
+    let server = Server::start(&data);
+    let key = server.key().expect("a new data file prints a key");
+    assert!(data.exists(), "directories and file created");
+    let (status, body) = server.request(
+        "POST",
+        "/v1/products",
+        &key,
+        Some(r#"{"name":"From curl"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.request("GET", "/v1/products", &key, None);
+    assert_eq!(status, 200);
+    assert_eq!(body["data"][0]["name"], "From curl");
+    let (status, _) = server.request("GET", "/v1/products", "rt_live_wrong", None);
+    assert_eq!(status, 401);
+
+    let logs = server.logs();
+    let requests: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["msg"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 3, "{logs:?}");
+    assert_eq!(requests[0]["method"], "POST");
+    assert_eq!(requests[0]["route"], "/v1/products");
+    assert_eq!(requests[0]["status"], 201);
+    assert!(requests[0]["durationMs"].is_number());
+    assert!(requests[0]["requestId"]
+        .as_str()
+        .unwrap()
+        .starts_with("req_"));
+    for l in &logs {
+        assert!(
+            !l.contains(&key) && !l.contains("rt_live_wrong"),
+            "a key reached the log: {l}"
+        );
+        assert!(
+            !l.to_lowercase().contains("authorization") && !l.contains("From curl"),
+            "{l}"
+        );
+    }
+    drop(server);
+
+    // the second start on the same file makes no new account and prints no key
+    let again = Server::start(&data);
+    assert_eq!(again.key(), None, "{:?}", again.banner);
+    let (status, _) = again.request("GET", "/v1/products", &key, None);
+    assert_eq!(status, 200);
+    drop(again);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn commands_share_the_data_file_with_a_running_server() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let data_s = data.to_str().unwrap();
+    let server = Server::start(&data);
+
+    let acct = json_out(&run(&[
+        "accounts", "create", "--name", "Acme", "--data", data_s,
+    ]));
+    let account = acct["accountId"].as_str().unwrap();
+    let key = acct["apiKey"].as_str().unwrap();
+    assert!(key.starts_with("rt_live_"));
+    assert!(acct["keyId"].as_str().unwrap().starts_with("key_"));
+    assert_eq!(server.request("GET", "/v1/products", key, None).0, 200);
+
+    let ro = json_out(&run(&[
+        "--data",
+        data_s,
+        "keys",
+        "create",
+        "--account",
+        account,
+        "--read-only",
+        "--test",
+    ]));
+    assert_eq!(ro["accountId"], account);
+    assert_eq!(ro["readOnly"], true);
+    let ro_key = ro["apiKey"].as_str().unwrap();
+    assert!(ro_key.starts_with("rt_test_"));
+    assert_eq!(server.request("GET", "/v1/products", ro_key, None).0, 200);
+    assert_eq!(
+        server
+            .request("POST", "/v1/products", ro_key, Some(r#"{"name":"x"}"#))
+            .0,
+        403
+    );
+
+    let revoked = json_out(&run(&[
+        "keys",
+        "revoke",
+        "--id",
+        ro["id"].as_str().unwrap(),
+        "--data",
+        data_s,
+    ]));
+    assert_eq!(revoked["revoked"], true);
+    assert_eq!(
+        server.request("GET", "/v1/products", ro_key, None).0,
+        401,
+        "revoked keys fail at once"
+    );
+    assert_eq!(server.request("GET", "/v1/products", key, None).0, 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn exit_codes() {
+    let dir = temp_dir();
+    let data = dir.join("x.db");
+    let data_s = data.to_str().unwrap();
+    let usage: &[&[&str]] = &[
+        &["nonsense"],
+        &["keys", "create"],
+        &[
+            "keys",
+            "create",
+            "--account",
+            "not-an-account",
+            "--data",
+            data_s,
+        ],
+        &["keys", "revoke", "--id", "nope", "--data", data_s],
+        &["accounts", "create", "--name", "  ", "--data", data_s],
+        &["table", "create", "--data", data_s],
+        &["serve", "--port", "seventy"],
+        &["--store", "sqlite", "accounts", "create", "--name", "x"],
+    ];
+    for args in usage {
+        let o = run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(!o.stderr.is_empty(), "{args:?} says why");
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
+    }
+    let missing_account = runtype::ids::new_id("acct");
+    let missing_key = runtype::ids::new_id("key");
+    let failures: &[&[&str]] = &[
+        &[
+            "keys",
+            "create",
+            "--account",
+            &missing_account,
+            "--data",
+            data_s,
+        ],
+        &["keys", "revoke", "--id", &missing_key, "--data", data_s],
+        &[
+            "accounts",
+            "create",
+            "--name",
+            "x",
+            "--data",
+            "/proc/no/such/place.db",
+        ],
+    ];
+    for args in failures {
+        let o = run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.starts_with("runtype: ") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    assert_eq!(run(&["--help"]).status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The same commands against DynamoDB (Local, started by the test command).
+#[test]
+fn dynamodb_table_accounts_and_keys() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the suite with ./test.sh"
+    );
+    let table = runtype::ids::new_id("cli");
+    let created = json_out(&run(&[
+        "--store", "dynamodb", "--table", &table, "table", "create",
+    ]));
+    assert_eq!(created["table"], table.as_str());
+    // creating it twice fails clearly
+    let o = run(&["--store", "dynamodb", "--table", &table, "table", "create"]);
+    assert_eq!(o.status.code(), Some(1));
+    let acct = json_out(
+        &bin()
+            .args(["accounts", "create", "--name", "Dyn", "--store", "dynamodb"])
+            .env("TABLE_NAME", &table)
+            .output()
+            .unwrap(),
+    );
+    let account = acct["accountId"].as_str().unwrap();
+    let key = json_out(&run(&[
+        "keys",
+        "create",
+        "--account",
+        account,
+        "--store",
+        "dynamodb",
+        "--table",
+        &table,
+    ]));
+    assert_eq!(key["readOnly"], false);
+    let revoked = json_out(&run(&[
+        "keys",
+        "revoke",
+        "--id",
+        key["id"].as_str().unwrap(),
+        "--store",
+        "dynamodb",
+        "--table",
+        &table,
+    ]));
+    assert_eq!(revoked["revoked"], true);
+}
