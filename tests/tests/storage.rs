@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::Store;
-use runtype::app::App;
-use runtype::store::{Cond, Index, Item, Key, Position, Query, StoreError, Table, TxOp};
+use common::{Store, TestApp};
+use runtype::store::{Cond, Index, Item, Key, Position, Query, StoreError, TxOp};
 use serde_json::json;
 
 on_both_backends!(
@@ -16,9 +15,9 @@ on_both_backends!(
     batches_and_counters,
 );
 
-async fn table(store: Store) -> App {
-    let (backend, _dir) = common::backend_for(store).await;
-    App::open(&backend, common::config()).await.unwrap()
+/// A fresh store (its temporary files go with the value).
+async fn table(store: Store) -> TestApp {
+    TestApp::new(store).await
 }
 
 fn item(pk: &str, sk: &str, data: serde_json::Value) -> Item {
@@ -37,7 +36,7 @@ fn item(pk: &str, sk: &str, data: serde_json::Value) -> Item {
 
 async fn conditional_writes(store: Store) {
     let app = table(store).await;
-    let t = app.table();
+    let t = app.app.table();
     let data = json!({ "text": "héllo ✓", "nested": { "deep": [1, 2.5, null, true] }, "big": "x".repeat(100_000) });
     let a = item("P#1", "A", data.clone());
     t.put(a.clone(), Cond::NotExists).await.unwrap();
@@ -70,7 +69,7 @@ async fn conditional_writes(store: Store) {
 
 async fn transactions_are_all_or_nothing(store: Store) {
     let app = table(store).await;
-    let t = app.table();
+    let t = app.app.table();
     t.put(item("P#1", "TAKEN", json!({})), Cond::Always)
         .await
         .unwrap();
@@ -123,7 +122,7 @@ async fn transactions_are_all_or_nothing(store: Store) {
 
 async fn queries_page_in_order(store: Store) {
     let app = table(store).await;
-    let t = app.table();
+    let t = app.app.table();
     for i in 0..30 {
         t.put(
             item("P#q", &format!("A#{i:02}"), json!({ "i": i })),
@@ -181,7 +180,7 @@ async fn queries_page_in_order(store: Store) {
 
 async fn index_queries(store: Store) {
     let app = table(store).await;
-    let t = app.table();
+    let t = app.app.table();
     for i in 0..5 {
         let mut it = item(&format!("P#{i}"), &format!("P#{i}"), json!({ "i": i }));
         it.gsi1 = Some(("OWNER#o".into(), format!("PRODUCT#{i}")));
@@ -216,7 +215,7 @@ async fn index_queries(store: Store) {
 
 async fn batches_and_counters(store: Store) {
     let app = table(store).await;
-    let t = app.table();
+    let t = app.app.table();
     let keys: Vec<Key> = (0..60)
         .map(|i| Key::new("P#b", format!("I#{i:03}")))
         .collect();
