@@ -51,48 +51,30 @@ macro_rules! route {
     }};
 }
 
+#[rustfmt::skip]
 pub fn routes() -> &'static [Route] {
     static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| {
+        use api::{capabilities, items, products, surface_keys, surfaces};
         vec![
-            route!(
-                POST,
-                "/v1/products",
-                "create-product",
-                api::products::create
-            ),
-            route!(GET, "/v1/products", "list-products", api::products::list),
-            route!(GET, "/v1/products/:id", "get-product", api::products::get),
-            route!(
-                PUT,
-                "/v1/products/:id",
-                "update-product",
-                api::products::update
-            ),
-            route!(
-                DELETE,
-                "/v1/products/:id",
-                "delete-product",
-                api::products::delete
-            ),
-            route!(
-                POST,
-                "/v1/products/:id/capabilities",
-                "add-capability",
-                api::capabilities::create
-            ),
-            route!(
-                PUT,
-                "/v1/products/:id/capabilities/:capabilityId",
-                "update-capability",
-                api::capabilities::update
-            ),
-            route!(
-                DELETE,
-                "/v1/products/:id/capabilities/:capabilityId",
-                "delete-capability",
-                api::capabilities::delete
-            ),
+            route!(POST, "/v1/products", "create-product", products::create),
+            route!(GET, "/v1/products", "list-products", products::list),
+            route!(GET, "/v1/products/:id", "get-product", products::get),
+            route!(PUT, "/v1/products/:id", "update-product", products::update),
+            route!(DELETE, "/v1/products/:id", "delete-product", products::delete),
+            route!(POST, "/v1/products/:id/capabilities", "add-capability", capabilities::create),
+            route!(PUT, "/v1/products/:id/capabilities/:capabilityId", "update-capability", capabilities::update),
+            route!(DELETE, "/v1/products/:id/capabilities/:capabilityId", "delete-capability", capabilities::delete),
+            route!(POST, "/v1/products/:id/surfaces", "create-surface", surfaces::create),
+            route!(GET, "/v1/products/:id/surfaces", "list-surfaces", surfaces::list),
+            route!(GET, "/v1/products/:id/surfaces/:surfaceId", "get-surface", surfaces::get),
+            route!(PUT, "/v1/products/:id/surfaces/:surfaceId", "update-surface", surfaces::update),
+            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId", "delete-surface", surfaces::delete),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/items", "add-surface-item", items::create),
+            route!(PUT, "/v1/products/:id/surfaces/:surfaceId/items/:itemId", "update-surface-item", items::update),
+            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/items/:itemId", "delete-surface-item", items::delete),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/keys", "create-surface-key", surface_keys::create),
+            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/keys/:keyId", "delete-surface-key", surface_keys::delete),
         ]
     })
 }

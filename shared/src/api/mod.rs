@@ -2,7 +2,10 @@
 //! body, make one call into the repository, answer.
 
 pub mod capabilities;
+pub mod items;
 pub mod products;
+pub mod surface_keys;
+pub mod surfaces;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};

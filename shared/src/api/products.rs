@@ -6,6 +6,7 @@ use super::{Call, Reply};
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::model::Product;
+use crate::repo::partition::Partition;
 use crate::repo::products;
 use crate::validate::{self, deep_merge, Fields, Patch};
 
@@ -105,8 +106,8 @@ fn validate_merged(p: &Product) -> ApiResult<()> {
 
 pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("id", "prod", "Product")?;
-    let tree = products::load(app.table(), call.owner(), id).await?;
-    Ok(Reply::ok(tree.to_json()))
+    let p = Partition::load(app.table(), call.owner(), id).await?;
+    Ok(Reply::ok(p.product_json(&app.config.public_url)))
 }
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {

@@ -34,3 +34,21 @@ impl Product {
         })
     }
 }
+
+impl Product {
+    /// An empty record, replaced as soon as the real one is read.
+    pub fn placeholder() -> Product {
+        Product {
+            id: String::new(),
+            owner: String::new(),
+            name: String::new(),
+            description: None,
+            icon: None,
+            canvas: Map::new(),
+            spec: Map::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            capability_seq: 0,
+        }
+    }
+}

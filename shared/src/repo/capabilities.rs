@@ -4,10 +4,13 @@
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::Capability;
+use crate::model::{Capability, SurfaceItem};
 use crate::store::{Cond, Item, StoreError, Table, TxOp};
 
+use super::cascade;
+use super::items;
 use super::keys::{self as k, entity};
+use super::partition::Partition;
 use super::products::{self, product_item};
 use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
 
@@ -133,21 +136,32 @@ where
     Err(too_much_contention())
 }
 
-/// Delete the capability and its name reservation.
+/// Delete the capability with the surface items that bind it (dropping those from key
+/// scopes) and its name reservation.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
     for attempt in 0..MAX_ATTEMPTS {
-        let (cap, version) = get(table, owner, product_id, id).await?;
-        let ops = vec![
-            TxOp::Delete {
-                key: k::capability(product_id, id),
-                cond: Cond::Version(version),
-            },
+        let p = Partition::load(table, owner, product_id).await?;
+        let Some((cap, version)) = p.capabilities.iter().find(|(c, _)| c.id == id) else {
+            return Err(ApiError::not_found("Capability"));
+        };
+        let bound: Vec<&SurfaceItem> = p
+            .items
+            .iter()
+            .map(|(i, _)| i)
+            .filter(|i| i.capability_id == id)
+            .collect();
+        let [scope_ops, removals] = items::removal_stages(&p, &bound);
+        let last = vec![
             TxOp::Delete {
                 key: k::capability_name(product_id, &cap.capability_name),
                 cond: Cond::Always,
             },
+            TxOp::Delete {
+                key: k::capability(product_id, id),
+                cond: Cond::Version(*version),
+            },
         ];
-        match table.transact(ops).await {
+        match cascade::apply(table, vec![scope_ops, removals, last]).await {
             Ok(()) => return Ok(()),
             Err(e) if raced(&e) => backoff(attempt).await,
             Err(e) => return Err(e.into()),

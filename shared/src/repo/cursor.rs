@@ -32,7 +32,7 @@ pub fn encode(c: &Cursor) -> String {
     format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), digest(&payload))
 }
 
-fn invalid() -> ApiError {
+pub fn invalid() -> ApiError {
     ApiError::BadRequest {
         code: "INVALID_CURSOR",
         message: "cursor is not valid for this list; start again without it".into(),

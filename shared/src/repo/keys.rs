@@ -43,6 +43,46 @@ pub fn capability_name(product_id: &str, name: &str) -> Key {
     )
 }
 
+pub fn surface(product_id: &str, surface_id: &str) -> Key {
+    Key::new(product_pk(product_id), format!("SURFACE#{surface_id}"))
+}
+
+pub fn surface_item(product_id: &str, surface_id: &str, item_id: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("SURFACE#{surface_id}#ITEM#{item_id}"),
+    )
+}
+
+/// Reserves "capability bound once per surface".
+pub fn binding(product_id: &str, surface_id: &str, capability_id: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("SURFACE#{surface_id}#BIND#{capability_id}"),
+    )
+}
+
+/// Reserves "slug unique per surface".
+pub fn slug(product_id: &str, surface_id: &str, slug: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("SURFACE#{surface_id}#SLUG#{slug}"),
+    )
+}
+
+pub fn surface_key(product_id: &str, surface_id: &str, key_id: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("SURFACE#{surface_id}#KEY#{key_id}"),
+    )
+}
+
+/// The item that verifies a surface key: found by the key's SHA-256 in one GetItem.
+pub fn surface_key_hash(hash: &str) -> Key {
+    let k = format!("SURFACEKEY#{hash}");
+    Key::new(k.clone(), k)
+}
+
 /// GSI1 partition listing an owner's products, newest first, each followed (in descending
 /// order: preceded) by its capabilities and surfaces, so one Query gives a list page with
 /// the names and counts it shows.
@@ -56,6 +96,10 @@ pub fn product_index_sk(product_id: &str) -> String {
 
 pub fn capability_index_sk(product_id: &str, capability_id: &str) -> String {
     format!("PRODUCT#{product_id}#CAP#{capability_id}")
+}
+
+pub fn surface_index_sk(product_id: &str, surface_id: &str) -> String {
+    format!("PRODUCT#{product_id}#SURFACE#{surface_id}")
 }
 
 /// The product an owner-index sort key belongs to.
@@ -72,4 +116,10 @@ pub mod entity {
     pub const PRODUCT: &str = "product";
     pub const CAPABILITY: &str = "capability";
     pub const CAPABILITY_NAME: &str = "capabilityName";
+    pub const SURFACE: &str = "surface";
+    pub const SURFACE_ITEM: &str = "surfaceItem";
+    pub const BINDING: &str = "surfaceBinding";
+    pub const SLUG: &str = "surfaceSlug";
+    pub const SURFACE_KEY: &str = "surfaceKey";
+    pub const SURFACE_KEY_HASH: &str = "surfaceKeyHash";
 }

@@ -3,9 +3,14 @@
 
 pub mod accounts;
 pub mod capabilities;
+pub mod cascade;
 pub mod cursor;
+pub mod items;
 pub mod keys;
+pub mod partition;
 pub mod products;
+pub mod surface_keys;
+pub mod surfaces;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

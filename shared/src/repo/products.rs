@@ -4,30 +4,14 @@
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Capability, Product};
-use crate::store::{Cond, Index, Item, Key, Position, Query, StoreError, Table, TxOp, MAX_TX_OPS};
+use crate::model::{Capability, Product, Surface};
+use crate::store::{Cond, Index, Item, Position, Query, Table, TxOp};
 
+use super::cascade::{self, deletes};
 use super::cursor::{self, Cursor};
 use super::keys::{self as k, entity};
+use super::partition::Partition;
 use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
-
-/// A product and everything stored under it, read with one Query.
-pub struct ProductTree {
-    pub product: Product,
-    pub version: u64,
-    pub capabilities: Vec<Capability>,
-    /// Every item of the partition (for cascades).
-    pub items: Vec<Item>,
-}
-
-impl ProductTree {
-    pub fn to_json(&self) -> Value {
-        let mut v = self.product.to_json();
-        v["capabilities"] = self.capabilities.iter().map(Capability::to_json).collect();
-        v["surfaces"] = json!([]);
-        v
-    }
-}
 
 pub fn product_item(p: &Product, version: u64) -> Item {
     let mut it = item(
@@ -57,30 +41,6 @@ pub async fn get(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Product
     Ok((product, found.version))
 }
 
-/// The product with everything under it: one Query of its partition.
-pub async fn load(table: &dyn Table, owner: &str, id: &str) -> ApiResult<ProductTree> {
-    let page = table.query(&Query::partition(k::product_pk(id))).await?;
-    let mut product = None;
-    let mut capabilities = Vec::new();
-    for it in &page.items {
-        match it.entity.as_str() {
-            entity::PRODUCT => product = Some((decode::<Product>(it)?, it.version)),
-            entity::CAPABILITY => capabilities.push(decode::<Capability>(it)?),
-            _ => {}
-        }
-    }
-    let (product, version) = product
-        .filter(|(p, _)| p.owner == owner)
-        .ok_or_else(|| ApiError::not_found("Product"))?;
-    capabilities.sort_by_key(|c: &Capability| (c.display_order, c.id.clone()));
-    Ok(ProductTree {
-        product,
-        version,
-        capabilities,
-        items: page.items,
-    })
-}
-
 /// Read-modify-write with a version condition; a lost race is retried, so no acknowledged
 /// update is ever overwritten.
 pub async fn update<F>(table: &dyn Table, owner: &str, id: &str, mut apply: F) -> ApiResult<Product>
@@ -103,40 +63,24 @@ where
     Err(too_much_contention())
 }
 
-/// Delete the product and everything under it. Small products go in one transaction;
-/// larger ones in batches, children first and the product last, so an interrupted delete
-/// leaves the product visible and a repeated DELETE finishes it.
+/// Delete the product and everything under it: first the hash items of its surface keys
+/// (so they stop working before anything else goes), then its records, the product last.
+/// Small products go in one transaction; an interrupted large delete leaves the product
+/// visible, and repeating the DELETE finishes it.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
     for attempt in 0..MAX_ATTEMPTS {
-        let tree = load(table, owner, id).await?;
+        let p = Partition::load(table, owner, id).await?;
         let product_key = k::product(id);
-        let children: Vec<Key> = tree
-            .items
-            .iter()
-            .map(|i| i.key.clone())
-            .filter(|key| *key != product_key)
-            .collect();
-        if children.len() < MAX_TX_OPS {
-            let mut ops: Vec<TxOp> = children
-                .into_iter()
-                .map(|key| TxOp::Delete {
-                    key,
-                    cond: Cond::Always,
-                })
-                .collect();
-            ops.push(TxOp::Delete {
-                key: product_key,
-                cond: Cond::Version(tree.version),
-            });
-            match table.transact(ops).await {
-                Ok(()) => return Ok(()),
-                Err(StoreError::Cancelled(_)) => backoff(attempt).await,
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            table.delete_many(&children).await?;
-            table.delete(&product_key, Cond::Always).await?;
-            return Ok(());
+        let hashes = deletes(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)));
+        let children = deletes(p.all.iter().filter(|key| **key != product_key).cloned());
+        let last = vec![TxOp::Delete {
+            key: product_key,
+            cond: Cond::Version(p.version),
+        }];
+        match cascade::apply(table, vec![hashes, children, last]).await {
+            Ok(()) => return Ok(()),
+            Err(e) if raced(&e) => backoff(attempt).await,
+            Err(e) => return Err(e.into()),
         }
     }
     Err(too_much_contention())
@@ -170,6 +114,7 @@ struct Listed {
     product: Product,
     position: Position,
     capabilities: Vec<Capability>,
+    surfaces: Vec<Surface>,
 }
 
 impl Listed {
@@ -181,8 +126,12 @@ impl Listed {
             .iter()
             .map(|c| json!({ "capabilityName": c.capability_name }))
             .collect();
-        v["surfaceCount"] = json!(0);
-        v["surfaces"] = json!([]);
+        v["surfaceCount"] = json!(self.surfaces.len());
+        v["surfaces"] = self
+            .surfaces
+            .iter()
+            .map(|s| json!({ "name": s.name, "type": s.kind }))
+            .collect();
         v
     }
 }
@@ -205,7 +154,8 @@ pub async fn list(
     let needle = search.map(str::to_lowercase).filter(|s| !s.is_empty());
 
     let mut found: Vec<Listed> = Vec::new();
-    let mut pending: std::collections::HashMap<String, Vec<Capability>> = Default::default();
+    let mut pending: std::collections::HashMap<String, (Vec<Capability>, Vec<Surface>)> =
+        Default::default();
     let mut after = start.map(|c| c.position);
     'pages: loop {
         let batch = (limit + 1) * 8;
@@ -231,10 +181,16 @@ pub async fn list(
                 entity::CAPABILITY => pending
                     .entry(pid.to_string())
                     .or_default()
+                    .0
+                    .push(decode(it)?),
+                entity::SURFACE => pending
+                    .entry(pid.to_string())
+                    .or_default()
+                    .1
                     .push(decode(it)?),
                 entity::PRODUCT => {
                     let product: Product = decode(it)?;
-                    let mut capabilities = pending.remove(pid).unwrap_or_default();
+                    let (mut capabilities, mut surfaces) = pending.remove(pid).unwrap_or_default();
                     if product.owner != owner {
                         continue;
                     }
@@ -244,10 +200,12 @@ pub async fn list(
                         }
                     }
                     capabilities.sort_by_key(|c| (c.display_order, c.id.clone()));
+                    surfaces.sort_by(|a, b| a.id.cmp(&b.id));
                     found.push(Listed {
                         product,
                         position: Position::of(it, Some(Index::Gsi1)),
                         capabilities,
+                        surfaces,
                     });
                     if found.len() > limit {
                         break 'pages;

@@ -1,0 +1,192 @@
+//! /v1/products/:id/surfaces/:surfaceId/items[/:itemId]
+
+use serde_json::{Map, Value};
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::surface::is_slug;
+use crate::model::SurfaceItem;
+use crate::repo::items;
+use crate::validate::{deep_merge, Fields, Patch};
+
+const OBJECT_MAX: usize = 64 * 1024;
+
+/// `endpointSlug`: `^[a-z0-9-]+$`, 1..100 characters.
+fn slug(f: &mut Fields) -> Patch<String> {
+    match f.text("endpointSlug", 1, 100, false) {
+        Patch::Value(s) if !is_slug(&s) => {
+            f.push(
+                Detail::new(
+                    "endpointSlug",
+                    "INVALID_FORMAT",
+                    "endpointSlug may contain only a-z, 0-9 and -",
+                )
+                .suggest("for example \"answer-questions\""),
+            );
+            Patch::Absent
+        }
+        other => other,
+    }
+}
+
+/// `presentation`, field by field: `displayLabel`, `displayMode` and `route` are required.
+fn presentation(f: &mut Fields) -> Patch<Map<String, Value>> {
+    let p = f.object("presentation", OBJECT_MAX);
+    if let Patch::Value(obj) = &p {
+        let mut g = Fields::nested(obj, "presentation");
+        g.required_text("displayLabel", 1, 255, false);
+        if g.one_of("displayMode", &["chat", "form", "document"])
+            .is_absent()
+            && !g.has("displayMode")
+        {
+            g.push(Detail::new(
+                "presentation.displayMode",
+                "MISSING_REQUIRED_FIELD",
+                "presentation.displayMode is required",
+            ));
+        } else if g.raw("displayMode").is_some_and(Value::is_null) {
+            g.push(Detail::new(
+                "presentation.displayMode",
+                "MISSING_REQUIRED_FIELD",
+                "presentation.displayMode is required",
+            ));
+        }
+        g.required_text("route", 1, 2048, false);
+        g.text("displayIcon", 0, 255, false);
+        g.integer("displayOrder", i64::from(i32::MIN), i64::from(i32::MAX));
+        g.boolean("isDefault");
+        g.one_of("visibility", &["public", "auth-only"]);
+        if let Patch::Value(form) = g.object("formConfig", OBJECT_MAX) {
+            let mut h = Fields::nested(&form, "presentation.formConfig");
+            h.text("submitButtonLabel", 0, 255, false);
+            h.text("successMessage", 0, 10_000, false);
+            h.object("inputSchemaOverrides", OBJECT_MAX);
+            g.errors.append(&mut h.errors);
+        }
+        f.errors.append(&mut g.errors);
+    }
+    p
+}
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let surface_id = call.id("surfaceId", "surf", "Surface")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let capability_id = f.required_text("capabilityId", 1, 255, true);
+    let exposed_name = f.text("exposedName", 0, 100, false).value();
+    let exposed_description = f.text("exposedDescription", 0, 10_000, false).value();
+    let endpoint_slug = slug(&mut f).value();
+    let p = f.boolean("isEntryPoint");
+    let is_entry_point = f.not_null("isEntryPoint", p).unwrap_or(false);
+    let p = f.boolean("enabled");
+    let enabled = f.not_null("enabled", p).unwrap_or(true);
+    let config = f.object("config", OBJECT_MAX).value();
+    let presentation = presentation(&mut f).value();
+    f.finish()?;
+    let capability_id = capability_id.unwrap_or_default();
+    if !crate::ids::is_valid("cap", &capability_id) {
+        return Err(ApiError::invalid(
+            "capabilityId",
+            "INVALID_REFERENCE",
+            "capabilityId must name a capability of this product",
+        ));
+    }
+
+    let now = crate::time::now_string();
+    let draft = SurfaceItem {
+        id: crate::ids::new_id("surfitem"),
+        surface_id: surface_id.to_string(),
+        product_id: product_id.to_string(),
+        owner: call.owner().to_string(),
+        capability_id,
+        exposed_name,
+        exposed_description,
+        endpoint_slug,
+        is_entry_point,
+        enabled,
+        display_order: None,
+        config,
+        presentation,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let item = items::add(app.table(), draft).await?;
+    Ok(Reply::created(item.to_json()))
+}
+
+pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let surface_id = call.id("surfaceId", "surf", "Surface")?;
+    let id = call.id("itemId", "surfitem", "Surface item")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let capability_id = f.text("capabilityId", 0, 255, true);
+    let exposed_name = f.text("exposedName", 0, 100, false).nullable();
+    let exposed_description = f.text("exposedDescription", 0, 10_000, false).nullable();
+    let endpoint_slug = slug(&mut f).nullable();
+    let p = f.boolean("isEntryPoint");
+    let is_entry_point = f.not_null("isEntryPoint", p);
+    let p = f.boolean("enabled");
+    let enabled = f.not_null("enabled", p);
+    let config = f.object("config", OBJECT_MAX);
+    let presentation = presentation(&mut f).nullable();
+    f.finish()?;
+
+    let item = items::update(
+        app.table(),
+        call.owner(),
+        product_id,
+        surface_id,
+        id,
+        |it| {
+            let changed = match &capability_id {
+                Patch::Absent => false,
+                Patch::Null => true,
+                Patch::Value(c) => *c != it.capability_id,
+            };
+            if changed {
+                return Err(ApiError::invalid(
+                    "capabilityId",
+                    "IMMUTABLE_FIELD",
+                    "capabilityId cannot change; bind the other capability as a new item",
+                ));
+            }
+            if let Some(v) = &exposed_name {
+                it.exposed_name = v.clone();
+            }
+            if let Some(v) = &exposed_description {
+                it.exposed_description = v.clone();
+            }
+            if let Some(v) = &endpoint_slug {
+                it.endpoint_slug = v.clone();
+            }
+            if let Some(v) = is_entry_point {
+                it.is_entry_point = v;
+            }
+            if let Some(v) = enabled {
+                it.enabled = v;
+            }
+            match &config {
+                Patch::Absent => {}
+                Patch::Null => it.config = None,
+                Patch::Value(patch) => deep_merge(it.config.get_or_insert_with(Map::new), patch),
+            }
+            if let Some(v) = &presentation {
+                it.presentation = v.clone();
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(Reply::ok(item.to_json()))
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let surface_id = call.id("surfaceId", "surf", "Surface")?;
+    let id = call.id("itemId", "surfitem", "Surface item")?;
+    items::delete(app.table(), call.owner(), product_id, surface_id, id).await?;
+    Ok(Reply::deleted())
+}

@@ -1,0 +1,120 @@
+//! /v1/products/:id/surfaces/:surfaceId/keys[/:keyId] — the seed endpoint.
+
+use serde_json::Value;
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::{ApiResult, Detail};
+use crate::model::surface_key::ENVIRONMENTS;
+use crate::repo::surface_keys::{self, NewKey};
+use crate::validate::{Fields, Patch};
+
+/// Most entries `scopes` may hold.
+const MAX_SCOPES: usize = 50;
+
+fn scopes(f: &mut Fields) -> Option<Vec<String>> {
+    match f.raw("scopes") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(entries)) => {
+            if entries.len() > MAX_SCOPES {
+                f.push(Detail::new(
+                    "scopes",
+                    "TOO_LONG",
+                    format!("scopes may hold at most {MAX_SCOPES} entries"),
+                ));
+                return None;
+            }
+            let mut out = Vec::new();
+            for (i, e) in entries.iter().enumerate() {
+                match e.as_str() {
+                    Some(s) if !s.trim().is_empty() && s.len() <= 255 && !s.contains('\0') => {
+                        out.push(s.trim().to_string())
+                    }
+                    Some(_) => f.push(Detail::new(
+                        format!("scopes.{i}"),
+                        "INVALID_FORMAT",
+                        "each scope must be 1 to 255 characters",
+                    )),
+                    None => f.push(Detail::new(
+                        format!("scopes.{i}"),
+                        "INVALID_TYPE",
+                        "each scope must be a string",
+                    )),
+                }
+            }
+            Some(out)
+        }
+        Some(_) => {
+            f.fail("scopes", "INVALID_TYPE", "scopes must be a list of strings");
+            None
+        }
+    }
+}
+
+/// `expiresAt`: an RFC 3339 instant in the future, answered in UTC with milliseconds.
+fn expires_at(f: &mut Fields) -> Option<String> {
+    let Patch::Value(raw) = f.text("expiresAt", 1, 64, true) else {
+        return None;
+    };
+    match crate::time::parse(&raw) {
+        None => {
+            f.push(
+                Detail::new(
+                    "expiresAt",
+                    "INVALID_FORMAT",
+                    "expiresAt must be an RFC 3339 date-time",
+                )
+                .suggest("for example 2030-01-01T00:00:00Z"),
+            );
+            None
+        }
+        Some(t) if t <= crate::time::now() => {
+            f.fail(
+                "expiresAt",
+                "OUT_OF_RANGE",
+                "expiresAt must be in the future",
+            );
+            None
+        }
+        Some(t) => Some(crate::time::format(t)),
+    }
+}
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let surface_id = call.id("surfaceId", "surf", "Surface")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let name = f.text("name", 0, 255, false).value();
+    let scopes = scopes(&mut f);
+    let per_minute = f
+        .integer("rateLimitPerMinute", 1, i64::from(i32::MAX))
+        .value();
+    let per_day = f.integer("rateLimitPerDay", 1, i64::from(i32::MAX)).value();
+    let expires_at = expires_at(&mut f);
+    let p = f.one_of("environment", ENVIRONMENTS);
+    let environment = f
+        .not_null("environment", p)
+        .unwrap_or_else(|| "test".into());
+    f.finish()?;
+
+    let new = NewKey {
+        name,
+        scopes,
+        rate_limit_per_minute: per_minute,
+        rate_limit_per_day: per_day,
+        expires_at,
+        environment,
+    };
+    let (key, plaintext) =
+        surface_keys::create(app.table(), call.owner(), product_id, surface_id, new).await?;
+    Ok(Reply::created(key.created_json(&plaintext)))
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let surface_id = call.id("surfaceId", "surf", "Surface")?;
+    let id = call.id("keyId", "key", "Key")?;
+    surface_keys::delete(app.table(), call.owner(), product_id, surface_id, id).await?;
+    Ok(Reply::deleted())
+}

@@ -1,0 +1,201 @@
+//! /v1/products/:id/surfaces[/:surfaceId]
+
+use serde_json::{Map, Value};
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::{ApiResult, Detail};
+use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
+use crate::model::Surface;
+use crate::repo::partition::Partition;
+use crate::repo::surfaces;
+use crate::validate::{self, Fields, Patch};
+
+const OBJECT_MAX: usize = 64 * 1024;
+
+/// `config`, and inside it `rateLimit.perMinute`/`perDay` (integers ≥ 1).
+fn config(f: &mut Fields) -> Patch<Map<String, Value>> {
+    let config = f.object("config", OBJECT_MAX);
+    if let Patch::Value(c) = &config {
+        let mut inner = Fields::nested(c, "config");
+        if let Patch::Value(rl) = inner.object("rateLimit", OBJECT_MAX) {
+            let mut limits = Fields::nested(&rl, "config.rateLimit");
+            limits.integer("perMinute", 1, i64::from(i32::MAX));
+            limits.integer("perDay", 1, i64::from(i32::MAX));
+            inner.errors.append(&mut limits.errors);
+        }
+        f.errors.append(&mut inner.errors);
+    }
+    config
+}
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let name = f.required_text("name", 1, 255, true);
+    let kind = match f.one_of("type", TYPES) {
+        Patch::Value(t) => Some(t),
+        Patch::Absent if f.has("type") && !f.raw("type").is_some_and(Value::is_null) => None,
+        _ => {
+            f.push(
+                Detail::new("type", "MISSING_REQUIRED_FIELD", "type is required")
+                    .suggest(format!("use one of: {}", TYPES.join(", "))),
+            );
+            None
+        }
+    };
+    let p = f.one_of("status", STATUSES);
+    let status = f.not_null("status", p).unwrap_or_else(|| "active".into());
+    let p = f.one_of("environment", ENVIRONMENTS);
+    let environment = f
+        .not_null("environment", p)
+        .unwrap_or_else(|| "development".into());
+    let config = config(&mut f).value();
+    let behavior = f.object("behavior", OBJECT_MAX).value();
+    let inbound = f.object("inbound", OBJECT_MAX).value();
+    let outbound = f.object("outbound", OBJECT_MAX).value();
+    f.finish()?;
+
+    let now = crate::time::now_string();
+    let surface = Surface {
+        id: crate::ids::new_id("surf"),
+        product_id: product_id.to_string(),
+        owner: call.owner().to_string(),
+        name: name.unwrap_or_default(),
+        kind: kind.unwrap_or_default(),
+        status,
+        environment,
+        config,
+        behavior,
+        inbound,
+        outbound,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    surfaces::create(app.table(), &surface).await?;
+    let mut body = surface.to_json(&app.config.public_url);
+    body["items"] = Value::Array(vec![]);
+    body["keys"] = Value::Array(vec![]);
+    Ok(Reply::created(body))
+}
+
+pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let id = call.id("surfaceId", "surf", "Surface")?;
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let p = f.text("name", 1, 255, true);
+    let name = f.not_null("name", p);
+    let p = f.one_of("type", TYPES);
+    let kind = f.not_null("type", p);
+    let p = f.one_of("status", STATUSES);
+    let status = f.not_null("status", p);
+    let p = f.one_of("environment", ENVIRONMENTS);
+    let environment = f.not_null("environment", p);
+    let config = config(&mut f).nullable();
+    let behavior = f.object("behavior", OBJECT_MAX);
+    let inbound = f.object("inbound", OBJECT_MAX).nullable();
+    let outbound = f.object("outbound", OBJECT_MAX).nullable();
+    f.finish()?;
+
+    let surface = surfaces::update(app.table(), call.owner(), product_id, id, |s| {
+        if let Some(k) = &kind {
+            if *k != s.kind {
+                return validate::finish(vec![Detail::new(
+                    "type",
+                    "IMMUTABLE_FIELD",
+                    format!(
+                        "type cannot change (this surface is \"{}\"); create a new surface",
+                        s.kind
+                    ),
+                )]);
+            }
+        }
+        if let Some(n) = &name {
+            s.name = n.clone();
+        }
+        if let Some(st) = &status {
+            s.status = st.clone();
+        }
+        if let Some(e) = &environment {
+            s.environment = e.clone();
+        }
+        if let Some(c) = &config {
+            s.config = c.clone();
+        }
+        match &behavior {
+            Patch::Absent => {}
+            Patch::Null => s.behavior = None,
+            Patch::Value(patch) => {
+                let merged = s.behavior.get_or_insert_with(Map::new);
+                for (k, v) in patch {
+                    if v.is_null() {
+                        merged.remove(k);
+                    } else {
+                        merged.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        if let Some(i) = &inbound {
+            s.inbound = i.clone();
+        }
+        if let Some(o) = &outbound {
+            s.outbound = o.clone();
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(Reply::ok(surface.to_json(&app.config.public_url)))
+}
+
+pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let id = call.id("surfaceId", "surf", "Surface")?;
+    let p = Partition::load(app.table(), call.owner(), product_id).await?;
+    let (surface, _) = p.surface(id)?;
+    Ok(Reply::ok(p.surface_json(surface, &app.config.public_url)))
+}
+
+pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let limit = validate::limit(&call.query)?;
+    let mut errors = Vec::new();
+    let mut filter = |name: &str, allowed: &[&str]| {
+        let v = validate::query_param(&call.query, name).filter(|v| !v.is_empty());
+        if let Some(v) = v {
+            if !allowed.contains(&v) {
+                errors.push(Detail::new(
+                    name,
+                    "INVALID_ENUM",
+                    format!("{name} must be one of: {}", allowed.join(", ")),
+                ));
+            }
+        }
+        v
+    };
+    let kind = filter("type", TYPES);
+    let status = filter("status", STATUSES);
+    validate::finish(errors)?;
+    let cursor = validate::query_param(&call.query, "cursor").filter(|c| !c.is_empty());
+    let page = surfaces::list(
+        app.table(),
+        call.owner(),
+        product_id,
+        limit,
+        cursor,
+        kind,
+        status,
+        &app.config.public_url,
+    )
+    .await?;
+    Ok(Reply::ok(page.to_json()))
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let product_id = call.id("id", "prod", "Product")?;
+    let id = call.id("surfaceId", "surf", "Surface")?;
+    surfaces::delete(app.table(), call.owner(), product_id, id).await?;
+    Ok(Reply::deleted())
+}

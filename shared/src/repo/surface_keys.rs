@@ -1,0 +1,337 @@
+//! Surface API keys: create (record + hash item in one transaction), delete, scope
+//! maintenance when items go, and verification of a presented key.
+
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::keys;
+use crate::model::{Capability, KeyHash, Surface, SurfaceItem, SurfaceKey};
+use crate::store::{Cond, Item, StoreError, Table, TxOp};
+
+use super::keys::{self as k, entity};
+use super::partition::Partition;
+use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+
+/// `<kind>_<env>_`: `papi`/`mcp`/`a2a`, `live` for production keys and `test` otherwise.
+pub fn prefix(kind: &str, environment: &str) -> String {
+    let env = if environment == "production" {
+        "live"
+    } else {
+        "test"
+    };
+    format!("{kind}_{env}_")
+}
+
+const PREFIXES: &[&str] = &[
+    "papi_live_",
+    "papi_test_",
+    "mcp_live_",
+    "mcp_test_",
+    "a2a_live_",
+    "a2a_test_",
+];
+
+/// The record and hash items of a key.
+pub fn key_items(key: &SurfaceKey, kind: &str, version: u64) -> [Item; 2] {
+    let record = item(
+        k::surface_key(&key.product_id, &key.surface_id, &key.id),
+        entity::SURFACE_KEY,
+        key,
+        version,
+        &key.created_at,
+    );
+    let mut hash = item(
+        k::surface_key_hash(&key.hash),
+        entity::SURFACE_KEY_HASH,
+        &key.hash_record(kind),
+        version,
+        &key.created_at,
+    );
+    // DynamoDB's TTL removes expired hash items eventually; verification checks expiry itself.
+    hash.expires_at = key
+        .expires_at
+        .as_deref()
+        .and_then(crate::time::parse)
+        .map(|t| t.timestamp());
+    [record, hash]
+}
+
+/// What `scopes` resolve to on a surface: the entries to store, the item ids they name, and
+/// which items each entry named. `*` (or no scopes) means every item.
+pub struct Resolved {
+    pub scopes: Vec<String>,
+    pub target_ids: Vec<String>,
+    pub resolution: Vec<(String, Vec<String>)>,
+}
+
+pub fn resolve_scopes(
+    entries: Option<&[String]>,
+    items: &[&SurfaceItem],
+    capability: impl Fn(&str) -> Option<Capability>,
+) -> Result<Resolved, Vec<Detail>> {
+    let entries = match entries {
+        None => &[][..],
+        Some(e) => e,
+    };
+    if entries.is_empty() || entries == ["*"] {
+        return Ok(Resolved {
+            scopes: vec!["*".into()],
+            target_ids: vec![],
+            resolution: vec![],
+        });
+    }
+    let mut errors = Vec::new();
+    let mut resolution = Vec::new();
+    let mut target_ids: Vec<String> = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let path = format!("scopes.{i}");
+        if entry == "*" {
+            errors.push(Detail::new(
+                path,
+                "INVALID_FORMAT",
+                "\"*\" must be the only scope",
+            ));
+            continue;
+        }
+        let wanted = entry.to_lowercase();
+        let matched: Vec<String> = items
+            .iter()
+            .filter(|it| {
+                let cap = capability(&it.capability_id);
+                it.id == *entry
+                    || it.capability_id == *entry
+                    || cap.is_some_and(|c| c.capability_name.to_lowercase() == wanted)
+                    || it
+                        .exposed_name
+                        .as_ref()
+                        .is_some_and(|n| n.to_lowercase() == wanted)
+            })
+            .map(|it| it.id.clone())
+            .collect();
+        if matched.is_empty() {
+            errors.push(
+                Detail::new(
+                    path,
+                    "INVALID_REFERENCE",
+                    format!("scope \"{entry}\" names nothing bound to this surface"),
+                )
+                .suggest("use a surface item id, a capability id, or a capability's name or exposed name"),
+            );
+            continue;
+        }
+        for id in &matched {
+            if !target_ids.contains(id) {
+                target_ids.push(id.clone());
+            }
+        }
+        resolution.push((entry.clone(), matched));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Resolved {
+        scopes: entries.to_vec(),
+        target_ids,
+        resolution,
+    })
+}
+
+/// The fields of a new key, validated.
+pub struct NewKey {
+    pub name: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub rate_limit_per_minute: Option<i64>,
+    pub rate_limit_per_day: Option<i64>,
+    pub expires_at: Option<String>,
+    pub environment: String,
+}
+
+/// Create a key: one Query (surface, items, capabilities) and one transaction writing the
+/// record and its hash item, checked against the surface and the items it is scoped to.
+pub async fn create(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    new: NewKey,
+) -> ApiResult<(SurfaceKey, String)> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let p = Partition::load(table, owner, product_id).await?;
+        let (surface, _) = p.surface(surface_id)?;
+        let items: Vec<&SurfaceItem> = p.items_of(surface_id).collect();
+        let resolved = resolve_scopes(new.scopes.as_deref(), &items, |id| {
+            p.capability(id).cloned()
+        })
+        .map_err(ApiError::Validation)?;
+        let kind = surface.key_kind();
+        let prefix = prefix(kind, &new.environment);
+        let plaintext = keys::generate(&prefix);
+        let key = SurfaceKey {
+            id: crate::ids::new_id("key"),
+            surface_id: surface_id.to_string(),
+            product_id: product_id.to_string(),
+            owner: owner.to_string(),
+            name: new.name.clone(),
+            hash: keys::hash(&plaintext),
+            key_prefix: keys::display_prefix(&prefix, &plaintext),
+            key_hint: keys::hint(&plaintext),
+            scopes: resolved.scopes,
+            scope_target_ids: resolved.target_ids,
+            scope_resolution: resolved.resolution,
+            rate_limit_per_minute: new.rate_limit_per_minute,
+            rate_limit_per_day: new.rate_limit_per_day,
+            expires_at: new.expires_at.clone(),
+            environment: new.environment.clone(),
+            created_at: crate::time::now_string(),
+        };
+        let [record, hash] = key_items(&key, kind, 1);
+        let mut ops = vec![
+            TxOp::Check {
+                key: k::surface(product_id, surface_id),
+                cond: Cond::Exists,
+            },
+            TxOp::Put {
+                item: record,
+                cond: Cond::NotExists,
+            },
+            TxOp::Put {
+                item: hash,
+                cond: Cond::NotExists,
+            },
+        ];
+        ops.extend(key.scope_target_ids.iter().map(|id| TxOp::Check {
+            key: k::surface_item(product_id, surface_id, id),
+            cond: Cond::Exists,
+        }));
+        match table.transact(ops).await {
+            Ok(()) => return Ok((key, plaintext)),
+            Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
+                return Err(ApiError::not_found("Surface"))
+            }
+            Err(e) if raced(&e) => backoff(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_much_contention())
+}
+
+/// Delete (revoke) a key: its hash item and record go in one transaction.
+pub async fn delete(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    key_id: &str,
+) -> ApiResult<()> {
+    let found = table
+        .get(&k::surface_key(product_id, surface_id, key_id))
+        .await?;
+    let found = found.ok_or_else(|| ApiError::not_found("Key"))?;
+    let key: SurfaceKey = decode(&found)?;
+    if key.owner != owner {
+        return Err(ApiError::not_found("Key"));
+    }
+    let ops = vec![
+        TxOp::Delete {
+            key: k::surface_key_hash(&key.hash),
+            cond: Cond::Always,
+        },
+        TxOp::Delete {
+            key: found.key,
+            cond: Cond::Exists,
+        },
+    ];
+    match table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Cancelled(_)) => Err(ApiError::not_found("Key")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The writes that drop `removed` items from the scopes of the keys of `surface`.
+pub fn drop_scope_ops(p: &Partition, surface: &Surface, removed: &[String]) -> Vec<TxOp> {
+    let mut ops = Vec::new();
+    for (key, version) in p.keys_of(&surface.id) {
+        let mut key = key.clone();
+        if key.drop_targets(removed) {
+            let [record, hash] = key_items(&key, surface.key_kind(), version + 1);
+            ops.push(TxOp::Put {
+                item: hash,
+                cond: Cond::Exists,
+            });
+            ops.push(TxOp::Put {
+                item: record,
+                cond: Cond::Version(*version),
+            });
+        }
+    }
+    ops
+}
+
+/// A key that passed verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveKey {
+    pub key: KeyHash,
+    pub surface: Surface,
+}
+
+impl ActiveKey {
+    /// Whether the key may use surface item `item_id`.
+    pub fn allows(&self, item_id: &str) -> bool {
+        self.key.scopes == ["*"] || self.key.scope_target_ids.iter().any(|t| t == item_id)
+    }
+}
+
+/// Why a presented key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Wrong shape or checksum: refused without a storage read.
+    Malformed,
+    /// No such key (never issued, deleted, or its surface deleted).
+    Unknown,
+    Expired,
+    /// Its surface is paused or a draft.
+    SurfaceInactive,
+}
+
+/// Verify a presented surface key, in this order: format and checksum (no storage read if
+/// they fail) → one GetItem by SHA-256 → expiry (checked here: TTL deletion lags) → the
+/// surface still exists and is active (one more GetItem, only for a key that passed).
+pub async fn verify(
+    table: &dyn Table,
+    presented: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<ActiveKey, Rejection>, StoreError> {
+    let well_formed = PREFIXES
+        .iter()
+        .any(|p| presented.starts_with(p) && keys::well_formed(p, presented));
+    if !well_formed {
+        return Ok(Err(Rejection::Malformed));
+    }
+    let Some(found) = table
+        .get(&k::surface_key_hash(&keys::hash(presented)))
+        .await?
+    else {
+        return Ok(Err(Rejection::Unknown));
+    };
+    let key: KeyHash = serde_json::from_value(found.data.clone())
+        .map_err(|e| StoreError::Internal(format!("corrupt key hash item: {e}")))?;
+    let expired = key
+        .expires_at
+        .as_deref()
+        .and_then(crate::time::parse)
+        .is_some_and(|t| t <= now);
+    if expired || found.is_expired(now.timestamp()) {
+        return Ok(Err(Rejection::Expired));
+    }
+    let Some(surface) = table
+        .get(&k::surface(&key.product_id, &key.surface_id))
+        .await?
+    else {
+        return Ok(Err(Rejection::Unknown));
+    };
+    let surface: Surface = serde_json::from_value(surface.data)
+        .map_err(|e| StoreError::Internal(format!("corrupt surface: {e}")))?;
+    if surface.status != "active" {
+        return Ok(Err(Rejection::SurfaceInactive));
+    }
+    Ok(Ok(ActiveKey { key, surface }))
+}
