@@ -59,6 +59,20 @@ impl App {
         })
     }
 
+    /// An app over a table built elsewhere (a wrapped backend in tests, say).
+    pub fn with_table(table: Arc<dyn Table>, requests: RequestCounter, config: Config) -> App {
+        App {
+            table,
+            requests,
+            config,
+        }
+    }
+
+    /// The shared handle to the table.
+    pub fn table_handle(&self) -> Arc<dyn Table> {
+        self.table.clone()
+    }
+
     pub fn table(&self) -> &dyn Table {
         self.table.as_ref()
     }

@@ -92,6 +92,11 @@ impl DynamoTable {
         }
     }
 
+    /// The SDK client (tests use it to inspect the table directly).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn table_name(&self) -> &str {
         &self.table
     }

@@ -246,3 +246,43 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Everything the store holds, as text: the SQLite file (with its WAL) or a Scan of the
+/// DynamoDB table. For checking that a secret never reached storage.
+pub async fn everything_stored(t: &TestApp) -> String {
+    match &t.backend {
+        Backend::Embedded(path) => {
+            let mut out = String::new();
+            for suffix in ["", "-wal", "-shm"] {
+                let p = format!("{}{suffix}", path.display());
+                if let Ok(bytes) = std::fs::read(&p) {
+                    out.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            out
+        }
+        Backend::DynamoDb { table, endpoint } => {
+            let t =
+                DynamoTable::from_env(table.clone(), endpoint.clone(), RequestCounter::default())
+                    .await;
+            let client = t.client();
+            let mut out = String::new();
+            let mut start = None;
+            loop {
+                let page = client
+                    .scan()
+                    .table_name(table)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .expect("scan DynamoDB Local");
+                out.push_str(&format!("{:?}", page.items()));
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+            out
+        }
+    }
+}

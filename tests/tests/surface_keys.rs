@@ -1,0 +1,929 @@
+//! Surface API keys (the seed endpoint): format, fields, scopes, verification, revocation,
+//! cascades (large and interrupted), plaintext never at rest, tenancy and request budgets.
+
+mod common;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use common::{Res, Store, TestApp};
+use runtype::repo::surface_keys::{verify, Rejection};
+use runtype::store::{Cond, Item, Key, Page, Query, StoreError, StoreResult, Table, TxOp};
+use serde_json::{json, Value};
+
+on_both_backends!(
+    key_format_and_fields,
+    key_kinds_follow_the_surface,
+    key_fields_are_validated,
+    scopes_resolve_to_items,
+    verification_order,
+    deleting_a_key_revokes_it_at_once,
+    capability_delete_cascades_to_items_and_scopes,
+    surface_and_product_deletes_cascade,
+    large_cascades_pass_transaction_limits,
+    interrupted_cascade_leaves_no_working_key,
+    plaintext_is_never_at_rest,
+    other_owners_get_404_on_every_route,
+    request_budgets,
+);
+
+/// CRC-32 (IEEE, as zlib computes it), written out here so the test does not trust the
+/// implementation it checks.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn base62_6(mut n: u64) -> String {
+    let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = vec![b'0'; 6];
+    for slot in out.iter_mut().rev() {
+        *slot = alphabet[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+struct Fixture {
+    t: TestApp,
+    p: String,
+    s: String,
+    caps: Vec<String>,
+    items: Vec<String>,
+}
+
+/// A product with an api surface binding two capabilities.
+async fn fixture(store: Store, kind: &str) -> Fixture {
+    let t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    let caps = vec![
+        t.capability(&p, "Answer questions").await,
+        t.capability(&p, "Summarise").await,
+    ];
+    let s = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": kind })),
+        )
+        .await
+        .id();
+    let mut items = Vec::new();
+    for (i, c) in caps.iter().enumerate() {
+        let r = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/items"),
+                Some(json!({ "capabilityId": c, "exposedName": format!("tool{i}") })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        items.push(r.id());
+    }
+    Fixture {
+        t,
+        p,
+        s,
+        caps,
+        items,
+    }
+}
+
+impl Fixture {
+    fn keys_path(&self) -> String {
+        format!("/v1/products/{}/surfaces/{}/keys", self.p, self.s)
+    }
+
+    async fn key(&self, body: Value) -> Res {
+        self.t.call("POST", &self.keys_path(), Some(body)).await
+    }
+
+    async fn surface(&self) -> Value {
+        let r = self
+            .t
+            .call(
+                "GET",
+                &format!("/v1/products/{}/surfaces/{}", self.p, self.s),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    async fn verify(&self, key: &str) -> Result<runtype::repo::surface_keys::ActiveKey, Rejection> {
+        verify(self.t.app.table(), key, chrono::Utc::now())
+            .await
+            .unwrap()
+    }
+}
+
+async fn key_format_and_fields(store: Store) {
+    let f = fixture(store, "api").await;
+    let r = f
+        .key(
+            json!({ "name": "Primary", "rateLimitPerMinute": 100, "rateLimitPerDay": 10000,
+                     "expiresAt": "2099-06-01T00:00:00Z", "environment": "production" }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = &r.body;
+    let key = b["key"].as_str().unwrap();
+    // <kind>_<env>_<secret><checksum>
+    let secret_and_sum = key.strip_prefix("papi_live_").expect(key);
+    assert!(secret_and_sum.len() >= 32 + 6);
+    assert!(secret_and_sum.bytes().all(|c| c.is_ascii_alphanumeric()));
+    let (body, sum) = key.split_at(key.len() - 6);
+    assert_eq!(
+        sum,
+        base62_6(crc32(body.as_bytes()) as u64),
+        "checksum is base62 CRC-32 of the rest"
+    );
+    assert_eq!(
+        b["keyPrefix"],
+        format!("papi_live_{}", &secret_and_sum[..4])
+    );
+    assert_eq!(b["keyHint"], &key[key.len() - 4..]);
+    assert!(runtype::ids::is_valid("key", b["id"].as_str().unwrap()));
+    assert_eq!(b["surfaceId"], f.s.as_str());
+    assert_eq!(b["name"], "Primary");
+    assert_eq!(b["scopes"], json!(["*"]));
+    assert_eq!(b["scopeTargetIds"], json!([]));
+    assert_eq!(b["rateLimitPerMinute"], 100);
+    assert_eq!(b["rateLimitPerDay"], 10000);
+    assert_eq!(b["expiresAt"], "2099-06-01T00:00:00.000Z");
+    assert_eq!(b["isActive"], true);
+    assert_eq!(b["environment"], "production");
+    assert!(runtype::time::parse(b["createdAt"].as_str().unwrap()).is_some());
+    // defaults
+    let r = f.key(json!({})).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["environment"], "test");
+    assert!(r.body["key"].as_str().unwrap().starts_with("papi_test_"));
+    for field in ["name", "rateLimitPerMinute", "rateLimitPerDay", "expiresAt"] {
+        assert_eq!(r.body[field], json!(null), "{field}");
+    }
+    // keys are unique
+    let again = f.key(json!({})).await;
+    assert_ne!(again.body["key"], r.body["key"]);
+}
+
+async fn key_kinds_follow_the_surface(store: Store) {
+    let t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    for (kind, prefix) in [
+        ("api", "papi"),
+        ("mcp", "mcp"),
+        ("mcp_code", "mcp"),
+        ("a2a", "a2a"),
+        ("chat", "papi"),
+        ("schedule", "papi"),
+    ] {
+        let s = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces"),
+                Some(json!({ "name": kind, "type": kind })),
+            )
+            .await
+            .id();
+        for (env, tag) in [("test", "test"), ("production", "live")] {
+            let r = t
+                .call(
+                    "POST",
+                    &format!("/v1/products/{p}/surfaces/{s}/keys"),
+                    Some(json!({ "environment": env })),
+                )
+                .await;
+            let key = r.body["key"].as_str().unwrap().to_string();
+            assert!(
+                key.starts_with(&format!("{prefix}_{tag}_")),
+                "{kind}/{env}: {key}"
+            );
+            let active = verify(t.app.table(), &key, chrono::Utc::now())
+                .await
+                .unwrap()
+                .expect("verifies");
+            assert_eq!(active.key.kind, prefix);
+        }
+    }
+}
+
+async fn key_fields_are_validated(store: Store) {
+    let f = fixture(store, "api").await;
+    let cases = [
+        (json!({ "name": "n".repeat(256) }), "name", "TOO_LONG"),
+        (json!({ "name": 5 }), "name", "INVALID_TYPE"),
+        (json!({ "scopes": "all" }), "scopes", "INVALID_TYPE"),
+        (
+            json!({ "scopes": ["tool0", 3] }),
+            "scopes.1",
+            "INVALID_TYPE",
+        ),
+        (
+            json!({ "scopes": ["tool0", ""] }),
+            "scopes.1",
+            "INVALID_FORMAT",
+        ),
+        (
+            json!({ "scopes": (0..51).map(|i| format!("s{i}")).collect::<Vec<_>>() }),
+            "scopes",
+            "TOO_LONG",
+        ),
+        (
+            json!({ "rateLimitPerMinute": 0 }),
+            "rateLimitPerMinute",
+            "OUT_OF_RANGE",
+        ),
+        (
+            json!({ "rateLimitPerMinute": 1.5 }),
+            "rateLimitPerMinute",
+            "INVALID_TYPE",
+        ),
+        (
+            json!({ "rateLimitPerDay": -3 }),
+            "rateLimitPerDay",
+            "OUT_OF_RANGE",
+        ),
+        (
+            json!({ "rateLimitPerDay": "10" }),
+            "rateLimitPerDay",
+            "INVALID_TYPE",
+        ),
+        (
+            json!({ "expiresAt": "tomorrow" }),
+            "expiresAt",
+            "INVALID_FORMAT",
+        ),
+        (
+            json!({ "expiresAt": "2020-01-01T00:00:00Z" }),
+            "expiresAt",
+            "OUT_OF_RANGE",
+        ),
+        (json!({ "expiresAt": 1234 }), "expiresAt", "INVALID_TYPE"),
+        (
+            json!({ "environment": "live" }),
+            "environment",
+            "INVALID_ENUM",
+        ),
+        (
+            json!({ "environment": null }),
+            "environment",
+            "INVALID_TYPE",
+        ),
+    ];
+    for (body, path, code) in cases {
+        let r = f.key(body.clone()).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.has_detail(path, code), "{body}: {r:?}");
+    }
+    assert_eq!(f.surface().await["keys"], json!([]), "no key was stored");
+    // an offset in expiresAt is normalised to UTC
+    let r = f
+        .key(json!({ "expiresAt": "2099-01-01T02:00:00+02:00" }))
+        .await;
+    assert_eq!(r.body["expiresAt"], "2099-01-01T00:00:00.000Z");
+    let missing = runtype::ids::new_id("surf");
+    let r =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces/{missing}/keys", f.p),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+async fn scopes_resolve_to_items(store: Store) {
+    let f = fixture(store, "api").await;
+    let (i0, i1) = (f.items[0].clone(), f.items[1].clone());
+    let cases = [
+        (json!([i0]), json!([i0])),
+        (json!([f.caps[1]]), json!([i1])),
+        (json!(["answer questions"]), json!([i0])),
+        (json!(["tool1", "Answer questions", i1]), json!([i1, i0])),
+        (json!(["*"]), json!([])),
+        (json!([]), json!([])),
+    ];
+    for (scopes, targets) in cases {
+        let r = f.key(json!({ "scopes": scopes })).await;
+        assert_eq!(r.status, 201, "{scopes}: {r:?}");
+        assert_eq!(r.body["scopeTargetIds"], targets, "{scopes}");
+        let expected_scopes = if scopes == json!([]) {
+            json!(["*"])
+        } else {
+            scopes.clone()
+        };
+        assert_eq!(r.body["scopes"], expected_scopes);
+    }
+    let r = f
+        .key(json!({ "scopes": ["tool0", "nothing here", "*"] }))
+        .await;
+    assert!(r.has_detail("scopes.1", "INVALID_REFERENCE"), "{r:?}");
+    assert!(r.has_detail("scopes.2", "INVALID_FORMAT"), "{r:?}");
+    // a capability of the product that is not bound to this surface names nothing here
+    let unbound = f.t.capability(&f.p, "unbound").await;
+    let r = f.key(json!({ "scopes": [unbound] })).await;
+    assert!(r.has_detail("scopes.0", "INVALID_REFERENCE"));
+    let keys = f.surface().await["keys"].as_array().unwrap().len();
+    assert_eq!(keys, 6);
+}
+
+async fn verification_order(store: Store) {
+    let f = fixture(store, "api").await;
+    let r = f.key(json!({ "scopes": ["tool0"], "expiresAt": "2099-01-01T00:00:00Z", "rateLimitPerMinute": 7 })).await;
+    let key = r.body["key"].as_str().unwrap().to_string();
+    let active = f.verify(&key).await.expect("a fresh key verifies");
+    assert_eq!(active.key.key_id, r.id());
+    assert_eq!(active.key.surface_id, f.s);
+    assert_eq!(active.key.product_id, f.p);
+    assert_eq!(active.key.owner, f.t.owner);
+    assert_eq!(active.key.rate_limit_per_minute, Some(7));
+    assert_eq!(active.surface.id, f.s);
+    assert!(active.allows(&f.items[0]));
+    assert!(!active.allows(&f.items[1]));
+    // malformed keys cost no storage read
+    let mut typo: Vec<char> = key.chars().collect();
+    typo[14] = if typo[14] == 'a' { 'b' } else { 'a' };
+    let typo: String = typo.into_iter().collect();
+    for bad in [
+        typo.as_str(),
+        "papi_live_short",
+        "sk_live_4e5f6g7h8i9j0klmnop",
+        "",
+        &key[..key.len() - 1],
+    ] {
+        let before = f.t.requests();
+        assert_eq!(
+            f.verify(bad).await.unwrap_err(),
+            Rejection::Malformed,
+            "{bad}"
+        );
+        assert_eq!(f.t.requests(), before, "{bad} was refused without a read");
+    }
+    // well-formed but never issued: one read
+    let before = f.t.requests();
+    let stranger = runtype::keys::generate("papi_test_");
+    assert_eq!(f.verify(&stranger).await.unwrap_err(), Rejection::Unknown);
+    assert_eq!(f.t.requests() - before, 1);
+    // expiry is checked in code, whatever TTL has or has not deleted
+    let later = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:01Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(
+        verify(f.t.app.table(), &key, later)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        Rejection::Expired
+    );
+    // a paused surface stops its keys; resuming brings them back
+    let path = format!("/v1/products/{}/surfaces/{}", f.p, f.s);
+    f.t.call("PUT", &path, Some(json!({ "status": "paused" })))
+        .await;
+    assert_eq!(
+        f.verify(&key).await.unwrap_err(),
+        Rejection::SurfaceInactive
+    );
+    f.t.call("PUT", &path, Some(json!({ "status": "active" })))
+        .await;
+    assert!(f.verify(&key).await.is_ok());
+}
+
+async fn deleting_a_key_revokes_it_at_once(store: Store) {
+    let f = fixture(store, "api").await;
+    let r = f.key(json!({ "name": "doomed" })).await;
+    let keep = f.key(json!({ "name": "kept" })).await;
+    let key = r.body["key"].as_str().unwrap().to_string();
+    assert!(f.verify(&key).await.is_ok());
+    let path = format!("{}/{}", f.keys_path(), r.id());
+    let d = f.t.call("DELETE", &path, None).await;
+    assert_eq!(
+        (d.status, d.body.clone()),
+        (200, json!({ "success": true }))
+    );
+    // deleted a moment ago: rejected, from any instance
+    assert_eq!(f.verify(&key).await.unwrap_err(), Rejection::Unknown);
+    let other = f.t.sibling().await;
+    assert_eq!(
+        verify(other.table(), &key, chrono::Utc::now())
+            .await
+            .unwrap()
+            .unwrap_err(),
+        Rejection::Unknown
+    );
+    let keys = f.surface().await["keys"].clone();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["id"], keep.body["id"]);
+    assert_eq!(f.t.call("DELETE", &path, None).await.status, 404);
+    assert!(f.verify(keep.body["key"].as_str().unwrap()).await.is_ok());
+}
+
+async fn capability_delete_cascades_to_items_and_scopes(store: Store) {
+    let f = fixture(store, "api").await;
+    let both = f.key(json!({ "scopes": ["tool0", f.caps[1]] })).await;
+    let only = f.key(json!({ "scopes": ["tool0"] })).await;
+    let all = f.key(json!({})).await;
+    let r =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/capabilities/{}", f.p, f.caps[0]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let s = f.surface().await;
+    let items: Vec<_> = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
+    assert_eq!(items, [json!(f.items[1])]);
+    let key = |id: &Value| {
+        s["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == *id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(key(&both.body["id"])["scopes"], json!([f.caps[1]]));
+    assert_eq!(key(&both.body["id"])["scopeTargetIds"], json!([f.items[1]]));
+    assert_eq!(
+        key(&only.body["id"])["scopes"],
+        json!([]),
+        "scoped to nothing, never widened to *"
+    );
+    assert_eq!(key(&all.body["id"])["scopes"], json!(["*"]));
+    // verification sees the narrowed scopes too
+    let v = f.verify(both.body["key"].as_str().unwrap()).await.unwrap();
+    assert!(!v.allows(&f.items[0]) && v.allows(&f.items[1]));
+    let v = f.verify(only.body["key"].as_str().unwrap()).await.unwrap();
+    assert!(!v.allows(&f.items[0]) && !v.allows(&f.items[1]));
+    // the capability's slug and binding are free again
+    let c = f.t.capability(&f.p, "Answer questions").await;
+    let r =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces/{}/items", f.p, f.s),
+            Some(json!({ "capabilityId": c })),
+        )
+        .await;
+    assert_eq!(r.body["endpointSlug"], "answer-questions");
+    // deleting an item narrows scopes the same way
+    let d =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/surfaces/{}/items/{}", f.p, f.s, f.items[1]),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 200);
+    let s = f.surface().await;
+    let k = s["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == both.body["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(k["scopeTargetIds"], json!([]));
+}
+
+async fn partition_is_empty(t: &TestApp, product: &str) -> bool {
+    t.app
+        .table()
+        .query(&Query::partition(format!("PRODUCT#{product}")))
+        .await
+        .unwrap()
+        .items
+        .is_empty()
+}
+
+async fn surface_and_product_deletes_cascade(store: Store) {
+    let f = fixture(store, "mcp").await;
+    let k1 = f.key(json!({})).await.body["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(f.verify(&k1).await.unwrap_err(), Rejection::Unknown);
+    assert_eq!(
+        f.t.call(
+            "GET",
+            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+    let left =
+        f.t.app
+            .table()
+            .query(&Query::partition(format!("PRODUCT#{}", f.p)).prefix("SURFACE#"))
+            .await
+            .unwrap();
+    assert!(
+        left.items.is_empty(),
+        "{:?}",
+        left.items.iter().map(|i| &i.key).collect::<Vec<_>>()
+    );
+    // the product delete takes surfaces, keys and hash items with it
+    let s =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces", f.p),
+            Some(json!({ "name": "a", "type": "a2a" })),
+        )
+        .await
+        .id();
+    let k2 =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces/{s}/keys", f.p),
+            Some(json!({})),
+        )
+        .await
+        .body["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    assert!(f.verify(&k2).await.is_ok());
+    assert_eq!(
+        f.t.call("DELETE", &format!("/v1/products/{}", f.p), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(f.verify(&k2).await.unwrap_err(), Rejection::Unknown);
+    assert!(partition_is_empty(&f.t, &f.p).await);
+    let stored = common::everything_stored(&f.t).await;
+    assert!(
+        !stored.contains(&runtype::keys::hash(&k2)),
+        "the hash item is gone"
+    );
+}
+
+/// A product of > 150 items: 60 capabilities bound to one surface (items, bindings, slugs)
+/// and keys, deleted past the 100-operation transaction and 25-item batch limits.
+async fn big_product(t: &TestApp) -> (String, String, Vec<String>) {
+    let p = t.product("big").await;
+    let s = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "api" })),
+        )
+        .await
+        .id();
+    for i in 0..60 {
+        let c = t.capability(&p, &format!("capability {i}")).await;
+        let r = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/items"),
+                Some(json!({ "capabilityId": c })),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let r = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/keys"),
+                Some(json!({})),
+            )
+            .await;
+        keys.push(r.body["key"].as_str().unwrap().to_string());
+    }
+    (p, s, keys)
+}
+
+async fn large_cascades_pass_transaction_limits(store: Store) {
+    let t = TestApp::new(store).await;
+    let (p, s, keys) = big_product(&t).await;
+    let stored = t
+        .app
+        .table()
+        .query(&Query::partition(format!("PRODUCT#{p}")))
+        .await
+        .unwrap();
+    assert!(stored.items.len() > 150, "{}", stored.items.len());
+    let r = t
+        .call("DELETE", &format!("/v1/products/{p}/surfaces/{s}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    for k in &keys {
+        assert_eq!(
+            verify(t.app.table(), k, chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap_err(),
+            Rejection::Unknown
+        );
+    }
+    let left = t
+        .app
+        .table()
+        .query(&Query::partition(format!("PRODUCT#{p}")).prefix("SURFACE#"))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty());
+    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    assert_eq!(g.body["capabilities"].as_array().unwrap().len(), 60);
+    // and the product, with 121 items left, in one more
+    let (p2, _, keys2) = big_product(&t).await;
+    assert_eq!(
+        t.call("DELETE", &format!("/v1/products/{p2}"), None)
+            .await
+            .status,
+        200
+    );
+    assert!(partition_is_empty(&t, &p2).await);
+    for k in &keys2 {
+        assert_eq!(
+            verify(t.app.table(), k, chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap_err(),
+            Rejection::Unknown
+        );
+    }
+    assert_eq!(
+        t.call("DELETE", &format!("/v1/products/{p}"), None)
+            .await
+            .status,
+        200
+    );
+    assert!(partition_is_empty(&t, &p).await);
+}
+
+/// A table that fails every write after the first `allowed` ones: the cascade stops part
+/// way, as a Lambda timing out would stop it.
+struct Interrupting {
+    inner: Arc<dyn Table>,
+    allowed: AtomicI64,
+}
+
+impl Interrupting {
+    fn spend(&self) -> StoreResult<()> {
+        if self.allowed.fetch_sub(1, Ordering::SeqCst) > 0 {
+            Ok(())
+        } else {
+            Err(StoreError::Unavailable("interrupted".into()))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for Interrupting {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.inner.get(key).await
+    }
+    async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.put(item, cond).await
+    }
+    async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.delete(key, cond).await
+    }
+    async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.transact(ops).await
+    }
+    async fn query(&self, q: &Query) -> StoreResult<Page> {
+        self.inner.query(q).await
+    }
+    async fn delete_many(&self, keys: &[Key]) -> StoreResult<()> {
+        self.spend()?;
+        self.inner.delete_many(keys).await
+    }
+    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64> {
+        self.spend()?;
+        self.inner.increment(key, delta, expires_at).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+}
+
+async fn interrupted_cascade_leaves_no_working_key(store: Store) {
+    let t = TestApp::new(store).await;
+    let (p, _, keys) = big_product(&t).await;
+    // the first write (the batch of key hash items) goes through, then the cascade dies
+    let broken = runtype::app::App::with_table(
+        Arc::new(Interrupting {
+            inner: t.app.table_handle(),
+            allowed: AtomicI64::new(1),
+        }),
+        t.app.requests.clone(),
+        common::config(),
+    );
+    let req = http::Request::builder()
+        .method("DELETE")
+        .uri(format!("/v1/products/{p}"))
+        .header("authorization", format!("Bearer {}", t.key))
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let r = common::send(&broken, req).await;
+    assert_eq!(r.status, 503, "{r:?}");
+    for k in &keys {
+        assert_eq!(
+            verify(t.app.table(), k, chrono::Utc::now())
+                .await
+                .unwrap()
+                .unwrap_err(),
+            Rejection::Unknown,
+            "no deleted key still verifies"
+        );
+    }
+    // the product is still there, and repeating the DELETE finishes it
+    assert_eq!(
+        t.call("GET", &format!("/v1/products/{p}"), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        t.call("DELETE", &format!("/v1/products/{p}"), None)
+            .await
+            .status,
+        200
+    );
+    assert!(partition_is_empty(&t, &p).await);
+}
+
+async fn plaintext_is_never_at_rest(store: Store) {
+    let f = fixture(store, "api").await;
+    let mut plaintexts = vec![f.t.key.clone()];
+    for env in ["test", "production"] {
+        let r = f
+            .key(json!({ "environment": env, "name": "secret check" }))
+            .await;
+        plaintexts.push(r.body["key"].as_str().unwrap().to_string());
+    }
+    let stored = common::everything_stored(&f.t).await;
+    assert!(stored.contains("secret check"), "the scan sees the records");
+    for k in &plaintexts {
+        assert!(!stored.contains(k.as_str()), "a plaintext key is stored");
+        // nor its secret part alone
+        let secret = &k[k.len() - 30..];
+        assert!(!stored.contains(secret));
+        assert!(
+            stored.contains(&runtype::keys::hash(k)),
+            "only the hash is kept"
+        );
+    }
+}
+
+async fn other_owners_get_404_on_every_route(store: Store) {
+    let f = fixture(store, "api").await;
+    let key_id = f.key(json!({})).await.id();
+    let other = f.t.other_owner().await;
+    let (p, s, i, c) = (&f.p, &f.s, &f.items[0], &f.caps[1]);
+    let calls = [
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "x", "type": "chat" })),
+        ),
+        ("GET", format!("/v1/products/{p}/surfaces"), None),
+        ("GET", format!("/v1/products/{p}/surfaces/{s}"), None),
+        (
+            "PUT",
+            format!("/v1/products/{p}/surfaces/{s}"),
+            Some(json!({ "name": "stolen" })),
+        ),
+        ("DELETE", format!("/v1/products/{p}/surfaces/{s}"), None),
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces/{s}/items"),
+            Some(json!({ "capabilityId": c })),
+        ),
+        (
+            "PUT",
+            format!("/v1/products/{p}/surfaces/{s}/items/{i}"),
+            Some(json!({ "exposedName": "x" })),
+        ),
+        (
+            "DELETE",
+            format!("/v1/products/{p}/surfaces/{s}/items/{i}"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces/{s}/keys"),
+            Some(json!({})),
+        ),
+        (
+            "DELETE",
+            format!("/v1/products/{p}/surfaces/{s}/keys/{key_id}"),
+            None,
+        ),
+    ];
+    for (m, path, body) in calls {
+        let r = f.t.call_as(&other, m, &path, body).await;
+        assert_eq!(r.status, 404, "{m} {path}: {r:?}");
+        assert_eq!(r.body["code"], "NOT_FOUND");
+    }
+    let s = f.surface().await;
+    assert_eq!(s["name"], "s");
+    assert_eq!(s["items"].as_array().unwrap().len(), 2);
+    assert_eq!(s["keys"].as_array().unwrap().len(), 1);
+}
+
+async fn request_budgets(store: Store) {
+    let f = fixture(store, "api").await;
+    let (p, s) = (f.p.clone(), f.s.clone());
+    let c = f.t.capability(&p, "extra").await;
+    let key_id = f.key(json!({})).await.id();
+    let cases: Vec<(&str, String, Option<Value>, u64)> = vec![
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "n", "type": "chat" })),
+            2,
+        ),
+        (
+            "PUT",
+            format!("/v1/products/{p}/surfaces/{s}"),
+            Some(json!({ "name": "m" })),
+            2,
+        ),
+        ("GET", format!("/v1/products/{p}/surfaces/{s}"), None, 1),
+        ("GET", format!("/v1/products/{p}/surfaces"), None, 2),
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces/{s}/items"),
+            Some(json!({ "capabilityId": c })),
+            2,
+        ),
+        (
+            "PUT",
+            format!("/v1/products/{p}/surfaces/{s}/items/{}", f.items[0]),
+            Some(json!({ "enabled": false })),
+            2,
+        ),
+        (
+            "DELETE",
+            format!("/v1/products/{p}/surfaces/{s}/items/{}", f.items[1]),
+            None,
+            2,
+        ),
+        (
+            "POST",
+            format!("/v1/products/{p}/surfaces/{s}/keys"),
+            Some(json!({ "scopes": ["extra"] })),
+            2,
+        ),
+        (
+            "DELETE",
+            format!("/v1/products/{p}/surfaces/{s}/keys/{key_id}"),
+            None,
+            2,
+        ),
+        (
+            "DELETE",
+            format!("/v1/products/{p}/capabilities/{c}"),
+            None,
+            2,
+        ),
+        ("DELETE", format!("/v1/products/{p}/surfaces/{s}"), None, 2),
+    ];
+    let mut report = Vec::new();
+    for (m, path, body, budget) in cases {
+        let before = f.t.requests();
+        let r = f.t.call(m, &path, body).await;
+        assert!(r.status < 300, "{m} {path}: {r:?}");
+        let used = f.t.requests() - before - 1;
+        report.push(format!("{m} {path}: {used}"));
+        assert!(
+            used <= budget,
+            "{m} {path} made {used} storage requests; budget {budget}"
+        );
+    }
+    eprintln!("storage requests beyond auth:\n{}", report.join("\n"));
+}
