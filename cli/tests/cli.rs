@@ -348,3 +348,67 @@ fn dynamodb_table_accounts_and_keys() {
     ]));
     assert_eq!(revoked["revoked"], true);
 }
+
+/// A surface key made through the running server never reaches its output, its log or its
+/// data file; only the create answer carries it.
+#[test]
+fn surface_keys_never_reach_logs_or_disk() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let server = Server::start(&data);
+    let key = server.key().unwrap();
+    let (_, product) = server.request("POST", "/v1/products", &key, Some(r#"{"name":"p"}"#));
+    let p = product["id"].as_str().unwrap();
+    let (_, cap) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/capabilities"),
+        &key,
+        Some(r#"{"capabilityName":"Answer questions","flowId":"flow_1"}"#),
+    );
+    let (_, surface) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        &key,
+        Some(r#"{"name":"api","type":"api"}"#),
+    );
+    let s = surface["id"].as_str().unwrap();
+    let body = format!(r#"{{"capabilityId":"{}"}}"#, cap["id"].as_str().unwrap());
+    let (status, _) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        &key,
+        Some(&body),
+    );
+    assert_eq!(status, 201);
+    let (status, created) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        &key,
+        Some(r#"{"environment":"production"}"#),
+    );
+    assert_eq!(status, 201);
+    let plaintext = created["key"].as_str().unwrap().to_string();
+    assert!(plaintext.starts_with("papi_live_"));
+    let (_, got) = server.request("GET", &format!("/v1/products/{p}/surfaces/{s}"), &key, None);
+    assert!(!got.to_string().contains(&plaintext));
+    let logs = server.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/v1/products/:id/surfaces/:surfaceId/keys")),
+        "{logs:?}"
+    );
+    drop(server);
+    for l in &logs {
+        assert!(!l.contains(&plaintext), "the key reached the log: {l}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", data.display());
+        if let Ok(bytes) = std::fs::read(&file) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&plaintext),
+                "the key reached {file}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
