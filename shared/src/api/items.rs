@@ -36,16 +36,13 @@ fn presentation(f: &mut Fields) -> Patch<Map<String, Value>> {
     if let Patch::Value(obj) = &p {
         let mut g = Fields::nested(obj, "presentation");
         g.required_text("displayLabel", 1, 255, false);
-        if g.one_of("displayMode", &["chat", "form", "document"])
-            .is_absent()
-            && !g.has("displayMode")
-        {
-            g.push(Detail::new(
-                "presentation.displayMode",
-                "MISSING_REQUIRED_FIELD",
-                "presentation.displayMode is required",
-            ));
-        } else if g.raw("displayMode").is_some_and(Value::is_null) {
+        let missing = match g.one_of("displayMode", &["chat", "form", "document"]) {
+            Patch::Value(_) => false,
+            Patch::Null => true,
+            // absent, or present but wrong (already reported)
+            Patch::Absent => !g.has("displayMode"),
+        };
+        if missing {
             g.push(Detail::new(
                 "presentation.displayMode",
                 "MISSING_REQUIRED_FIELD",
