@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod cron;
 pub mod error;
 pub mod ids;
 pub mod keys;
