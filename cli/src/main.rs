@@ -60,6 +60,9 @@ enum Command {
         host: String,
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// Do not fire due schedules every minute in the background
+        #[arg(long)]
+        no_scheduler: bool,
     },
     /// Manage accounts (owners)
     #[command(subcommand)]
@@ -70,6 +73,19 @@ enum Command {
     /// Manage the DynamoDB table
     #[command(subcommand)]
     Table(TableCmd),
+    /// Work with schedules
+    #[command(subcommand)]
+    Schedules(SchedulesCmd),
+}
+
+#[derive(Subcommand)]
+enum SchedulesCmd {
+    /// Run one scheduler pass: fire every schedule due at or before now
+    Tick {
+        /// Stand-in for the clock (RFC 3339), to simulate time
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -157,7 +173,33 @@ fn print(v: serde_json::Value) {
 async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::from_env("http://127.0.0.1:3000");
     match cli.command {
-        Command::Serve { host, port } => serve::run(&cli.store, &host, port).await,
+        Command::Serve {
+            host,
+            port,
+            no_scheduler,
+        } => serve::run(&cli.store, &host, port, !no_scheduler).await,
+        Command::Schedules(SchedulesCmd::Tick { now }) => {
+            let now = match now {
+                None => runtype::time::now(),
+                Some(s) => runtype::time::parse(&s).ok_or_else(|| {
+                    usage(format!(
+                        "--now {s:?} is not an RFC 3339 date-time (e.g. 2026-11-26T09:00:00Z)"
+                    ))
+                })?,
+            };
+            let app = open(&cli.store, config).await?;
+            let summary = runtype::scheduler::fire_due(app.table(), now).await;
+            let mut out = serde_json::to_value(&summary).unwrap_or_default();
+            out["now"] = json!(runtype::time::format(now));
+            print(out);
+            if summary.failed > 0 {
+                return Err(failed(format!(
+                    "{} schedule(s) could not be fired",
+                    summary.failed
+                )));
+            }
+            Ok(())
+        }
         Command::Accounts(AccountsCmd::Create { name }) => {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 255 {

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::{failed, open, Failure, StoreArgs};
 
-pub async fn run(store: &StoreArgs, host: &str, port: u16) -> Result<(), Failure> {
+pub async fn run(store: &StoreArgs, host: &str, port: u16, scheduler: bool) -> Result<(), Failure> {
     let listener = TcpListener::bind((host, port))
         .await
         .map_err(|e| failed(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -36,6 +36,9 @@ pub async fn run(store: &StoreArgs, host: &str, port: u16) -> Result<(), Failure
     let app = Arc::new(open(store, Config::from_env(&base)).await?);
 
     first_account(&app).await;
+    if scheduler {
+        tokio::spawn(fire_every_minute(app.clone()));
+    }
     println!("runtype: serving the Runtype Products API on {base}");
     runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
 
@@ -57,6 +60,21 @@ pub async fn run(store: &StoreArgs, host: &str, port: u16) -> Result<(), Failure
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Fire due schedules at the start of every minute, as EventBridge does in the cloud.
+async fn fire_every_minute(app: Arc<App>) {
+    loop {
+        let now = runtype::time::now();
+        let into_minute = now.timestamp_millis().rem_euclid(60_000) as u64;
+        tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute)).await;
+        let summary = runtype::scheduler::fire_due(app.table(), runtype::time::now()).await;
+        if summary.fired + summary.failed > 0 {
+            runtype::log::line(
+                json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped }),
+            );
+        }
     }
 }
 

@@ -14,6 +14,8 @@ use crate::repo::accounts::{self, LIVE_PREFIX, TEST_PREFIX};
 pub struct Caller {
     /// The owner whose resources this caller sees (an account or organisation id).
     pub owner: String,
+    /// Who acts: the platform key's id (or a session's user).
+    pub principal: String,
     /// May only read.
     pub read_only: bool,
 }
@@ -55,6 +57,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
         let key = found.ok_or_else(|| unauthorized("Invalid or revoked API key"))?;
         return Ok(Caller {
             owner: key.account_id,
+            principal: key.key_id,
             read_only: key.read_only,
         });
     }

@@ -12,6 +12,7 @@ pub mod log;
 pub mod model;
 pub mod repo;
 pub mod router;
+pub mod scheduler;
 pub mod store;
 pub mod time;
 pub mod validate;

@@ -55,7 +55,7 @@ macro_rules! route {
 pub fn routes() -> &'static [Route] {
     static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| {
-        use api::{capabilities, items, products, surface_keys, surfaces};
+        use api::{capabilities, items, products, schedules, surface_keys, surfaces};
         vec![
             route!(POST, "/v1/products", "create-product", products::create),
             route!(GET, "/v1/products", "list-products", products::list),
@@ -75,6 +75,14 @@ pub fn routes() -> &'static [Route] {
             route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/items/:itemId", "delete-surface-item", items::delete),
             route!(POST, "/v1/products/:id/surfaces/:surfaceId/keys", "create-surface-key", surface_keys::create),
             route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/keys/:keyId", "delete-surface-key", surface_keys::delete),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules", "create-schedule", schedules::create),
+            route!(GET, "/v1/products/:id/surfaces/:surfaceId/schedules", "list-schedules", schedules::list),
+            route!(GET, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "get-schedule", schedules::get),
+            route!(PUT, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "update-schedule", schedules::update),
+            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "delete-schedule", schedules::delete),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/pause", "pause-schedule", schedules::pause),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/resume", "resume-schedule", schedules::resume),
+            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/run-now", "run-schedule-now", schedules::run_now),
         ]
     })
 }

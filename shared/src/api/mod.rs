@@ -4,6 +4,7 @@
 pub mod capabilities;
 pub mod items;
 pub mod products;
+pub mod schedules;
 pub mod surface_keys;
 pub mod surfaces;
 

@@ -83,6 +83,40 @@ pub fn surface_key_hash(hash: &str) -> Key {
     Key::new(k.clone(), k)
 }
 
+pub fn schedule(product_id: &str, surface_id: &str, schedule_id: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("SURFACE#{surface_id}#SCHEDULE#{schedule_id}"),
+    )
+}
+
+/// A schedule's run history lives in its own partition, newest last by run id.
+pub fn runs_pk(schedule_id: &str) -> String {
+    format!("SCHEDULE#{schedule_id}")
+}
+
+pub fn run(schedule_id: &str, run_id: &str) -> Key {
+    Key::new(runs_pk(schedule_id), format!("RUN#{run_id}"))
+}
+
+pub fn execution(id: &str) -> Key {
+    let k = format!("EXEC#{id}");
+    Key::new(k.clone(), k)
+}
+
+/// GSI2, the due index: only enabled schedules with a next fire carry it, spread over a
+/// few partitions, sorted by the next fire.
+pub const DUE_SHARDS: u32 = 4;
+
+pub fn due_pk(shard: u32) -> String {
+    format!("DUE#{shard}")
+}
+
+pub fn due_key(schedule_id: &str, next_run_at: &str) -> (String, String) {
+    let shard = crc32fast::hash(schedule_id.as_bytes()) % DUE_SHARDS;
+    (due_pk(shard), format!("{next_run_at}#{schedule_id}"))
+}
+
 /// GSI1 partition listing an owner's products, newest first, each followed (in descending
 /// order: preceded) by its capabilities and surfaces, so one Query gives a list page with
 /// the names and counts it shows.
@@ -122,4 +156,7 @@ pub mod entity {
     pub const SLUG: &str = "surfaceSlug";
     pub const SURFACE_KEY: &str = "surfaceKey";
     pub const SURFACE_KEY_HASH: &str = "surfaceKeyHash";
+    pub const SCHEDULE: &str = "schedule";
+    pub const RUN: &str = "scheduleRun";
+    pub const EXECUTION: &str = "execution";
 }

@@ -9,6 +9,7 @@ pub mod items;
 pub mod keys;
 pub mod partition;
 pub mod products;
+pub mod schedules;
 pub mod surface_keys;
 pub mod surfaces;
 

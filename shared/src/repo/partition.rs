@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Capability, Product, Surface, SurfaceItem, SurfaceKey};
+use crate::model::{Capability, Product, Schedule, Surface, SurfaceItem, SurfaceKey};
 use crate::store::{Key, Query, Table};
 
 use super::decode;
@@ -18,6 +18,7 @@ pub struct Partition {
     pub surfaces: Vec<(Surface, u64)>,
     pub items: Vec<(SurfaceItem, u64)>,
     pub keys: Vec<(SurfaceKey, u64)>,
+    pub schedules: Vec<Schedule>,
     /// The key of every item in the partition.
     pub all: Vec<Key>,
 }
@@ -34,6 +35,7 @@ impl Partition {
             surfaces: Vec::new(),
             items: Vec::new(),
             keys: Vec::new(),
+            schedules: Vec::new(),
             all: Vec::with_capacity(page.items.len()),
         };
         for it in &page.items {
@@ -44,6 +46,7 @@ impl Partition {
                 entity::SURFACE => p.surfaces.push((decode(it)?, it.version)),
                 entity::SURFACE_ITEM => p.items.push((decode(it)?, it.version)),
                 entity::SURFACE_KEY => p.keys.push((decode(it)?, it.version)),
+                entity::SCHEDULE => p.schedules.push(decode(it)?),
                 _ => {}
             }
         }
@@ -92,6 +95,15 @@ impl Partition {
         self.keys
             .iter()
             .filter(move |(k, _)| k.surface_id == surface_id)
+    }
+
+    /// The ids of the schedules of `surface_id`, or of every surface when `None`.
+    pub fn schedule_ids(&self, surface_id: Option<&str>) -> Vec<String> {
+        self.schedules
+            .iter()
+            .filter(|s| surface_id.is_none_or(|id| s.surface_id == id))
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     /// Every key of the partition under `prefix` (a surface's subtree, say).

@@ -11,6 +11,7 @@ use super::cascade::{self, deletes};
 use super::cursor::{self, Cursor};
 use super::keys::{self as k, entity};
 use super::partition::Partition;
+use super::schedules;
 use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 pub fn product_item(p: &Product, version: u64) -> Item {
@@ -73,11 +74,12 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
         let product_key = k::product(id);
         let hashes = deletes(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)));
         let children = deletes(p.all.iter().filter(|key| **key != product_key).cloned());
+        let runs = deletes(schedules::run_keys(table, &p.schedule_ids(None)).await?);
         let last = vec![TxOp::Delete {
             key: product_key,
             cond: Cond::Version(p.version),
         }];
-        match cascade::apply(table, vec![hashes, children, last]).await {
+        match cascade::apply(table, vec![hashes, children, runs, last]).await {
             Ok(()) => return Ok(()),
             Err(e) if raced(&e) => backoff(attempt).await,
             Err(e) => return Err(e.into()),

@@ -11,7 +11,7 @@ use super::cascade::{self, deletes};
 use super::cursor::{self, Cursor};
 use super::keys::{self as k, entity};
 use super::partition::Partition;
-use super::{backoff, decode, item, products, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, decode, item, products, raced, schedules, too_much_contention, MAX_ATTEMPTS};
 
 pub fn surface_item(s: &Surface, version: u64) -> Item {
     let mut it = item(
@@ -100,11 +100,12 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
         let hashes = deletes(p.keys_of(id).map(|(key, _)| k::surface_key_hash(&key.hash)));
         let subtree = format!("SURFACE#{id}#");
         let children = deletes(p.keys_under(&subtree).cloned());
+        let runs = deletes(schedules::run_keys(table, &p.schedule_ids(Some(id))).await?);
         let last = vec![TxOp::Delete {
             key: k::surface(product_id, id),
             cond: Cond::Version(version),
         }];
-        match cascade::apply(table, vec![hashes, children, last]).await {
+        match cascade::apply(table, vec![hashes, children, runs, last]).await {
             Ok(()) => return Ok(()),
             Err(e) if raced(&e) => backoff(attempt).await,
             Err(e) => return Err(e.into()),

@@ -1,0 +1,577 @@
+//! /v1/products/:id/surfaces/:surfaceId/schedules[/:scheduleId[/pause|/resume|/run-now]]
+
+use serde_json::{json, Map, Value};
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::cron::{self, Cron};
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::schedule::TRIGGER_TYPES;
+use crate::model::Schedule;
+use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
+use crate::validate::{Fields, Patch};
+
+const OBJECT_MAX: usize = 64 * 1024;
+const MAX_RECORD_IDS: usize = 1000;
+
+const OPS: &[&str] = &[
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "in",
+    "notIn",
+    "isSet",
+    "isNotSet",
+    "isTrue",
+    "isFalse",
+    "withinLastDays",
+    "olderThanDays",
+];
+const INTEGER_OPTIONS: &[&str] = &[
+    "chunkSize",
+    "flowTimeoutMs",
+    "maxRetries",
+    "progressFlushSize",
+    "recordConcurrency",
+    "stepTimeoutMs",
+    "timeoutMs",
+];
+
+struct Ids<'a> {
+    product: &'a str,
+    surface: &'a str,
+}
+
+fn ids(call: &Call) -> ApiResult<Ids<'_>> {
+    Ok(Ids {
+        product: call.id("id", "prod", "Product")?,
+        surface: call.id("surfaceId", "surf", "Surface")?,
+    })
+}
+
+fn schedule_id(call: &Call) -> ApiResult<&str> {
+    call.id("scheduleId", "sched", "Schedule")
+}
+
+/// `recordIds`: at most 1000 strings.
+fn record_ids(f: &mut Fields) -> Patch<Vec<String>> {
+    match f.raw("recordIds") {
+        None => Patch::Absent,
+        Some(Value::Null) => Patch::Null,
+        Some(Value::Array(a)) if a.len() > MAX_RECORD_IDS => {
+            f.fail(
+                "recordIds",
+                "TOO_LONG",
+                format!("recordIds may hold at most {MAX_RECORD_IDS} ids"),
+            );
+            Patch::Absent
+        }
+        Some(Value::Array(a)) => {
+            let mut out = Vec::with_capacity(a.len());
+            for (i, v) in a.iter().enumerate() {
+                match v.as_str() {
+                    Some(s) if !s.is_empty() && s.len() <= 255 && !s.contains('\0') => {
+                        out.push(s.to_string())
+                    }
+                    Some(_) => f.push(Detail::new(
+                        format!("recordIds.{i}"),
+                        "INVALID_FORMAT",
+                        "each record id must be 1 to 255 characters",
+                    )),
+                    None => f.push(Detail::new(
+                        format!("recordIds.{i}"),
+                        "INVALID_TYPE",
+                        "each record id must be a string",
+                    )),
+                }
+            }
+            Patch::Value(out)
+        }
+        Some(_) => {
+            f.fail(
+                "recordIds",
+                "INVALID_TYPE",
+                "recordIds must be a list of strings",
+            );
+            Patch::Absent
+        }
+    }
+}
+
+/// A `where` node at `path`: a condition `{field, op, value?}`, or (above `depth` 2) a
+/// group `{op: and|or, conditions: [...]}`.
+fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
+    let Some(obj) = v.as_object() else {
+        errors.push(Detail::new(
+            path,
+            "INVALID_TYPE",
+            format!("{path} must be an object"),
+        ));
+        return;
+    };
+    let mut f = Fields::nested(obj, path);
+    if obj.contains_key("conditions") {
+        if depth > 2 {
+            errors.push(Detail::new(
+                path,
+                "INVALID_FORMAT",
+                "recordFilter groups nest at most two deep",
+            ));
+            return;
+        }
+        if f.one_of("op", &["and", "or"]).is_absent() && !f.has("op") {
+            f.fail(
+                "op",
+                "MISSING_REQUIRED_FIELD",
+                format!("{path}.op is required (and | or)"),
+            );
+        }
+        match obj.get("conditions") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                for (i, c) in items.iter().enumerate() {
+                    check_where(
+                        c,
+                        &format!("{path}.conditions.{i}"),
+                        depth + 1,
+                        &mut f.errors,
+                    );
+                }
+            }
+            Some(Value::Array(_)) => f.fail(
+                "conditions",
+                "TOO_SHORT",
+                format!("{path}.conditions must not be empty"),
+            ),
+            _ => f.fail(
+                "conditions",
+                "INVALID_TYPE",
+                format!("{path}.conditions must be a list"),
+            ),
+        }
+    } else {
+        f.required_text("field", 1, 255, false);
+        let op = match f.one_of("op", OPS) {
+            Patch::Value(op) => Some(op),
+            _ if !f.has("op") || obj.get("op").is_some_and(Value::is_null) => {
+                f.fail(
+                    "op",
+                    "MISSING_REQUIRED_FIELD",
+                    format!("{path}.op is required"),
+                );
+                None
+            }
+            _ => None,
+        };
+        let value = obj.get("value");
+        match op.as_deref() {
+            Some("isSet" | "isNotSet" | "isTrue" | "isFalse") | None => {}
+            Some("between") => {
+                if !value
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.len() == 2)
+                {
+                    f.fail(
+                        "value",
+                        "INVALID_FORMAT",
+                        format!("{path}.value must be a list of two bounds for between"),
+                    );
+                }
+            }
+            Some("in" | "notIn") => {
+                if !value.is_some_and(Value::is_array) {
+                    f.fail(
+                        "value",
+                        "INVALID_TYPE",
+                        format!("{path}.value must be a list for in/notIn"),
+                    );
+                }
+            }
+            Some("withinLastDays" | "olderThanDays") => {
+                if !value.and_then(Value::as_u64).is_some() {
+                    f.fail(
+                        "value",
+                        "INVALID_TYPE",
+                        format!("{path}.value must be a whole number of days"),
+                    );
+                }
+            }
+            Some(_) => {
+                if value.is_none_or(Value::is_null) {
+                    f.fail(
+                        "value",
+                        "MISSING_REQUIRED_FIELD",
+                        format!("{path}.value is required for this op"),
+                    );
+                }
+            }
+        }
+    }
+    errors.append(&mut f.errors);
+}
+
+/// `recordFilter`: `{type, where?}`.
+fn record_filter(f: &mut Fields) -> Patch<Value> {
+    let p = f.object("recordFilter", OBJECT_MAX);
+    match p {
+        Patch::Value(obj) => {
+            let mut g = Fields::nested(&obj, "recordFilter");
+            g.required_text("type", 1, 255, false);
+            if let Some(w) = obj.get("where").filter(|w| !w.is_null()) {
+                check_where(w, "recordFilter.where", 1, &mut g.errors);
+            }
+            f.errors.append(&mut g.errors);
+            Patch::Value(Value::Object(obj))
+        }
+        Patch::Null => Patch::Null,
+        Patch::Absent => Patch::Absent,
+    }
+}
+
+/// `executionOptions`: integers ≥ 0, `loggingPolicy`, `modelOverride`, `skipCacheWarm`.
+fn execution_options(f: &mut Fields) -> Patch<Map<String, Value>> {
+    let p = f.object("executionOptions", OBJECT_MAX);
+    if let Patch::Value(obj) = &p {
+        let mut g = Fields::nested(obj, "executionOptions");
+        for name in INTEGER_OPTIONS {
+            g.integer(name, 0, i64::from(i32::MAX));
+        }
+        g.one_of("loggingPolicy", &["default", "on", "off"]);
+        g.text("modelOverride", 1, 255, false);
+        g.boolean("skipCacheWarm");
+        f.errors.append(&mut g.errors);
+    }
+    p
+}
+
+/// `runAt`: an RFC 3339 instant in the future.
+fn run_at(f: &mut Fields) -> Patch<String> {
+    match f.text("runAt", 1, 64, true) {
+        Patch::Value(raw) => match crate::time::parse(&raw) {
+            None => {
+                f.push(
+                    Detail::new(
+                        "runAt",
+                        "INVALID_FORMAT",
+                        "runAt must be an RFC 3339 date-time",
+                    )
+                    .suggest("for example 2030-01-01T09:00:00Z"),
+                );
+                Patch::Absent
+            }
+            Some(t) if t <= crate::time::now() => {
+                f.fail("runAt", "OUT_OF_RANGE", "runAt must be in the future");
+                Patch::Absent
+            }
+            Some(t) => Patch::Value(crate::time::format(t)),
+        },
+        other => other,
+    }
+}
+
+fn cron_field(f: &mut Fields) -> Patch<String> {
+    match f.text("cron", 1, 255, true) {
+        Patch::Value(expr) => match Cron::parse(&expr) {
+            Ok(_) => Patch::Value(expr.split_whitespace().collect::<Vec<_>>().join(" ")),
+            Err(msg) => {
+                f.push(
+                    Detail::new("cron", "INVALID_FORMAT", msg)
+                        .suggest("for example \"0 9 * * MON-FRI\""),
+                );
+                Patch::Absent
+            }
+        },
+        other => other,
+    }
+}
+
+fn timezone(f: &mut Fields) -> Patch<String> {
+    match f.text("timezone", 1, 64, true) {
+        Patch::Value(tz) if cron::zone(&tz).is_none() => {
+            f.push(
+                Detail::new(
+                    "timezone",
+                    "INVALID_FORMAT",
+                    format!("\"{tz}\" is not an IANA time zone"),
+                )
+                .suggest("for example America/New_York or UTC"),
+            );
+            Patch::Absent
+        }
+        other => other,
+    }
+}
+
+/// Every field of the body, checked; `Patch` keeps absent and null apart for PUT.
+struct Body {
+    name: Patch<String>,
+    flow_id: Patch<String>,
+    agent_id: Patch<String>,
+    trigger_type: Patch<String>,
+    cron: Patch<String>,
+    run_at: Patch<String>,
+    timezone: Patch<String>,
+    enabled: Patch<bool>,
+    record_ids: Patch<Vec<String>>,
+    record_type: Patch<String>,
+    record_filter: Patch<Value>,
+    execution_options: Patch<Map<String, Value>>,
+    inputs: Patch<Map<String, Value>>,
+    messages: Patch<Value>,
+}
+
+fn body(f: &mut Fields) -> Body {
+    Body {
+        name: f.text("name", 0, 255, false),
+        flow_id: f.text("flowId", 1, 255, true),
+        agent_id: f.text("agentId", 1, 255, true),
+        trigger_type: f.one_of("triggerType", TRIGGER_TYPES),
+        cron: cron_field(f),
+        run_at: run_at(f),
+        timezone: timezone(f),
+        enabled: f.boolean("enabled"),
+        record_ids: record_ids(f),
+        record_type: f.text("recordType", 1, 255, false),
+        record_filter: record_filter(f),
+        execution_options: execution_options(f),
+        inputs: f.object("inputs", OBJECT_MAX),
+        messages: f.any("messages", OBJECT_MAX),
+    }
+}
+
+fn missing(path: &str, msg: &str) -> Detail {
+    Detail::new(path, "MISSING_REQUIRED_FIELD", msg)
+}
+
+pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let raw = call.json()?;
+    let mut f = Fields::new(&raw);
+    let b = body(&mut f);
+    let bad = |f: &Fields, name: &str| f.errors.iter().any(|d| d.path == name);
+    if b.flow_id.is_absent() && !bad(&f, "flowId") || matches!(b.flow_id, Patch::Null) {
+        f.push(missing("flowId", "flowId is required"));
+    }
+    let trigger = b.trigger_type.clone().value();
+    if trigger.is_none() && !bad(&f, "triggerType") {
+        f.push(missing(
+            "triggerType",
+            "triggerType is required (one_time | recurring)",
+        ));
+    }
+    match trigger.as_deref() {
+        Some("one_time") if b.run_at.clone().value().is_none() && !bad(&f, "runAt") => f.push(
+            missing("runAt", "runAt is required for a one_time schedule"),
+        ),
+        Some("recurring") if b.cron.clone().value().is_none() && !bad(&f, "cron") => {
+            f.push(missing("cron", "cron is required for a recurring schedule"))
+        }
+        _ => {}
+    }
+    let p = b.enabled.clone();
+    let enabled = f.not_null("enabled", p).unwrap_or(true);
+    f.finish()?;
+
+    let now = crate::time::now();
+    let mut schedule = Schedule {
+        id: crate::ids::new_id("sched"),
+        product_id: at.product.to_string(),
+        surface_id: at.surface.to_string(),
+        owner: call.owner().to_string(),
+        name: b.name.value(),
+        flow_id: b.flow_id.value().unwrap_or_default(),
+        agent_id: b.agent_id.value(),
+        trigger_type: trigger.unwrap_or_default(),
+        cron: b.cron.value(),
+        run_at: b.run_at.value(),
+        timezone: b.timezone.value().unwrap_or_else(|| "UTC".into()),
+        enabled,
+        next_run_at: None,
+        last_run_at: None,
+        record_ids: b.record_ids.value(),
+        record_type: b.record_type.value(),
+        record_filter: b.record_filter.value(),
+        execution_options: b.execution_options.value().unwrap_or_default(),
+        inputs: b.inputs.value(),
+        messages: b.messages.value(),
+        organization_id: Some(call.owner().to_string()),
+        user_id: call.caller.principal.clone(),
+        created_at: crate::time::format(now),
+        updated_at: crate::time::format(now),
+    };
+    schedule.next_run_at = next_fire(&schedule, now).map_err(|d| ApiError::Validation(vec![d]))?;
+    schedules::create(app.table(), &schedule).await?;
+    Ok(Reply::created(schedule.to_json()))
+}
+
+pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    let raw = call.json()?;
+    let mut f = Fields::new(&raw);
+    let b = body(&mut f);
+    for (name, null) in [
+        ("flowId", matches!(b.flow_id, Patch::Null)),
+        ("triggerType", matches!(b.trigger_type, Patch::Null)),
+        ("timezone", matches!(b.timezone, Patch::Null)),
+        ("enabled", matches!(b.enabled, Patch::Null)),
+    ] {
+        if null {
+            f.fail(name, "INVALID_TYPE", format!("{name} must not be null"));
+        }
+    }
+    f.finish()?;
+
+    let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, |s| {
+        let before = (
+            s.trigger_type.clone(),
+            s.cron.clone(),
+            s.run_at.clone(),
+            s.timezone.clone(),
+            s.enabled,
+        );
+        if let Some(v) = b.name.clone().nullable() {
+            s.name = v;
+        }
+        if let Some(v) = b.flow_id.clone().value() {
+            s.flow_id = v;
+        }
+        if let Some(v) = b.agent_id.clone().nullable() {
+            s.agent_id = v;
+        }
+        if let Some(v) = b.trigger_type.clone().value() {
+            s.trigger_type = v;
+        }
+        if let Some(v) = b.cron.clone().nullable() {
+            s.cron = v;
+        }
+        if let Some(v) = b.run_at.clone().nullable() {
+            s.run_at = v;
+        }
+        if let Some(v) = b.timezone.clone().value() {
+            s.timezone = v;
+        }
+        if let Some(v) = b.enabled.clone().value() {
+            s.enabled = v;
+        }
+        if let Some(v) = b.record_ids.clone().nullable() {
+            s.record_ids = v;
+        }
+        if let Some(v) = b.record_type.clone().nullable() {
+            s.record_type = v;
+        }
+        if let Some(v) = b.record_filter.clone().nullable() {
+            s.record_filter = v;
+        }
+        if let Some(v) = b.execution_options.clone().nullable() {
+            s.execution_options = v.unwrap_or_default();
+        }
+        if let Some(v) = b.inputs.clone().nullable() {
+            s.inputs = v;
+        }
+        if let Some(v) = b.messages.clone().nullable() {
+            s.messages = v;
+        }
+        match s.trigger_type.as_str() {
+            "recurring" if s.cron.is_none() => {
+                return Err(ApiError::Validation(vec![missing(
+                    "cron",
+                    "cron is required for a recurring schedule",
+                )]))
+            }
+            "one_time" if s.run_at.is_none() => {
+                return Err(ApiError::Validation(vec![missing(
+                    "runAt",
+                    "runAt is required for a one_time schedule",
+                )]))
+            }
+            _ => {}
+        }
+        let after = (
+            s.trigger_type.clone(),
+            s.cron.clone(),
+            s.run_at.clone(),
+            s.timezone.clone(),
+            s.enabled,
+        );
+        Ok(before != after)
+    })
+    .await?;
+    Ok(Reply::ok(schedule.to_json()))
+}
+
+pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    let (schedule, _) =
+        schedules::get(app.table(), call.owner(), at.product, at.surface, id).await?;
+    let runs = schedules::recent_runs(app.table(), id, RECENT_RUNS).await?;
+    let mut body = schedule.to_json();
+    body["recentRuns"] = runs.iter().map(|r| r.to_json()).collect();
+    Ok(Reply::ok(body))
+}
+
+pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let list = schedules::list(app.table(), call.owner(), at.product, at.surface).await?;
+    Ok(Reply::ok(
+        json!({ "data": list.iter().map(Schedule::to_json).collect::<Vec<_>>() }),
+    ))
+}
+
+pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    schedules::delete(app.table(), call.owner(), at.product, at.surface, id).await?;
+    Ok(Reply::deleted())
+}
+
+async fn set_enabled(app: &App, call: Call, enabled: bool) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, |s| {
+        if enabled && s.trigger_type == "one_time" {
+            let passed = s.run_at.as_deref().and_then(crate::time::parse).is_none_or(|t| t <= crate::time::now());
+            if passed {
+                return Err(ApiError::invalid(
+                    "runAt",
+                    "OUT_OF_RANGE",
+                    "this one-time schedule's runAt has passed; PUT a new runAt to schedule it again",
+                ));
+            }
+        }
+        s.enabled = enabled;
+        // Always from now: resuming never replays what was missed.
+        Ok(true)
+    })
+    .await?;
+    let status = if enabled { "active" } else { "paused" };
+    Ok(Reply::ok(
+        json!({ "status": status, "schedule": schedule.to_json() }),
+    ))
+}
+
+pub async fn pause(app: &App, call: Call) -> ApiResult<Reply> {
+    set_enabled(app, call, false).await
+}
+
+pub async fn resume(app: &App, call: Call) -> ApiResult<Reply> {
+    set_enabled(app, call, true).await
+}
+
+pub async fn run_now(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    let run = schedules::run_now(app.table(), call.owner(), at.product, at.surface, id).await?;
+    Ok(Reply::accepted(json!({
+        "batchExecutionId": run.batch_execution_id,
+        "recordCount": run.record_count,
+        "status": "queued",
+    })))
+}

@@ -1,0 +1,397 @@
+//! Schedules: CRUD on `schedule` surfaces, run history, run-now, and the claim that fires
+//! one due occurrence exactly once.
+
+use chrono::{DateTime, Utc};
+
+use crate::cron::{self, Cron};
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::{Execution, Run, Schedule, Surface};
+use crate::store::{Cond, Item, Key, Query, StoreError, StoreResult, Table, TxOp};
+
+use super::cascade::{self, deletes};
+use super::keys::{self as k, entity};
+use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+
+/// How many runs GET schedule shows.
+pub const RECENT_RUNS: usize = 20;
+
+pub fn schedule_item(s: &Schedule, version: u64) -> Item {
+    let mut it = item(
+        k::schedule(&s.product_id, &s.surface_id, &s.id),
+        entity::SCHEDULE,
+        s,
+        version,
+        &s.created_at,
+    );
+    if s.enabled {
+        it.gsi2 = s.next_run_at.as_deref().map(|next| k::due_key(&s.id, next));
+    }
+    it
+}
+
+/// The next fire of `s` strictly after `now`: `None` when disabled, or for a one-time
+/// schedule whose time has passed.
+pub fn next_fire(s: &Schedule, now: DateTime<Utc>) -> Result<Option<String>, Detail> {
+    if !s.enabled {
+        return Ok(None);
+    }
+    match s.trigger_type.as_str() {
+        "one_time" => Ok(s
+            .run_at
+            .as_deref()
+            .and_then(crate::time::parse)
+            .filter(|t| *t > now)
+            .map(crate::time::format)),
+        _ => {
+            let expr = s.cron.as_deref().unwrap_or("");
+            let cron = Cron::parse(expr).map_err(|m| Detail::new("cron", "INVALID_FORMAT", m))?;
+            let tz = cron::zone(&s.timezone).ok_or_else(|| {
+                Detail::new(
+                    "timezone",
+                    "INVALID_FORMAT",
+                    "timezone is not an IANA time zone",
+                )
+            })?;
+            Ok(cron.next_after(tz, now).map(crate::time::format))
+        }
+    }
+}
+
+fn not_a_schedule_surface(surface: &Surface) -> ApiError {
+    ApiError::Validation(vec![Detail::new(
+        "surfaceId",
+        "INVALID_REFERENCE",
+        format!(
+            "schedules live on surfaces of type \"schedule\"; this surface is \"{}\"",
+            surface.kind
+        ),
+    )])
+}
+
+/// The surface (one GetItem), which must be `owner`'s and of type `schedule`.
+async fn schedule_surface(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+) -> ApiResult<(Surface, u64)> {
+    let (surface, version) = super::surfaces::get(table, owner, product_id, surface_id).await?;
+    if surface.kind != "schedule" {
+        return Err(not_a_schedule_surface(&surface));
+    }
+    Ok((surface, version))
+}
+
+pub async fn create(table: &dyn Table, schedule: &Schedule) -> ApiResult<()> {
+    schedule_surface(
+        table,
+        &schedule.owner,
+        &schedule.product_id,
+        &schedule.surface_id,
+    )
+    .await?;
+    let ops = vec![
+        TxOp::Check {
+            key: k::surface(&schedule.product_id, &schedule.surface_id),
+            cond: Cond::Exists,
+        },
+        TxOp::Put {
+            item: schedule_item(schedule, 1),
+            cond: Cond::NotExists,
+        },
+    ];
+    match table.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
+            Err(ApiError::not_found("Surface"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    id: &str,
+) -> ApiResult<(Schedule, u64)> {
+    let found = table.get(&k::schedule(product_id, surface_id, id)).await?;
+    let found = found.ok_or_else(|| ApiError::not_found("Schedule"))?;
+    let s: Schedule = decode(&found)?;
+    if s.owner != owner {
+        return Err(ApiError::not_found("Schedule"));
+    }
+    Ok((s, found.version))
+}
+
+/// The surface's schedules, oldest first: one Query of the surface's subtree, which also
+/// proves the surface is the caller's.
+pub async fn list(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+) -> ApiResult<Vec<Schedule>> {
+    let page = table
+        .query(&Query::partition(k::product_pk(product_id)).prefix(format!("SURFACE#{surface_id}")))
+        .await?;
+    let mut surface = None;
+    let mut schedules = Vec::new();
+    for it in &page.items {
+        match it.entity.as_str() {
+            entity::SURFACE => surface = Some(decode::<Surface>(it)?),
+            entity::SCHEDULE => schedules.push(decode::<Schedule>(it)?),
+            _ => {}
+        }
+    }
+    let surface = surface
+        .filter(|s| s.owner == owner)
+        .ok_or_else(|| ApiError::not_found("Surface"))?;
+    if surface.kind != "schedule" {
+        return Err(not_a_schedule_surface(&surface));
+    }
+    Ok(schedules)
+}
+
+/// The newest runs of a schedule, newest first.
+pub async fn recent_runs(
+    table: &dyn Table,
+    schedule_id: &str,
+    limit: usize,
+) -> ApiResult<Vec<Run>> {
+    let page = table
+        .query(
+            &Query::partition(k::runs_pk(schedule_id))
+                .prefix("RUN#")
+                .descending()
+                .limit(limit),
+        )
+        .await?;
+    page.items.iter().map(decode).collect()
+}
+
+/// Keys of every run of these schedules (for cascades).
+pub async fn run_keys(table: &dyn Table, schedule_ids: &[String]) -> StoreResult<Vec<Key>> {
+    let mut keys = Vec::new();
+    for id in schedule_ids {
+        let page = table
+            .query(&Query::partition(k::runs_pk(id)).prefix("RUN#"))
+            .await?;
+        keys.extend(page.items.into_iter().map(|i| i.key));
+    }
+    Ok(keys)
+}
+
+/// Read-modify-write with a version condition. `apply` answers whether trigger fields or
+/// `enabled` changed, so `nextRunAt` is computed again from now.
+pub async fn update<F>(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    id: &str,
+    mut apply: F,
+) -> ApiResult<Schedule>
+where
+    F: FnMut(&mut Schedule) -> ApiResult<bool>,
+{
+    for attempt in 0..MAX_ATTEMPTS {
+        let (mut s, version) = get(table, owner, product_id, surface_id, id).await?;
+        let now = crate::time::now();
+        if apply(&mut s)? {
+            s.next_run_at = next_fire(&s, now).map_err(|d| ApiError::Validation(vec![d]))?;
+        }
+        s.updated_at = crate::time::format(now);
+        match table
+            .put(schedule_item(&s, version + 1), Cond::Version(version))
+            .await
+        {
+            Ok(()) => return Ok(s),
+            Err(e) if raced(&e) => backoff(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_much_contention())
+}
+
+/// Delete the schedule, then its run history.
+pub async fn delete(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    id: &str,
+) -> ApiResult<()> {
+    for attempt in 0..MAX_ATTEMPTS {
+        let (_, version) = get(table, owner, product_id, surface_id, id).await?;
+        let runs = run_keys(table, &[id.to_string()]).await?;
+        let first = vec![TxOp::Delete {
+            key: k::schedule(product_id, surface_id, id),
+            cond: Cond::Version(version),
+        }];
+        match cascade::apply(table, vec![first, deletes(runs)]).await {
+            Ok(()) => return Ok(()),
+            Err(e) if raced(&e) => backoff(attempt).await,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_much_contention())
+}
+
+/// The run and execution records of one firing.
+fn firing(
+    s: &Schedule,
+    trigger: &str,
+    scheduled_for: Option<String>,
+    now: &str,
+) -> (Run, Execution) {
+    let run = Run {
+        id: crate::ids::new_id("run"),
+        schedule_id: s.id.clone(),
+        status: "queued".into(),
+        batch_execution_id: crate::ids::new_id("exec"),
+        record_count: s.record_count(),
+        trigger: trigger.into(),
+        scheduled_for,
+        started_at: None,
+        completed_at: None,
+        error: None,
+        created_at: now.to_string(),
+    };
+    let exec = Execution {
+        id: run.batch_execution_id.clone(),
+        run_id: run.id.clone(),
+        schedule_id: s.id.clone(),
+        product_id: s.product_id.clone(),
+        surface_id: s.surface_id.clone(),
+        owner: s.owner.clone(),
+        flow_id: s.flow_id.clone(),
+        agent_id: s.agent_id.clone(),
+        record_ids: s.record_ids.clone(),
+        record_type: s.record_type.clone(),
+        record_filter: s.record_filter.clone(),
+        record_count: run.record_count,
+        execution_options: s.execution_options.clone(),
+        inputs: s.inputs.clone(),
+        messages: s.messages.clone(),
+        status: "queued".into(),
+        trigger: trigger.into(),
+        created_at: now.to_string(),
+    };
+    (run, exec)
+}
+
+fn firing_ops(run: &Run, exec: &Execution) -> [TxOp; 2] {
+    [
+        TxOp::Put {
+            item: item(
+                k::run(&run.schedule_id, &run.id),
+                entity::RUN,
+                run,
+                1,
+                &run.created_at,
+            ),
+            cond: Cond::NotExists,
+        },
+        TxOp::Put {
+            item: item(
+                k::execution(&exec.id),
+                entity::EXECUTION,
+                exec,
+                1,
+                &exec.created_at,
+            ),
+            cond: Cond::NotExists,
+        },
+    ]
+}
+
+/// Run now: record a run and its execution, leaving `nextRunAt` alone.
+pub async fn run_now(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    surface_id: &str,
+    id: &str,
+) -> ApiResult<Run> {
+    let (s, _) = get(table, owner, product_id, surface_id, id).await?;
+    let now = crate::time::now_string();
+    let (run, exec) = firing(&s, "manual", None, &now);
+    let mut ops = vec![TxOp::Check {
+        key: k::schedule(product_id, surface_id, id),
+        cond: Cond::Exists,
+    }];
+    ops.extend(firing_ops(&run, &exec));
+    match table.transact(ops).await {
+        Ok(()) => Ok(run),
+        Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
+            Err(ApiError::not_found("Schedule"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What trying to fire one due occurrence came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    Fired,
+    /// Another pass fired it first, or it changed since it was read.
+    Skipped,
+}
+
+/// Fire the occurrence `item` (read from the due index) stands for, exactly once: one
+/// transaction moves `nextRunAt` on (conditioned on the version read, so only one of any
+/// number of concurrent passes succeeds) and writes the run and execution records. A pass
+/// that loses reads the schedule again and fires only if the same occurrence is still due.
+pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiResult<Claim> {
+    let mut found = found;
+    let occurrence: Schedule = decode(&found)?;
+    let Some(due) = occurrence.next_run_at.clone() else {
+        return Ok(Claim::Skipped);
+    };
+    for attempt in 0..MAX_ATTEMPTS {
+        let s: Schedule = decode(&found)?;
+        let still_due = s.enabled
+            && s.next_run_at.as_deref() == Some(due.as_str())
+            && crate::time::parse(&due).is_some_and(|t| t <= now);
+        if !still_due {
+            return Ok(Claim::Skipped);
+        }
+        let now_s = crate::time::format(now);
+        let (run, exec) = firing(&s, "schedule", Some(due.clone()), &now_s);
+        let mut next = s.clone();
+        next.last_run_at = Some(now_s.clone());
+        next.updated_at = now_s.clone();
+        if next.trigger_type == "one_time" {
+            next.enabled = false;
+            next.next_run_at = None;
+        } else {
+            // Missed fires coalesce: the next fire is the first after now.
+            next.next_run_at = match next_fire(&next, now) {
+                Ok(n) => n,
+                Err(_) => {
+                    next.enabled = false;
+                    None
+                }
+            };
+        }
+        let mut ops = vec![TxOp::Put {
+            item: schedule_item(&next, found.version + 1),
+            cond: Cond::Version(found.version),
+        }];
+        ops.extend(firing_ops(&run, &exec));
+        match table.transact(ops).await {
+            Ok(()) => return Ok(Claim::Fired),
+            Err(e) if raced(&e) => {
+                backoff(attempt).await;
+                match table.get(&found.key).await? {
+                    Some(again) => found = again,
+                    None => return Ok(Claim::Skipped),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(too_much_contention())
+}

@@ -1,0 +1,676 @@
+//! Schedules and the scheduler: field rules, nextRunAt in real zones, pause/resume/run-now,
+//! and passes that fire each occurrence exactly once, however many run at the same time.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use common::{Res, Store, TestApp};
+use runtype::scheduler::fire_due;
+use runtype::store::Query;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    create_recurring_and_one_time,
+    create_validates_every_field,
+    only_schedule_surfaces_hold_schedules,
+    update_recomputes_next_run,
+    pause_resume_and_run_now,
+    a_pass_fires_due_schedules_once,
+    missed_fires_coalesce_and_one_time_disables,
+    concurrent_passes_fire_each_occurrence_once,
+    a_pass_pages_through_many_due_schedules,
+    delete_removes_run_history,
+    other_owners_get_404_on_every_schedule_route,
+    firing_is_one_transaction,
+);
+
+struct Fixture {
+    t: TestApp,
+    p: String,
+    s: String,
+}
+
+impl Fixture {
+    async fn new(store: Store) -> Fixture {
+        let t = TestApp::new(store).await;
+        let p = t.product("p").await;
+        let s = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces"),
+                Some(json!({ "name": "cron", "type": "schedule" })),
+            )
+            .await
+            .id();
+        Fixture { t, p, s }
+    }
+
+    fn path(&self) -> String {
+        format!("/v1/products/{}/surfaces/{}/schedules", self.p, self.s)
+    }
+
+    async fn create(&self, body: Value) -> Res {
+        self.t.call("POST", &self.path(), Some(body)).await
+    }
+
+    async fn recurring(&self, cron: &str) -> String {
+        let r = self
+            .create(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": cron }))
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.id()
+    }
+
+    async fn get(&self, id: &str) -> Value {
+        let r = self
+            .t
+            .call("GET", &format!("{}/{id}", self.path()), None)
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    async fn run_count(&self, id: &str) -> usize {
+        self.t
+            .app
+            .table()
+            .query(&Query::partition(format!("SCHEDULE#{id}")))
+            .await
+            .unwrap()
+            .items
+            .len()
+    }
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    runtype::time::parse(s).unwrap()
+}
+
+fn next_of(v: &Value) -> DateTime<Utc> {
+    at(v["nextRunAt"].as_str().expect("nextRunAt is set"))
+}
+
+async fn create_recurring_and_one_time(store: Store) {
+    let f = Fixture::new(store).await;
+    let before = Utc::now();
+    let r = f
+        .create(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "0  9 * *   MON-FRI",
+                        "timezone": "America/New_York", "name": "Daily digest", "recordIds": ["a", "b"],
+                        "recordType": "customer", "executionOptions": { "chunkSize": 10, "loggingPolicy": "off" },
+                        "recordFilter": { "type": "customer", "where": { "op": "and", "conditions": [
+                            { "field": "plan", "op": "eq", "value": "pro" },
+                            { "op": "or", "conditions": [{ "field": "age", "op": "between", "value": [1, 9] }, { "field": "vip", "op": "isTrue" }] }
+                        ] } },
+                        "inputs": { "x": 1 }, "messages": [{ "role": "user", "content": "hi" }] }))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let b = &r.body;
+    assert!(runtype::ids::is_valid("sched", b["id"].as_str().unwrap()));
+    assert_eq!(b["productSurfaceId"], f.s.as_str());
+    assert_eq!(b["cron"], "0 9 * * MON-FRI", "whitespace normalised");
+    assert_eq!(b["timezone"], "America/New_York");
+    assert_eq!(b["enabled"], true);
+    assert_eq!(b["lastRunAt"], json!(null));
+    assert_eq!(b["runAt"], json!(null));
+    assert_eq!(b["recordIds"], json!(["a", "b"]));
+    assert_eq!(
+        b["executionOptions"],
+        json!({ "chunkSize": 10, "loggingPolicy": "off" })
+    );
+    assert_eq!(b["organizationId"], f.t.owner.as_str());
+    assert!(b["userId"].as_str().unwrap().starts_with("key_"));
+    // the next weekday 09:00 in New York, strictly in the future
+    let next = next_of(b);
+    assert!(next > before && next < before + Duration::days(4), "{next}");
+    let local = next.with_timezone(&chrono_tz::America::New_York);
+    assert_eq!(local.format("%H:%M").to_string(), "09:00");
+    assert!(!["Sat", "Sun"].contains(&local.format("%a").to_string().as_str()));
+    assert_eq!(
+        f.get(b["id"].as_str().unwrap()).await["recentRuns"],
+        json!([])
+    );
+
+    let run_at = (Utc::now() + Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%S%:z")
+        .to_string();
+    let r = f
+        .create(json!({ "flowId": "flow_2", "triggerType": "one_time", "runAt": run_at }))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["timezone"], "UTC");
+    assert_eq!(r.body["nextRunAt"], r.body["runAt"]);
+    assert_eq!(r.body["cron"], json!(null));
+    assert_eq!(r.body["executionOptions"], json!({}));
+    let r = f.create(json!({ "flowId": "flow_3", "triggerType": "recurring", "cron": "* * * * *", "enabled": false })).await;
+    assert_eq!(
+        r.body["nextRunAt"],
+        json!(null),
+        "disabled schedules have no next run"
+    );
+    let list = f.t.call("GET", &f.path(), None).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 3);
+}
+
+async fn create_validates_every_field(store: Store) {
+    let f = Fixture::new(store).await;
+    let base = json!({ "flowId": "f", "triggerType": "recurring", "cron": "* * * * *" });
+    let with = |patch: Value| {
+        let mut b = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v == "<remove>" {
+                b.as_object_mut().unwrap().remove(k);
+            } else {
+                b[k] = v.clone();
+            }
+        }
+        b
+    };
+    let deep = json!({ "op": "and", "conditions": [{ "op": "or", "conditions": [{ "op": "and", "conditions": [{ "field": "a", "op": "isSet" }] }] }] });
+    let cases = [
+        (
+            with(json!({ "flowId": "<remove>" })),
+            "flowId",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (with(json!({ "flowId": "" })), "flowId", "TOO_SHORT"),
+        (
+            with(json!({ "triggerType": "<remove>" })),
+            "triggerType",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            with(json!({ "triggerType": "hourly" })),
+            "triggerType",
+            "INVALID_ENUM",
+        ),
+        (
+            with(json!({ "cron": "<remove>" })),
+            "cron",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            with(json!({ "cron": "61 * * * *" })),
+            "cron",
+            "INVALID_FORMAT",
+        ),
+        (with(json!({ "cron": "* * * *" })), "cron", "INVALID_FORMAT"),
+        (
+            with(json!({ "cron": "0 0 L * *" })),
+            "cron",
+            "INVALID_FORMAT",
+        ),
+        (with(json!({ "cron": 5 })), "cron", "INVALID_TYPE"),
+        (
+            with(json!({ "triggerType": "one_time", "cron": "<remove>" })),
+            "runAt",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            with(json!({ "triggerType": "one_time", "runAt": "2020-01-01T00:00:00Z" })),
+            "runAt",
+            "OUT_OF_RANGE",
+        ),
+        (
+            with(json!({ "triggerType": "one_time", "runAt": "next tuesday" })),
+            "runAt",
+            "INVALID_FORMAT",
+        ),
+        (
+            with(json!({ "timezone": "Mars/Olympus" })),
+            "timezone",
+            "INVALID_FORMAT",
+        ),
+        (with(json!({ "timezone": 3 })), "timezone", "INVALID_TYPE"),
+        (with(json!({ "enabled": "yes" })), "enabled", "INVALID_TYPE"),
+        (with(json!({ "name": "n".repeat(256) })), "name", "TOO_LONG"),
+        (
+            with(json!({ "recordIds": (0..1001).map(|i| i.to_string()).collect::<Vec<_>>() })),
+            "recordIds",
+            "TOO_LONG",
+        ),
+        (
+            with(json!({ "recordIds": "a,b" })),
+            "recordIds",
+            "INVALID_TYPE",
+        ),
+        (
+            with(json!({ "recordIds": ["a", 2] })),
+            "recordIds.1",
+            "INVALID_TYPE",
+        ),
+        (
+            with(json!({ "recordFilter": { "where": { "field": "a", "op": "eq", "value": 1 } } })),
+            "recordFilter.type",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            with(
+                json!({ "recordFilter": { "type": "t", "where": { "field": "a", "op": "like", "value": 1 } } }),
+            ),
+            "recordFilter.where.op",
+            "INVALID_ENUM",
+        ),
+        (
+            with(json!({ "recordFilter": { "type": "t", "where": { "op": "eq", "value": 1 } } })),
+            "recordFilter.where.field",
+            "MISSING_REQUIRED_FIELD",
+        ),
+        (
+            with(
+                json!({ "recordFilter": { "type": "t", "where": { "field": "a", "op": "between", "value": 1 } } }),
+            ),
+            "recordFilter.where.value",
+            "INVALID_FORMAT",
+        ),
+        (
+            with(
+                json!({ "recordFilter": { "type": "t", "where": { "op": "xor", "conditions": [{ "field": "a", "op": "isSet" }] } } }),
+            ),
+            "recordFilter.where.op",
+            "INVALID_ENUM",
+        ),
+        (
+            with(json!({ "recordFilter": { "type": "t", "where": deep } })),
+            "recordFilter.where.conditions.0.conditions.0",
+            "INVALID_FORMAT",
+        ),
+        (
+            with(json!({ "recordFilter": "t" })),
+            "recordFilter",
+            "INVALID_TYPE",
+        ),
+        (
+            with(json!({ "executionOptions": { "chunkSize": -1 } })),
+            "executionOptions.chunkSize",
+            "OUT_OF_RANGE",
+        ),
+        (
+            with(json!({ "executionOptions": { "timeoutMs": "5" } })),
+            "executionOptions.timeoutMs",
+            "INVALID_TYPE",
+        ),
+        (
+            with(json!({ "executionOptions": { "loggingPolicy": "verbose" } })),
+            "executionOptions.loggingPolicy",
+            "INVALID_ENUM",
+        ),
+        (
+            with(json!({ "executionOptions": { "skipCacheWarm": 1 } })),
+            "executionOptions.skipCacheWarm",
+            "INVALID_TYPE",
+        ),
+        (
+            with(json!({ "executionOptions": { "modelOverride": 1 } })),
+            "executionOptions.modelOverride",
+            "INVALID_TYPE",
+        ),
+        (with(json!({ "inputs": [1] })), "inputs", "INVALID_TYPE"),
+    ];
+    for (body, path, code) in cases {
+        let r = f.create(body.clone()).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert!(r.has_detail(path, code), "{body}: {r:?}");
+    }
+    let r = f.create(with(json!({ "cron": "61 * * * *" }))).await;
+    let msg = r.body["details"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("minute value 61"),
+        "the message says what is wrong: {msg}"
+    );
+    let list = f.t.call("GET", &f.path(), None).await;
+    assert_eq!(list.body["data"], json!([]), "nothing stored");
+}
+
+async fn only_schedule_surfaces_hold_schedules(store: Store) {
+    let f = Fixture::new(store).await;
+    let chat =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces", f.p),
+            Some(json!({ "name": "c", "type": "chat" })),
+        )
+        .await
+        .id();
+    let path = format!("/v1/products/{}/surfaces/{chat}/schedules", f.p);
+    let r =
+        f.t.call(
+            "POST",
+            &path,
+            Some(json!({ "flowId": "f", "triggerType": "recurring", "cron": "* * * * *" })),
+        )
+        .await;
+    assert!(r.has_detail("surfaceId", "INVALID_REFERENCE"), "{r:?}");
+    let r = f.t.call("GET", &path, None).await;
+    assert!(r.has_detail("surfaceId", "INVALID_REFERENCE"), "{r:?}");
+    let missing = runtype::ids::new_id("surf");
+    let r =
+        f.t.call(
+            "GET",
+            &format!("/v1/products/{}/surfaces/{missing}/schedules", f.p),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}
+
+async fn update_recomputes_next_run(store: Store) {
+    let f = Fixture::new(store).await;
+    let id = f.recurring("0 9 * * *").await;
+    let path = format!("{}/{id}", f.path());
+    let first = f.get(&id).await;
+    let r =
+        f.t.call(
+            "PUT",
+            &path,
+            Some(json!({ "name": "renamed", "recordIds": ["x"] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        r.body["nextRunAt"], first["nextRunAt"],
+        "untouched trigger fields keep nextRunAt"
+    );
+    assert_eq!(r.body["name"], "renamed");
+    let r =
+        f.t.call("PUT", &path, Some(json!({ "timezone": "Asia/Kolkata" })))
+            .await;
+    let local = next_of(&r.body).with_timezone(&chrono_tz::Asia::Kolkata);
+    assert_eq!(local.format("%H:%M").to_string(), "09:00");
+    let r =
+        f.t.call("PUT", &path, Some(json!({ "cron": "30 7 * * *" })))
+            .await;
+    let local = next_of(&r.body).with_timezone(&chrono_tz::Asia::Kolkata);
+    assert_eq!(local.format("%H:%M").to_string(), "07:30");
+    let r =
+        f.t.call("PUT", &path, Some(json!({ "enabled": false })))
+            .await;
+    assert_eq!(r.body["nextRunAt"], json!(null));
+    let run_at = runtype::time::format(Utc::now() + Duration::days(3));
+    let r =
+        f.t.call(
+            "PUT",
+            &path,
+            Some(json!({ "enabled": true, "triggerType": "one_time", "runAt": run_at })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["nextRunAt"], json!(run_at));
+    for (body, field, code) in [
+        (json!({ "cron": "bad" }), "cron", "INVALID_FORMAT"),
+        (
+            json!({ "triggerType": null }),
+            "triggerType",
+            "INVALID_TYPE",
+        ),
+        (
+            json!({ "runAt": "2001-01-01T00:00:00Z" }),
+            "runAt",
+            "OUT_OF_RANGE",
+        ),
+        (json!({ "runAt": null }), "runAt", "MISSING_REQUIRED_FIELD"),
+    ] {
+        let r = f.t.call("PUT", &path, Some(body.clone())).await;
+        assert!(r.has_detail(field, code), "{body}: {r:?}");
+    }
+    let other = runtype::ids::new_id("sched");
+    assert_eq!(
+        f.t.call("PUT", &format!("{}/{other}", f.path()), Some(json!({})))
+            .await
+            .status,
+        404
+    );
+}
+
+async fn pause_resume_and_run_now(store: Store) {
+    let f = Fixture::new(store).await;
+    let r = f
+        .create(json!({ "flowId": "f", "triggerType": "recurring", "cron": "*/5 * * * *", "recordIds": ["a", "b", "c"] }))
+        .await;
+    let id = r.id();
+    let next = r.body["nextRunAt"].clone();
+    let path = format!("{}/{id}", f.path());
+    let r = f.t.call("POST", &format!("{path}/pause"), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["status"], "paused");
+    assert_eq!(r.body["schedule"]["enabled"], false);
+    assert_eq!(r.body["schedule"]["nextRunAt"], json!(null));
+    let r = f.t.call("POST", &format!("{path}/resume"), None).await;
+    assert_eq!(r.body["status"], "active");
+    assert_eq!(r.body["schedule"]["enabled"], true);
+    assert!(next_of(&r.body["schedule"]) > Utc::now());
+    let next = r.body["schedule"]["nextRunAt"].clone();
+
+    let r = f.t.call("POST", &format!("{path}/run-now"), None).await;
+    assert_eq!(r.status, 202, "{r:?}");
+    assert_eq!(r.body["status"], "queued");
+    assert_eq!(r.body["recordCount"], 3);
+    let exec = r.body["batchExecutionId"].as_str().unwrap().to_string();
+    assert!(runtype::ids::is_valid("exec", &exec));
+    let g = f.get(&id).await;
+    assert_eq!(g["nextRunAt"], next, "run-now leaves nextRunAt alone");
+    assert_eq!(g["recentRuns"][0]["batchExecutionId"], exec.as_str());
+    assert_eq!(g["recentRuns"][0]["status"], "queued");
+    assert!(runtype::ids::is_valid(
+        "run",
+        g["recentRuns"][0]["id"].as_str().unwrap()
+    ));
+    let stored =
+        f.t.app
+            .table()
+            .get(&runtype::repo::keys::execution(&exec))
+            .await
+            .unwrap()
+            .expect("execution record");
+    assert_eq!(stored.data["scheduleId"], id.as_str());
+    assert_eq!(stored.data["status"], "queued");
+    assert_eq!(stored.data["recordIds"], json!(["a", "b", "c"]));
+
+    // a one-time schedule whose time has passed cannot simply resume
+    let run_at = runtype::time::format(Utc::now() + Duration::minutes(1));
+    let one = f
+        .create(json!({ "flowId": "f", "triggerType": "one_time", "runAt": run_at }))
+        .await
+        .id();
+    let one_path = format!("{}/{one}", f.path());
+    f.t.call("POST", &format!("{one_path}/pause"), None).await;
+    fire_due(f.t.app.table(), Utc::now() + Duration::minutes(5)).await;
+    assert_eq!(f.run_count(&one).await, 0, "paused schedules do not fire");
+    let missing = runtype::ids::new_id("sched");
+    assert_eq!(
+        f.t.call("POST", &format!("{}/{missing}/run-now", f.path()), None)
+            .await
+            .status,
+        404
+    );
+}
+
+async fn a_pass_fires_due_schedules_once(store: Store) {
+    let f = Fixture::new(store).await;
+    let id = f.recurring("*/5 * * * *").await;
+    let due = next_of(&f.get(&id).await);
+    // not yet due
+    let s = fire_due(f.t.app.table(), due - Duration::seconds(1)).await;
+    assert_eq!((s.fired, s.failed), (0, 0));
+    let now = due + Duration::seconds(20);
+    let s = fire_due(f.t.app.table(), now).await;
+    assert_eq!((s.fired, s.failed), (1, 0), "{s:?}");
+    // the same clock again fires nothing new
+    let s = fire_due(f.t.app.table(), now).await;
+    assert_eq!(s.fired, 0);
+    assert_eq!(f.run_count(&id).await, 1);
+    let g = f.get(&id).await;
+    assert_eq!(g["lastRunAt"], json!(runtype::time::format(now)));
+    assert_eq!(next_of(&g), due + Duration::minutes(5));
+    let run = &g["recentRuns"][0];
+    assert_eq!(run["status"], "queued");
+    let exec = run["batchExecutionId"].as_str().unwrap();
+    assert!(f
+        .t
+        .app
+        .table()
+        .get(&runtype::repo::keys::execution(exec))
+        .await
+        .unwrap()
+        .is_some());
+}
+
+async fn missed_fires_coalesce_and_one_time_disables(store: Store) {
+    let f = Fixture::new(store).await;
+    let id = f.recurring("* * * * *").await;
+    let due = next_of(&f.get(&id).await);
+    // the scheduler was down for 42 minutes: one firing, then the next minute after now
+    let now = due + Duration::minutes(42) + Duration::seconds(30);
+    assert_eq!(fire_due(f.t.app.table(), now).await.fired, 1);
+    assert_eq!(f.run_count(&id).await, 1);
+    assert_eq!(next_of(&f.get(&id).await), due + Duration::minutes(43));
+
+    let run_at = Utc::now() + Duration::minutes(10);
+    let one = f
+        .create(json!({ "flowId": "f", "triggerType": "one_time", "runAt": runtype::time::format(run_at), "recordIds": ["r"] }))
+        .await
+        .id();
+    assert_eq!(
+        fire_due(f.t.app.table(), run_at + Duration::seconds(1))
+            .await
+            .fired,
+        1
+    );
+    let g = f.get(&one).await;
+    assert_eq!(g["enabled"], false);
+    assert_eq!(g["nextRunAt"], json!(null));
+    assert_eq!(g["recentRuns"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        fire_due(f.t.app.table(), run_at + Duration::days(1))
+            .await
+            .fired,
+        1,
+        "only the recurring one"
+    );
+    assert_eq!(f.run_count(&one).await, 1);
+}
+
+async fn concurrent_passes_fire_each_occurrence_once(store: Store) {
+    let f = Fixture::new(store).await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(f.recurring("*/10 * * * *").await);
+    }
+    let now = Utc::now() + Duration::minutes(11);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let app = Arc::new(f.t.sibling().await);
+        tasks.push(tokio::spawn(
+            async move { fire_due(app.table(), now).await },
+        ));
+    }
+    let mut fired = 0;
+    for t in tasks {
+        let s = t.await.unwrap();
+        assert_eq!(s.failed, 0, "{s:?}");
+        fired += s.fired;
+    }
+    assert_eq!(fired, 12, "each occurrence fired by exactly one pass");
+    for id in &ids {
+        assert_eq!(f.run_count(id).await, 1, "{id}");
+    }
+}
+
+async fn a_pass_pages_through_many_due_schedules(store: Store) {
+    let f = Fixture::new(store).await;
+    for _ in 0..300 {
+        f.recurring("* * * * *").await;
+    }
+    // pages of 25 entries: at least 12 of them
+    let now = Utc::now() + Duration::minutes(3);
+    let s = runtype::scheduler::fire_due_in_pages(f.t.app.table(), now, 25).await;
+    assert_eq!((s.fired, s.failed), (300, 0), "{s:?}");
+    assert!(s.pages >= 12, "read in bounded pages: {s:?}");
+    // an hour later the default pass fires all 300 again, once each
+    let s = fire_due(f.t.app.table(), now + Duration::hours(1)).await;
+    assert_eq!((s.fired, s.failed, s.skipped), (300, 0, 0), "{s:?}");
+}
+
+async fn delete_removes_run_history(store: Store) {
+    let f = Fixture::new(store).await;
+    let id = f.recurring("* * * * *").await;
+    let path = format!("{}/{id}", f.path());
+    for _ in 0..3 {
+        f.t.call("POST", &format!("{path}/run-now"), None).await;
+    }
+    assert_eq!(f.run_count(&id).await, 3);
+    let r = f.t.call("DELETE", &path, None).await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({ "success": true }))
+    );
+    assert_eq!(f.run_count(&id).await, 0);
+    assert_eq!(f.t.call("GET", &path, None).await.status, 404);
+    assert_eq!(
+        fire_due(f.t.app.table(), Utc::now() + Duration::hours(1))
+            .await
+            .fired,
+        0
+    );
+    // surface and product deletes take schedules and runs with them
+    let id2 = f.recurring("* * * * *").await;
+    f.t.call("POST", &format!("{}/{id2}/run-now", f.path()), None)
+        .await;
+    assert_eq!(
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(f.run_count(&id2).await, 0);
+    assert_eq!(
+        fire_due(f.t.app.table(), Utc::now() + Duration::hours(1))
+            .await
+            .fired,
+        0
+    );
+}
+
+async fn other_owners_get_404_on_every_schedule_route(store: Store) {
+    let f = Fixture::new(store).await;
+    let id = f.recurring("0 9 * * *").await;
+    let other = f.t.other_owner().await;
+    let p = f.path();
+    let calls = [
+        (
+            "POST",
+            p.clone(),
+            Some(json!({ "flowId": "f", "triggerType": "recurring", "cron": "* * * * *" })),
+        ),
+        ("GET", p.clone(), None),
+        ("GET", format!("{p}/{id}"), None),
+        ("PUT", format!("{p}/{id}"), Some(json!({ "name": "x" }))),
+        ("DELETE", format!("{p}/{id}"), None),
+        ("POST", format!("{p}/{id}/pause"), None),
+        ("POST", format!("{p}/{id}/resume"), None),
+        ("POST", format!("{p}/{id}/run-now"), None),
+    ];
+    for (m, path, body) in calls {
+        let r = f.t.call_as(&other, m, &path, body).await;
+        assert_eq!(r.status, 404, "{m} {path}: {r:?}");
+    }
+    let g = f.get(&id).await;
+    assert_eq!(g["enabled"], true);
+    assert_eq!(g["recentRuns"], json!([]));
+}
+
+async fn firing_is_one_transaction(store: Store) {
+    let f = Fixture::new(store).await;
+    f.recurring("* * * * *").await;
+    let before = f.t.requests();
+    let s = fire_due(f.t.app.table(), Utc::now() + Duration::minutes(2)).await;
+    assert_eq!(s.fired, 1);
+    let used = f.t.requests() - before;
+    // one due-index page per shard, and one transaction to claim and record the firing
+    assert_eq!(used, s.pages as u64 + 1, "{s:?}");
+}
