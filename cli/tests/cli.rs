@@ -46,9 +46,14 @@ impl Drop for Server {
 
 impl Server {
     fn start(data: &Path) -> Server {
+        Server::start_with(data, &[])
+    }
+
+    fn start_with(data: &Path, extra: &[&str]) -> Server {
         let mut child = bin()
             .args(["serve", "--port", "0", "--data"])
             .arg(data)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -410,5 +415,86 @@ fn surface_keys_never_reach_logs_or_disk() {
             );
         }
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `runtype schedules tick --now` fires what is due at that simulated time, once.
+#[test]
+fn schedules_tick_fires_due_schedules() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let data_s = data.to_str().unwrap();
+    let acct = json_out(&run(&[
+        "accounts", "create", "--name", "Ticker", "--data", data_s,
+    ]));
+    let key = acct["apiKey"].as_str().unwrap().to_string();
+    let server = Server::start_with(&data, &["--no-scheduler"]);
+    let (_, p) = server.request("POST", "/v1/products", &key, Some(r#"{"name":"p"}"#));
+    let p = p["id"].as_str().unwrap();
+    let (_, s) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        &key,
+        Some(r#"{"name":"s","type":"schedule"}"#),
+    );
+    let s = s["id"].as_str().unwrap();
+    let (status, sched) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/schedules"),
+        &key,
+        Some(r#"{"flowId":"flow_1","triggerType":"recurring","cron":"0 9 * * *","timezone":"Europe/Berlin"}"#),
+    );
+    assert_eq!(status, 201, "{sched}");
+    let next = sched["nextRunAt"].as_str().unwrap().to_string();
+    let due = runtype::time::parse(&next).unwrap();
+    let before = runtype::time::format(due - chrono::Duration::seconds(1));
+    let after = runtype::time::format(due + chrono::Duration::seconds(5));
+
+    let out = json_out(&run(&[
+        "schedules",
+        "tick",
+        "--now",
+        &before,
+        "--data",
+        data_s,
+    ]));
+    assert_eq!(out["fired"], 0);
+    let out = json_out(&run(&[
+        "schedules",
+        "tick",
+        "--now",
+        &after,
+        "--data",
+        data_s,
+    ]));
+    assert_eq!(out["fired"], 1, "{out}");
+    assert_eq!(out["failed"], 0);
+    assert_eq!(out["now"], after.as_str());
+    let out = json_out(&run(&[
+        "schedules",
+        "tick",
+        "--now",
+        &after,
+        "--data",
+        data_s,
+    ]));
+    assert_eq!(out["fired"], 0, "the same occurrence never fires twice");
+
+    let (_, got) = server.request(
+        "GET",
+        &format!(
+            "/v1/products/{p}/surfaces/{s}/schedules/{}",
+            sched["id"].as_str().unwrap()
+        ),
+        &key,
+        None,
+    );
+    assert_eq!(got["recentRuns"].as_array().unwrap().len(), 1);
+    assert_eq!(got["lastRunAt"], after.as_str());
+    assert!(got["nextRunAt"].as_str().unwrap() > next.as_str());
+
+    let o = run(&["schedules", "tick", "--now", "yesterday", "--data", data_s]);
+    assert_eq!(o.status.code(), Some(2));
+    drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
