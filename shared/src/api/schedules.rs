@@ -173,10 +173,7 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
         match op.as_deref() {
             Some("isSet" | "isNotSet" | "isTrue" | "isFalse") | None => {}
             Some("between") => {
-                if !value
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| a.len() == 2)
-                {
+                if value.and_then(Value::as_array).is_none_or(|a| a.len() != 2) {
                     f.fail(
                         "value",
                         "INVALID_FORMAT",
@@ -194,7 +191,7 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
                 }
             }
             Some("withinLastDays" | "olderThanDays") => {
-                if !value.and_then(Value::as_u64).is_some() {
+                if value.and_then(Value::as_u64).is_none() {
                     f.fail(
                         "value",
                         "INVALID_TYPE",
