@@ -171,7 +171,7 @@ fn print(v: serde_json::Value) {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    let config = Config::from_env("http://127.0.0.1:3000");
+    let config = Config::from_env("http://127.0.0.1:3000").map_err(failed)?;
     match cli.command {
         Command::Serve {
             host,

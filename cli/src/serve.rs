@@ -33,7 +33,8 @@ pub async fn run(store: &StoreArgs, host: &str, port: u16, scheduler: bool) -> R
         local.ip().to_string()
     };
     let base = format!("http://{shown_host}:{}", local.port());
-    let app = Arc::new(open(store, Config::from_env(&base)).await?);
+    let config = Config::from_env(&base).map_err(failed)?;
+    let app = Arc::new(open(store, config).await?);
 
     first_account(&app).await;
     if scheduler {

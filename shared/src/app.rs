@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::jwt::{JwtConfig, JwtVerifier};
 use crate::store::dynamo::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{RequestCounter, StoreResult, Table};
@@ -20,18 +21,33 @@ pub enum Backend {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Base of the public URLs the API hands out (surface endpoints), without a trailing `/`.
     pub public_url: String,
+    /// Session-token verification, when an issuer is configured.
+    pub jwt: Option<Arc<JwtVerifier>>,
 }
 
 impl Config {
-    /// `RUNTYPE_PUBLIC_URL`, else `default`.
-    pub fn from_env(default: &str) -> Config {
-        let url = std::env::var("RUNTYPE_PUBLIC_URL").unwrap_or_else(|_| default.to_string());
-        Config {
+    /// `RUNTYPE_PUBLIC_URL` (else `default`) and the JWT settings (`jwt::JwtConfig::from_env`).
+    pub fn from_env(default: &str) -> Result<Config, String> {
+        let url = std::env::var("RUNTYPE_PUBLIC_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| default.to_string());
+        let jwt = JwtConfig::from_env()?.map(|c| Arc::new(JwtVerifier::new(c)));
+        Ok(Config {
             public_url: url.trim_end_matches('/').to_string(),
+            jwt,
+        })
+    }
+
+    /// A configuration with no session tokens.
+    pub fn local(public_url: &str) -> Config {
+        Config {
+            public_url: public_url.trim_end_matches('/').to_string(),
+            jwt: None,
         }
     }
 }

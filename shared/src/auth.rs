@@ -1,4 +1,4 @@
-//! Who is calling: `Authorization: Bearer <platform key>` → the owning account.
+//! Who is calling: `Authorization: Bearer <platform key | session JWT>` → the owner.
 //! A platform key's checksum is checked before any storage read; a key that passes costs
 //! one GetItem by its SHA-256. The plaintext is never logged or kept.
 
@@ -62,9 +62,17 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
         });
     }
     if token.split('.').count() == 3 {
-        return Err(unauthorized(
-            "Session tokens are not accepted by this server (no JWT issuer is configured)",
-        ));
+        let Some(verifier) = &app.config.jwt else {
+            return Err(unauthorized(
+                "Session tokens are not accepted by this server (no JWT issuer is configured)",
+            ));
+        };
+        let session = verifier.verify(token).await.map_err(unauthorized)?;
+        return Ok(Caller {
+            owner: session.owner,
+            principal: session.user,
+            read_only: false,
+        });
     }
     Err(unauthorized(
         "Unrecognised credential; expected a platform API key",

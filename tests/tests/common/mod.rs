@@ -115,9 +115,7 @@ pub async fn backend_for(store: Store) -> (Backend, Option<std::path::PathBuf>) 
 }
 
 pub fn config() -> Config {
-    Config {
-        public_url: "http://test.local".into(),
-    }
+    Config::local("http://test.local")
 }
 
 impl TestApp {
