@@ -9,6 +9,8 @@ pub mod error;
 pub mod ids;
 pub mod jwt;
 pub mod keys;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod log;
 pub mod model;
 pub mod repo;

@@ -109,7 +109,7 @@ pub fn match_path(template: &str, path: &str) -> Option<Params> {
                     if ps.is_empty() {
                         return None;
                     }
-                    params.push((leak_name(name), percent_decode(ps)));
+                    params.push((param_name(name), percent_decode(ps)));
                 } else if ts != ps {
                     return None;
                 }
@@ -120,7 +120,7 @@ pub fn match_path(template: &str, path: &str) -> Option<Params> {
 }
 
 /// Parameter names come from the static route table; find the `'static` copy.
-fn leak_name(name: &str) -> &'static str {
+pub fn param_name(name: &str) -> &'static str {
     const NAMES: &[&str] = &[
         "id",
         "capabilityId",
@@ -264,8 +264,23 @@ pub async fn dispatch(
         params,
         query: parse_query(parts.uri.query()),
         body,
+        public_url: public_url(app, &parts.headers),
     };
     (route.handler)(app, call).await
+}
+
+/// The configured public base URL, else `https://<Host>` (behind API Gateway with no
+/// configured URL).
+fn public_url(app: &App, headers: &HeaderMap) -> String {
+    if !app.config.public_url.is_empty() {
+        return app.config.public_url.clone();
+    }
+    headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|h| format!("https://{h}"))
+        .unwrap_or_default()
 }
 
 /// Turn a handler's result into the HTTP response, with `x-request-id` always set.
@@ -359,7 +374,7 @@ mod tests {
         for r in routes() {
             for seg in r.path.split('/') {
                 if let Some(name) = seg.strip_prefix(':') {
-                    assert_eq!(leak_name(name), name, "{}", r.path);
+                    assert_eq!(param_name(name), name, "{}", r.path);
                 }
             }
         }

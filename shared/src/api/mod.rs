@@ -20,6 +20,8 @@ pub struct Call {
     pub params: crate::router::Params,
     pub query: Vec<(String, String)>,
     pub body: Bytes,
+    /// Base of the public URLs in answers (configured, else from the request's host).
+    pub public_url: String,
 }
 
 impl Call {

@@ -107,7 +107,7 @@ fn validate_merged(p: &Product) -> ApiResult<()> {
 pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("id", "prod", "Product")?;
     let p = Partition::load(app.table(), call.owner(), id).await?;
-    Ok(Reply::ok(p.product_json(&app.config.public_url)))
+    Ok(Reply::ok(p.product_json(&call.public_url)))
 }
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {

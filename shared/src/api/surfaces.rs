@@ -74,7 +74,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         updated_at: now,
     };
     surfaces::create(app.table(), &surface).await?;
-    let mut body = surface.to_json(&app.config.public_url);
+    let mut body = surface.to_json(&call.public_url);
     body["items"] = Value::Array(vec![]);
     body["keys"] = Value::Array(vec![]);
     Ok(Reply::created(body))
@@ -147,7 +147,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         Ok(())
     })
     .await?;
-    Ok(Reply::ok(surface.to_json(&app.config.public_url)))
+    Ok(Reply::ok(surface.to_json(&call.public_url)))
 }
 
 pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
@@ -155,7 +155,7 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("surfaceId", "surf", "Surface")?;
     let p = Partition::load(app.table(), call.owner(), product_id).await?;
     let (surface, _) = p.surface(id)?;
-    Ok(Reply::ok(p.surface_json(surface, &app.config.public_url)))
+    Ok(Reply::ok(p.surface_json(surface, &call.public_url)))
 }
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
@@ -187,7 +187,7 @@ pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
         cursor,
         kind,
         status,
-        &app.config.public_url,
+        &call.public_url,
     )
     .await?;
     Ok(Reply::ok(page.to_json()))

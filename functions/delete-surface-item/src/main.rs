@@ -1,0 +1,7 @@
+//! `DELETE /v1/products/:id/surfaces/:surfaceId/items/:itemId`: builds the app once per cold start, then serves the route.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), runtype::lambda::Error> {
+    let app = runtype::lambda::app().await?;
+    runtype::lambda::serve(&app, "delete-surface-item").await
+}

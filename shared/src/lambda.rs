@@ -1,0 +1,132 @@
+//! Running on AWS Lambda: the app is built once per cold start and borrowed by every
+//! invocation; each function serves exactly one route of the shared table (or the
+//! scheduler pass).
+
+use std::time::Instant;
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use bytes::Bytes;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+
+use crate::app::{App, Backend, Config};
+use crate::error::ApiError;
+use crate::router::{self, Route};
+use crate::scheduler::{self, Summary};
+
+pub type Error = lambda_runtime::Error;
+
+/// The app from the function's environment: `TABLE_NAME`, the AWS environment, and the
+/// `RUNTYPE_*` settings.
+pub async fn app() -> Result<App, Error> {
+    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
+    let config = Config::from_env("")?;
+    let app = App::open(
+        &Backend::DynamoDb {
+            table,
+            endpoint: None,
+        },
+        config,
+    )
+    .await?;
+    Ok(app)
+}
+
+/// Serve `function`'s route (its name in the route table) for the life of the process.
+pub async fn serve(app: &App, function: &str) -> Result<(), Error> {
+    let route =
+        router::route_of(function).ok_or_else(|| format!("no route is served by {function}"))?;
+    lambda_http::run(lambda_http::service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(handle(app, route, req).await)
+    }))
+    .await
+}
+
+fn request_id(req: &lambda_http::Request) -> String {
+    let from_gateway = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    from_gateway
+        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(crate::ids::request_id)
+}
+
+/// One API Gateway event through the route's handler. Path ids come from
+/// `pathParameters`, or from the raw path matched against the route's template when there
+/// are none (a function URL, `cargo lambda watch`).
+pub async fn handle(
+    app: &App,
+    route: &Route,
+    req: lambda_http::Request,
+) -> lambda_http::Response<Body> {
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let given = req.path_parameters();
+    let params = router::match_path(route.path, req.uri().path()).map(|matched| {
+        matched
+            .into_iter()
+            .map(|(name, value)| (name, given.first(name).map(str::to_string).unwrap_or(value)))
+            .collect::<Vec<_>>()
+    });
+    let params = match params {
+        Some(p) => Some(p),
+        None if !given.is_empty() => Some(
+            route
+                .path
+                .split('/')
+                .filter_map(|seg| seg.strip_prefix(':'))
+                .filter_map(|name| {
+                    given
+                        .first(name)
+                        .map(|v| (router::param_name(name), v.to_string()))
+                })
+                .collect(),
+        ),
+        None => None,
+    };
+    let (parts, body) = req.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(t) => Bytes::from(t),
+        Body::Binary(b) => Bytes::from(b),
+        _ => Bytes::new(),
+    };
+    let result = match params {
+        Some(params) => {
+            router::dispatch(app, route, params, http::Request::from_parts(parts, body)).await
+        }
+        None => Err(ApiError::NotFound(format!(
+            "No route for {}",
+            parts.uri.path()
+        ))),
+    };
+    let response = router::respond(result, &request_id);
+    router::log_request(
+        &method,
+        Some(route.path),
+        response.status().as_u16(),
+        started,
+        &request_id,
+    );
+    let (parts, bytes) = response.into_parts();
+    let text = String::from_utf8(bytes.to_vec()).unwrap_or_default();
+    lambda_http::Response::from_parts(parts, Body::Text(text))
+}
+
+/// The scheduler function: each EventBridge tick runs one pass at the current time.
+pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+        let summary: Summary = scheduler::fire_due(app.table(), crate::time::now()).await;
+        crate::log::line(serde_json::json!({
+            "level": "info", "msg": "scheduler pass",
+            "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "pages": summary.pages,
+        }));
+        Ok::<_, Error>(summary)
+    }))
+    .await
+}
