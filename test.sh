@@ -41,4 +41,7 @@ export AWS_EC2_METADATA_DISABLED=true
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# every Lambda function binary, for the end-to-end test that runs them behind the
+# Runtime API emulator
+cargo build --workspace --bins --quiet
 cargo test --workspace "$@"

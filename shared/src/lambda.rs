@@ -118,12 +118,17 @@ pub async fn handle(
     lambda_http::Response::from_parts(parts, Body::Text(text))
 }
 
-/// The scheduler function: each EventBridge tick runs one pass at the current time.
+/// The scheduler function: each EventBridge tick runs one pass at the current time. Any
+/// JSON payload is taken (EventBridge Scheduler may send its own input); a scheduled event's
+/// id and time are logged.
 pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
-    lambda_runtime::run(lambda_runtime::service_fn(move |_event: LambdaEvent<EventBridgeEvent<Value>>| async move {
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Value>| async move {
+        let tick: Option<EventBridgeEvent<Value>> = serde_json::from_value(event.payload).ok();
         let summary: Summary = scheduler::fire_due(app.table(), crate::time::now()).await;
         crate::log::line(serde_json::json!({
             "level": "info", "msg": "scheduler pass",
+            "event": tick.as_ref().and_then(|t| t.id.clone()),
+            "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),
             "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "pages": summary.pages,
         }));
         Ok::<_, Error>(summary)

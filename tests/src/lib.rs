@@ -1,1 +1,4 @@
-//! End-to-end tests live in `tests/`; this crate has no library code.
+//! Test support shared by the end-to-end tests and the cold-start benchmark: a Lambda
+//! Runtime API emulator, so function binaries run as real processes without Docker.
+
+pub mod runtime_api;

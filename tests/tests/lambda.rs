@@ -1,0 +1,233 @@
+//! The Lambda functions as real processes behind a Runtime API emulator (what `sam local
+//! invoke` does, without Docker), fed the API Gateway HTTP API v2 event files kept under
+//! `tests/events/`, against DynamoDB Local.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::Store;
+use runtype::repo::schedules::schedule_item;
+use runtype::store::{Cond, Query};
+use runtype_tests::runtime_api::{binaries_dir, spawn_function, Outcome, RuntimeApi};
+use serde_json::{json, Value};
+
+struct Deployment {
+    t: common::TestApp,
+    table: String,
+    api: RuntimeApi,
+}
+
+impl Deployment {
+    async fn new() -> Deployment {
+        let t = common::TestApp::new(Store::Dynamo).await;
+        let table = match &t.backend {
+            runtype::app::Backend::DynamoDb { table, .. } => table.clone(),
+            _ => unreachable!(),
+        };
+        Deployment {
+            t,
+            table,
+            api: RuntimeApi::start().await,
+        }
+    }
+
+    /// Run `function` for one event as a fresh process; answers its Lambda response.
+    async fn invoke(&self, function: &str, event: Value) -> Value {
+        let binary = binaries_dir().join(function);
+        assert!(
+            binary.exists(),
+            "{} is not built: the test command builds every function first (cargo build --workspace --bins)",
+            binary.display()
+        );
+        let env = [
+            ("TABLE_NAME", self.table.clone()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", common::dynamo_endpoint()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+        ];
+        let mut child = spawn_function(&binary, &self.api, &env);
+        let id = self.api.push(event);
+        let outcome = self.api.outcome(&id, Duration::from_secs(30)).await;
+        let _ = child.kill();
+        let output = child.wait_with_output().ok();
+        match outcome {
+            Some((Outcome::Response(v), _)) => v,
+            other => panic!(
+                "{function} gave {other:?}; stderr: {}",
+                output
+                    .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+                    .unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("events")
+        .join(format!("{name}.json"));
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (k, v) in vars {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    assert!(!text.contains("{{"), "{name}: a placeholder was left");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The status and parsed body of an API Gateway (payload 2.0) response.
+fn answer(res: &Value) -> (u16, Value) {
+    let status = res["statusCode"].as_u64().expect("statusCode") as u16;
+    let body = serde_json::from_str(res["body"].as_str().unwrap_or("null")).expect("JSON body");
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_serve_api_gateway_events() {
+    let d = Deployment::new().await;
+    let key = d.t.key.clone();
+
+    let res = d
+        .invoke(
+            "create-product",
+            event_file("create-product", &[("KEY", &key)]),
+        )
+        .await;
+    let (status, product) = answer(&res);
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(product["name"], "Support assistant");
+    assert_eq!(
+        res["headers"]["x-request-id"], "req-create-product-Jx8Hs0AAA=",
+        "the API Gateway request id"
+    );
+    assert_eq!(res["headers"]["content-type"], "application/json");
+    let p = product["id"].as_str().unwrap().to_string();
+
+    let res = d
+        .invoke(
+            "create-surface",
+            event_file("create-surface", &[("KEY", &key), ("PRODUCT_ID", &p)]),
+        )
+        .await;
+    let (status, surface) = answer(&res);
+    assert_eq!(status, 201, "{res}");
+    let s = surface["id"].as_str().unwrap().to_string();
+    // no public URL configured: the endpoint comes from the request's host
+    assert_eq!(
+        surface["endpoint"],
+        format!("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/v1/products/{p}/surfaces/{s}/api")
+    );
+
+    let c = d.t.capability(&p, "Answer questions").await;
+    let vars = [
+        ("KEY", key.as_str()),
+        ("PRODUCT_ID", p.as_str()),
+        ("SURFACE_ID", s.as_str()),
+        ("CAPABILITY_ID", c.as_str()),
+    ];
+    let res = d
+        .invoke("add-surface-item", event_file("add-surface-item", &vars))
+        .await;
+    let (status, item) = answer(&res);
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(item["endpointSlug"], "answer-questions");
+
+    let res = d
+        .invoke(
+            "create-surface-key",
+            event_file("create-surface-key", &vars),
+        )
+        .await;
+    let (status, created) = answer(&res);
+    assert_eq!(status, 201, "{res}");
+    let plaintext = created["key"].as_str().unwrap();
+    assert!(plaintext.starts_with("papi_live_"));
+    assert_eq!(created["scopeTargetIds"], json!([item["id"]]));
+
+    let res = d
+        .invoke("get-surface", event_file("get-surface", &vars))
+        .await;
+    let (status, got) = answer(&res);
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(got["items"][0]["capabilityName"], "Answer questions");
+    assert_eq!(got["keys"][0]["id"], created["id"]);
+    assert!(!res.to_string().contains(plaintext));
+
+    // behind a function URL there are no pathParameters: ids come from the raw path
+    let mut raw = event_file("get-surface", &vars);
+    raw.as_object_mut().unwrap().remove("pathParameters");
+    let (status, got) = answer(&d.invoke("get-surface", raw).await);
+    assert_eq!((status, got["id"].clone()), (200, json!(s)));
+
+    // the function serves its route only, with the contract's errors
+    let mut bad = event_file("create-product", &[("KEY", "rt_live_nope")]);
+    bad["body"] = json!("{\"name\":");
+    let (status, err) = answer(&d.invoke("create-product", bad).await);
+    assert_eq!((status, err["code"].clone()), (401, json!("UNAUTHORIZED")));
+    let mut malformed = event_file("create-product", &[("KEY", &key)]);
+    malformed["body"] = json!("{\"name\":");
+    let (status, err) = answer(&d.invoke("create-product", malformed).await);
+    assert_eq!((status, err["code"].clone()), (400, json!("INVALID_JSON")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
+    let d = Deployment::new().await;
+    let p = d.t.product("p").await;
+    let s =
+        d.t.call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let r = d
+        .t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces/{s}/schedules"),
+            Some(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "*/5 * * * *", "recordIds": ["a"] })),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let id = r.id();
+    // make it due: its next fire a minute ago
+    let table = d.t.app.table();
+    let found = table
+        .get(&runtype::repo::keys::schedule(&p, &s, &id))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
+    sched.next_run_at = Some(runtype::time::format(
+        runtype::time::now() - chrono::Duration::minutes(1),
+    ));
+    table
+        .put(
+            schedule_item(&sched, found.version + 1),
+            Cond::Version(found.version),
+        )
+        .await
+        .unwrap();
+
+    let res = d
+        .invoke("fire-schedules", event_file("fire-schedules", &[]))
+        .await;
+    assert_eq!(res["fired"], 1, "{res}");
+    assert_eq!(res["failed"], 0);
+    let runs = table
+        .query(&Query::partition(format!("SCHEDULE#{id}")))
+        .await
+        .unwrap();
+    assert_eq!(runs.items.len(), 1, "the schedule fired");
+    assert_eq!(runs.items[0].data["status"], "queued");
+    // a second tick finds nothing due
+    let res = d
+        .invoke("fire-schedules", event_file("fire-schedules", &[]))
+        .await;
+    assert_eq!(res["fired"], 0, "{res}");
+}
