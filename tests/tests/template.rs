@@ -1,0 +1,250 @@
+//! The deployment shape agrees with the code: the route table, the `HttpApi` events of
+//! `template.yaml` and the crates under `functions/` name the same (method, path, function)
+//! set, and the template's table is the one `store::definition::TABLE` describes.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use runtype::router::routes;
+use runtype::store::definition::TABLE;
+use serde_yaml::Value;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+/// `!Ref X` (a tagged value) → "X".
+fn reference(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn functions(t: &Value) -> Vec<(String, &Value)> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(k, r)| (k.as_str().unwrap().to_string(), r))
+        .collect()
+}
+
+fn crate_of(f: &Value) -> String {
+    f["Properties"]["CodeUri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("./functions/")
+        .to_string()
+}
+
+#[test]
+fn routes_template_and_function_crates_agree() {
+    let t = template();
+    let from_code: BTreeSet<(String, String, String)> = routes()
+        .iter()
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.path.to_string(),
+                r.function.to_string(),
+            )
+        })
+        .collect();
+    let mut from_template = BTreeSet::new();
+    for (id, f) in functions(&t) {
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
+        let name = crate_of(f);
+        let events = f["Properties"]["Events"].as_mapping().unwrap();
+        assert_eq!(events.len(), 1, "{id} has one event");
+        let (_, event) = events.iter().next().unwrap();
+        if event["Type"] == "HttpApi" {
+            let p = &event["Properties"];
+            assert_eq!(reference(&p["ApiId"]).as_deref(), Some("HttpApi"), "{id}");
+            let method = p["Method"].as_str().unwrap().to_string();
+            let path = p["Path"]
+                .as_str()
+                .unwrap()
+                .replace('{', ":")
+                .replace('}', "");
+            // read-only functions get read-only access
+            let policy = f["Properties"]["Policies"][0]
+                .as_mapping()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string();
+            let expected = if method == "GET" {
+                "DynamoDBReadPolicy"
+            } else {
+                "DynamoDBCrudPolicy"
+            };
+            assert_eq!(policy, expected, "{id}");
+            assert_eq!(
+                reference(&f["Properties"]["Policies"][0][expected]["TableName"]).as_deref(),
+                Some("Table")
+            );
+            from_template.insert((method, path, name));
+        } else {
+            assert_eq!(name, "fire-schedules", "{id}");
+        }
+    }
+    assert_eq!(
+        from_template, from_code,
+        "template.yaml and the route table differ"
+    );
+
+    let mut crates = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "{name}: package named after its folder"
+        );
+        let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
+        assert!(
+            main.lines().count() <= 15,
+            "{name}: main stays a few lines of wiring"
+        );
+        if name != "fire-schedules" {
+            assert!(
+                main.contains(&format!("serve(&app, \"{name}\")")),
+                "{name} serves its own route"
+            );
+        }
+        crates.insert(name);
+    }
+    let mut expected: BTreeSet<String> = from_code.iter().map(|(_, _, f)| f.clone()).collect();
+    expected.insert("fire-schedules".into());
+    assert_eq!(crates, expected, "functions/ and the route table differ");
+    let in_template: BTreeSet<String> = functions(&t).iter().map(|(_, f)| crate_of(f)).collect();
+    assert_eq!(in_template, expected);
+}
+
+#[test]
+fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
+    let t = template();
+    let (_, f) = functions(&t)
+        .into_iter()
+        .find(|(_, f)| crate_of(f) == "fire-schedules")
+        .unwrap();
+    let events = f["Properties"]["Events"].as_mapping().unwrap();
+    let (_, e) = events.iter().next().unwrap();
+    assert_eq!(e["Type"], "ScheduleV2");
+    assert_eq!(e["Properties"]["ScheduleExpression"], "rate(1 minute)");
+    assert!(e["Properties"]["RetryPolicy"]["MaximumRetryAttempts"]
+        .as_u64()
+        .is_some());
+    assert!(!e["Properties"]["DeadLetterConfig"].is_null());
+}
+
+#[test]
+fn globals_and_outputs() {
+    let t = template();
+    let g = &t["Globals"]["Function"];
+    assert_eq!(g["Runtime"], "provided.al2023");
+    assert_eq!(g["Handler"], "bootstrap");
+    assert_eq!(g["Architectures"][0], "arm64");
+    assert!(g["MemorySize"].as_u64().is_some() && g["Timeout"].as_u64().is_some());
+    let env = &g["Environment"]["Variables"];
+    assert_eq!(reference(&env["TABLE_NAME"]).as_deref(), Some("Table"));
+    for (var, param) in [
+        ("RUNTYPE_PUBLIC_URL", "PublicBaseUrl"),
+        ("RUNTYPE_JWT_ISSUER", "JwtIssuer"),
+        ("RUNTYPE_JWKS_URL", "JwksUrl"),
+        ("RUNTYPE_LOG_LEVEL", "LogLevel"),
+    ] {
+        assert_eq!(reference(&env[var]).as_deref(), Some(param), "{var}");
+        assert!(!t["Parameters"][param].is_null(), "{param}");
+    }
+    assert!(!t["Parameters"]["Stage"].is_null());
+    assert!(!t["Outputs"]["ApiUrl"].is_null());
+    assert_eq!(
+        reference(&t["Outputs"]["TableName"]["Value"]).as_deref(),
+        Some("Table")
+    );
+    assert_eq!(
+        t["Resources"]["HttpApi"]["Type"],
+        "AWS::Serverless::HttpApi"
+    );
+}
+
+#[test]
+fn the_table_is_the_one_in_code() {
+    let t = template();
+    let table = &t["Resources"]["Table"];
+    assert_eq!(table["Type"], "AWS::DynamoDB::Table");
+    assert_eq!(table["DeletionPolicy"], "Retain");
+    assert_eq!(table["UpdateReplacePolicy"], "Retain");
+    let p = &table["Properties"];
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST");
+    let key_schema = |ks: &Value| -> Vec<(String, String)> {
+        ks.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().to_string(),
+                    k["KeyType"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let hash_range = |pk: &str, sk: &str| {
+        vec![
+            (pk.to_string(), "HASH".to_string()),
+            (sk.to_string(), "RANGE".to_string()),
+        ]
+    };
+    assert_eq!(
+        key_schema(&p["KeySchema"]),
+        hash_range(TABLE.partition_key, TABLE.sort_key)
+    );
+    let indexes = p["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(indexes.len(), TABLE.indexes.len());
+    let mut attributes =
+        BTreeSet::from([TABLE.partition_key.to_string(), TABLE.sort_key.to_string()]);
+    for ((name, pk, sk), index) in TABLE.indexes.iter().zip(indexes) {
+        assert_eq!(index["IndexName"], *name);
+        assert_eq!(key_schema(&index["KeySchema"]), hash_range(pk, sk));
+        assert_eq!(index["Projection"]["ProjectionType"], "ALL");
+        attributes.insert(pk.to_string());
+        attributes.insert(sk.to_string());
+    }
+    let defined: BTreeSet<String> = p["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            assert_eq!(a["AttributeType"], "S");
+            a["AttributeName"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(defined, attributes);
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"],
+        TABLE.ttl_attribute
+    );
+    assert_eq!(p["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert!(p["StreamSpecification"]["StreamViewType"]
+        .as_str()
+        .is_some());
+}
