@@ -11,10 +11,14 @@ use lambda_http::{Body, RequestExt};
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 
-use crate::app::{App, Backend, Config};
+use std::sync::Arc;
+
+use crate::app::{App, Config};
 use crate::error::ApiError;
 use crate::router::{self, Route};
 use crate::scheduler::{self, Summary};
+use crate::store::dynamo::DynamoTable;
+use crate::store::RequestCounter;
 
 pub type Error = lambda_runtime::Error;
 
@@ -23,21 +27,15 @@ pub type Error = lambda_runtime::Error;
 pub async fn app() -> Result<App, Error> {
     let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
     let config = Config::from_env("")?;
-    let app = App::open(
-        &Backend::DynamoDb {
-            table,
-            endpoint: None,
-        },
-        config,
-    )
-    .await?;
-    Ok(app)
+    // DynamoDB directly (not `App::open`), so neither the embedded store nor the general
+    // credentials chain is linked in or run.
+    let requests = RequestCounter::default();
+    let dynamo = DynamoTable::from_lambda_env(table, requests.clone())?;
+    Ok(App::with_table(Arc::new(dynamo), requests, config))
 }
 
-/// Serve `function`'s route (its name in the route table) for the life of the process.
-pub async fn serve(app: &App, function: &str) -> Result<(), Error> {
-    let route =
-        router::route_of(function).ok_or_else(|| format!("no route is served by {function}"))?;
+/// Serve `route` for the life of the process.
+pub async fn serve(app: &App, route: &'static Route) -> Result<(), Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {
         Ok::<_, std::convert::Infallible>(handle(app, route, req).await)
     }))

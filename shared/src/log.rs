@@ -18,11 +18,20 @@ fn rank(level: &str) -> u8 {
 
 fn threshold() -> u8 {
     static LEVEL: OnceLock<u8> = OnceLock::new();
-    *LEVEL.get_or_init(|| rank(&std::env::var("RUNTYPE_LOG_LEVEL").unwrap_or_default().to_lowercase()))
+    *LEVEL.get_or_init(|| {
+        rank(
+            &std::env::var("RUNTYPE_LOG_LEVEL")
+                .unwrap_or_default()
+                .to_lowercase(),
+        )
+    })
 }
 
 pub fn line(fields: Value) {
-    let level = fields.get("level").and_then(Value::as_str).unwrap_or("info");
+    let level = fields
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("info");
     if rank(level) < threshold() {
         return;
     }

@@ -37,59 +37,68 @@ impl std::fmt::Debug for Route {
     }
 }
 
-macro_rules! route {
-    ($method:ident, $path:literal, $function:literal, $handler:path) => {{
-        fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
-            Box::pin($handler(app, call))
-        }
-        Route {
-            method: Method::$method,
-            path: $path,
-            function: $function,
-            handler,
-        }
-    }};
+/// Each route is a `static`, so a Lambda binary that names only its own route links only
+/// that route's handler; `ROUTES` lists them all for the local server and the tests.
+macro_rules! routes {
+    ($($name:ident: $method:ident $path:literal => $function:literal $handler:path;)*) => {
+        $(
+            pub static $name: Route = Route {
+                method: Method::$method,
+                path: $path,
+                function: $function,
+                handler: {
+                    fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
+                        Box::pin($handler(app, call))
+                    }
+                    handler
+                },
+            };
+        )*
+        /// Every route, in the order of API.md.
+        pub static ROUTES: &[&Route] = &[$(&$name),*];
+    };
 }
+
+use api::{capabilities, items, products, schedules, surface_keys, surfaces};
 
 #[rustfmt::skip]
-pub fn routes() -> &'static [Route] {
-    static ROUTES: std::sync::OnceLock<Vec<Route>> = std::sync::OnceLock::new();
-    ROUTES.get_or_init(|| {
-        use api::{capabilities, items, products, schedules, surface_keys, surfaces};
-        vec![
-            route!(POST, "/v1/products", "create-product", products::create),
-            route!(GET, "/v1/products", "list-products", products::list),
-            route!(GET, "/v1/products/:id", "get-product", products::get),
-            route!(PUT, "/v1/products/:id", "update-product", products::update),
-            route!(DELETE, "/v1/products/:id", "delete-product", products::delete),
-            route!(POST, "/v1/products/:id/capabilities", "add-capability", capabilities::create),
-            route!(PUT, "/v1/products/:id/capabilities/:capabilityId", "update-capability", capabilities::update),
-            route!(DELETE, "/v1/products/:id/capabilities/:capabilityId", "delete-capability", capabilities::delete),
-            route!(POST, "/v1/products/:id/surfaces", "create-surface", surfaces::create),
-            route!(GET, "/v1/products/:id/surfaces", "list-surfaces", surfaces::list),
-            route!(GET, "/v1/products/:id/surfaces/:surfaceId", "get-surface", surfaces::get),
-            route!(PUT, "/v1/products/:id/surfaces/:surfaceId", "update-surface", surfaces::update),
-            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId", "delete-surface", surfaces::delete),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/items", "add-surface-item", items::create),
-            route!(PUT, "/v1/products/:id/surfaces/:surfaceId/items/:itemId", "update-surface-item", items::update),
-            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/items/:itemId", "delete-surface-item", items::delete),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/keys", "create-surface-key", surface_keys::create),
-            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/keys/:keyId", "delete-surface-key", surface_keys::delete),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules", "create-schedule", schedules::create),
-            route!(GET, "/v1/products/:id/surfaces/:surfaceId/schedules", "list-schedules", schedules::list),
-            route!(GET, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "get-schedule", schedules::get),
-            route!(PUT, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "update-schedule", schedules::update),
-            route!(DELETE, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId", "delete-schedule", schedules::delete),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/pause", "pause-schedule", schedules::pause),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/resume", "resume-schedule", schedules::resume),
-            route!(POST, "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/run-now", "run-schedule-now", schedules::run_now),
-        ]
-    })
+routes! {
+    CREATE_PRODUCT: POST "/v1/products" => "create-product" products::create;
+    LIST_PRODUCTS: GET "/v1/products" => "list-products" products::list;
+    GET_PRODUCT: GET "/v1/products/:id" => "get-product" products::get;
+    UPDATE_PRODUCT: PUT "/v1/products/:id" => "update-product" products::update;
+    DELETE_PRODUCT: DELETE "/v1/products/:id" => "delete-product" products::delete;
+    ADD_CAPABILITY: POST "/v1/products/:id/capabilities" => "add-capability" capabilities::create;
+    UPDATE_CAPABILITY: PUT "/v1/products/:id/capabilities/:capabilityId" => "update-capability" capabilities::update;
+    DELETE_CAPABILITY: DELETE "/v1/products/:id/capabilities/:capabilityId" => "delete-capability" capabilities::delete;
+    CREATE_SURFACE: POST "/v1/products/:id/surfaces" => "create-surface" surfaces::create;
+    LIST_SURFACES: GET "/v1/products/:id/surfaces" => "list-surfaces" surfaces::list;
+    GET_SURFACE: GET "/v1/products/:id/surfaces/:surfaceId" => "get-surface" surfaces::get;
+    UPDATE_SURFACE: PUT "/v1/products/:id/surfaces/:surfaceId" => "update-surface" surfaces::update;
+    DELETE_SURFACE: DELETE "/v1/products/:id/surfaces/:surfaceId" => "delete-surface" surfaces::delete;
+    ADD_SURFACE_ITEM: POST "/v1/products/:id/surfaces/:surfaceId/items" => "add-surface-item" items::create;
+    UPDATE_SURFACE_ITEM: PUT "/v1/products/:id/surfaces/:surfaceId/items/:itemId" => "update-surface-item" items::update;
+    DELETE_SURFACE_ITEM: DELETE "/v1/products/:id/surfaces/:surfaceId/items/:itemId" => "delete-surface-item" items::delete;
+    CREATE_SURFACE_KEY: POST "/v1/products/:id/surfaces/:surfaceId/keys" => "create-surface-key" surface_keys::create;
+    DELETE_SURFACE_KEY: DELETE "/v1/products/:id/surfaces/:surfaceId/keys/:keyId" => "delete-surface-key" surface_keys::delete;
+    CREATE_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules" => "create-schedule" schedules::create;
+    LIST_SCHEDULES: GET "/v1/products/:id/surfaces/:surfaceId/schedules" => "list-schedules" schedules::list;
+    GET_SCHEDULE: GET "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId" => "get-schedule" schedules::get;
+    UPDATE_SCHEDULE: PUT "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId" => "update-schedule" schedules::update;
+    DELETE_SCHEDULE: DELETE "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId" => "delete-schedule" schedules::delete;
+    PAUSE_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/pause" => "pause-schedule" schedules::pause;
+    RESUME_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/resume" => "resume-schedule" schedules::resume;
+    RUN_SCHEDULE_NOW: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/run-now" => "run-schedule-now" schedules::run_now;
 }
 
-/// The route named by its function, for a Lambda binary.
+/// Every route.
+pub fn routes() -> impl Iterator<Item = &'static Route> {
+    ROUTES.iter().copied()
+}
+
+/// The route named by its function.
 pub fn route_of(function: &str) -> Option<&'static Route> {
-    routes().iter().find(|r| r.function == function)
+    routes().find(|r| r.function == function)
 }
 
 /// Match `path` against a template; answers the parameters.

@@ -47,6 +47,11 @@ fn crate_of(f: &Value) -> String {
         .to_string()
 }
 
+/// `create-product` → `CREATE_PRODUCT`, the route's static in `router`.
+fn route_static(function: &str) -> String {
+    function.replace('-', "_").to_uppercase()
+}
+
 #[test]
 fn routes_template_and_function_crates_agree() {
     let t = template();
@@ -121,9 +126,12 @@ fn routes_template_and_function_crates_agree() {
             "{name}: main stays a few lines of wiring"
         );
         if name != "fire-schedules" {
+            let route =
+                runtype::router::route_of(&name).unwrap_or_else(|| panic!("{name} has no route"));
+            let stat = route_static(route.function);
             assert!(
-                main.contains(&format!("serve(&app, \"{name}\")")),
-                "{name} serves its own route"
+                main.contains(&format!("serve(&app, &runtype::router::{stat})")),
+                "{name} serves its own route ({stat})"
             );
         }
         crates.insert(name);

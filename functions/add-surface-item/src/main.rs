@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), runtype::lambda::Error> {
     let app = runtype::lambda::app().await?;
-    runtype::lambda::serve(&app, "add-surface-item").await
+    runtype::lambda::serve(&app, &runtype::router::ADD_SURFACE_ITEM).await
 }

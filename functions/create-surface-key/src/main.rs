@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), runtype::lambda::Error> {
     let app = runtype::lambda::app().await?;
-    runtype::lambda::serve(&app, "create-surface-key").await
+    runtype::lambda::serve(&app, &runtype::router::CREATE_SURFACE_KEY).await
 }

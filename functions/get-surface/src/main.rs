@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), runtype::lambda::Error> {
     let app = runtype::lambda::app().await?;
-    runtype::lambda::serve(&app, "get-surface").await
+    runtype::lambda::serve(&app, &runtype::router::GET_SURFACE).await
 }

@@ -3,5 +3,5 @@
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), runtype::lambda::Error> {
     let app = runtype::lambda::app().await?;
-    runtype::lambda::serve(&app, "run-schedule-now").await
+    runtype::lambda::serve(&app, &runtype::router::RUN_SCHEDULE_NOW).await
 }

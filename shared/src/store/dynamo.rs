@@ -53,27 +53,50 @@ impl Intercept for CountRequests {
 }
 
 impl DynamoTable {
-    /// A client from the standard AWS environment (region, credentials, endpoint).
+    /// The HTTPS client: rustls with ring, trusting the compiled-in Mozilla roots (no reading
+    /// of the system's certificate files at start-up).
+    fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+        use aws_smithy_http_client::tls::{
+            self, rustls_provider::CryptoMode, TlsContext, TrustStore,
+        };
+        let mut roots = TrustStore::empty().with_native_roots(false);
+        for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            roots.add_pem_certificate(pem(cert.as_ref()));
+        }
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .tls_context(
+                TlsContext::builder()
+                    .with_trust_store(roots)
+                    .build()
+                    .expect("a TLS context"),
+            )
+            .build_https()
+    }
+
+    fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+        aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(12))
+            .build()
+    }
+
+    fn retries() -> aws_sdk_dynamodb::config::retry::RetryConfig {
+        aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(3)
+    }
+
+    /// A client from the standard AWS environment (region, credentials chain, endpoint),
+    /// for the `runtype` command and the local server.
     pub async fn from_env(
         table: String,
         endpoint: Option<String>,
         counter: RequestCounter,
     ) -> DynamoTable {
-        use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_attempt_timeout(Duration::from_secs(5))
-            .operation_timeout(Duration::from_secs(12))
-            .build();
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http)
-            .timeout_config(timeouts)
-            .retry_config(
-                aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(3),
-            );
+            .http_client(Self::http_client())
+            .timeout_config(Self::timeouts())
+            .retry_config(Self::retries());
         if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
@@ -90,6 +113,39 @@ impl DynamoTable {
             client: Client::from_conf(config),
             table,
         }
+    }
+
+    /// A client from what Lambda puts in a function's environment (`AWS_REGION` and the
+    /// execution role's credentials), without the general credentials chain: less to load
+    /// on a cold start. `AWS_ENDPOINT_URL_DYNAMODB` is honoured.
+    pub fn from_lambda_env(table: String, counter: RequestCounter) -> Result<DynamoTable, String> {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .ok_or("AWS_REGION is not set")?;
+        let credentials = Credentials::new(
+            var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
+            var("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
+            var("AWS_SESSION_TOKEN"),
+            None,
+            "lambda-environment",
+        );
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials)
+            .http_client(Self::http_client())
+            .timeout_config(Self::timeouts())
+            .retry_config(Self::retries())
+            .interceptor(CountRequests(counter));
+        if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
+            config = config.endpoint_url(url);
+        }
+        Ok(DynamoTable {
+            client: Client::from_conf(config.build()),
+            table,
+        })
     }
 
     /// The SDK client (tests use it to inspect the table directly).
@@ -607,4 +663,18 @@ impl Table for DynamoTable {
             .map_err(classify)?;
         Ok(())
     }
+}
+
+/// A DER certificate as PEM.
+fn pem(der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::with_capacity(b64.len() + 80);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out.into_bytes()
 }

@@ -40,10 +40,15 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let dir = std::env::var_os("RUNTYPE_BIN_DIR").map(PathBuf::from).unwrap_or_else(binaries_dir);
+    let dir = std::env::var_os("RUNTYPE_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(binaries_dir);
     let binary = dir.join(function);
     if !binary.exists() {
-        eprintln!("invoke: {} not found (cargo build -p {function})", binary.display());
+        eprintln!(
+            "invoke: {} not found (cargo build -p {function})",
+            binary.display()
+        );
         return ExitCode::from(1);
     }
     let api = RuntimeApi::start().await;
@@ -55,7 +60,10 @@ async fn main() -> ExitCode {
     match outcome {
         Some((Outcome::Response(v), t)) => {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-            eprintln!("invoke: answered in {:.1} ms", (t.answered - t.handed_out).as_secs_f64() * 1000.0);
+            eprintln!(
+                "invoke: answered in {:.1} ms",
+                (t.answered - t.handed_out).as_secs_f64() * 1000.0
+            );
             ExitCode::SUCCESS
         }
         Some((Outcome::Error(v), _)) => {

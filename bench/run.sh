@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks, run by hand (not part of the test suite): cold starts of release function
+# binaries behind the Runtime API emulator against DynamoDB Local, beside two floors built in
+# the same run; and a warm-path load run against `runtype serve` beside a bare hyper server.
+# Writes BENCHMARKS.md.   Usage: bench/run.sh [RUNS (default 20)] [SECONDS (default 10)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-20}"
+SECONDS_PER_LOAD="${2:-10}"
+TOOLS="$PWD/.tools"
+. scripts/dynamodb-local.sh
+
+echo "bench: building release binaries"
+cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p fire-schedules \
+  -p runtype-cli -p runtype-tests --bin coldstart
+cargo build --release --quiet --manifest-path bench/floors/Cargo.toml
+
+echo "bench: cold starts ($RUNS runs each)"
+COLD=$(target/release/coldstart "$RUNS" target/release bench/floors/target/release)
+
+command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+DATA=$(mktemp -d)
+trap 'kill "$DDB_PID" ${SERVE_PID:-} ${HELLO_PID:-} 2>/dev/null || true; rm -rf "$DATA"' EXIT
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+target/release/runtype serve --data "$DATA/db" --port "$PORT" --no-scheduler >"$DATA/out" 2>/dev/null &
+SERVE_PID=$!
+for _ in $(seq 1 100); do grep -q serving "$DATA/out" 2>/dev/null && break; sleep 0.1; done
+KEY=$(grep -o 'rt_live_[A-Za-z0-9]*' "$DATA/out" | head -n 1)
+API="http://127.0.0.1:$PORT"
+H=(-H "Authorization: Bearer $KEY" -H 'Content-Type: application/json')
+P=$(curl -s "${H[@]}" -d '{"name":"bench"}' "$API/v1/products" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+C=$(curl -s "${H[@]}" -d '{"capabilityName":"Answer questions","flowId":"f"}' "$API/v1/products/$P/capabilities" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+S=$(curl -s "${H[@]}" -d '{"name":"api","type":"api"}' "$API/v1/products/$P/surfaces" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+curl -s "${H[@]}" -d "{\"capabilityId\":\"$C\"}" "$API/v1/products/$P/surfaces/$S/items" >/dev/null
+cat >"$DATA/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"name":"load"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+cat >"$DATA/get.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $KEY"
+LUA
+HELLO_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bench/floors/target/release/hyper-hello "$HELLO_PORT" &
+HELLO_PID=$!
+sleep 0.3
+
+row() { # name, wrk output
+  local p50 p99 rps
+  p50=$(echo "$2" | awk '$1=="50%"{print $2}')
+  p99=$(echo "$2" | awk '$1=="99%"{print $2}')
+  rps=$(echo "$2" | awk '/Requests\/sec/{print $2}')
+  echo "| $1 | $p50 | $p99 | $rps |"
+}
+echo "bench: warm path (${SECONDS_PER_LOAD}s each, 2 threads, 16 connections)"
+W1=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/post.lua" "$API/v1/products")
+W2=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/get.lua" "$API/v1/products/$P/surfaces/$S")
+W3=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency "http://127.0.0.1:$HELLO_PORT/")
+
+{
+  echo "# Benchmarks"
+  echo
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -m), with \`bench/run.sh $RUNS $SECONDS_PER_LOAD\`."
+  echo
+  echo "## Cold starts"
+  echo
+  echo "Each function started $RUNS times as a fresh process behind the Runtime API emulator"
+  echo "(\`tests/src/runtime_api.rs\`) against DynamoDB Local. *init*: process start → its first"
+  echo "request for an event; *first invoke*: event handed out → response. Release build"
+  echo "(x86_64, LTO, stripped). The floors are built in the same run from \`bench/floors\`."
+  echo
+  echo "$COLD"
+  echo
+  echo "## Warm path"
+  echo
+  echo "\`runtype serve\` on the embedded store, \`wrk -t2 -c16 -d${SECONDS_PER_LOAD}s\`, beside a bare hyper server."
+  echo
+  echo "| request | p50 | p99 | requests/s |"
+  echo "|---|---:|---:|---:|"
+  row "POST /v1/products" "$W1"
+  row "GET /v1/products/:id/surfaces/:surfaceId" "$W2"
+  row "floor: hyper hello-world" "$W3"
+} > BENCHMARKS.md
+cat BENCHMARKS.md

@@ -1,0 +1,166 @@
+//! Cold-start benchmark: each function started as a fresh process behind the Runtime API
+//! emulator, N times, against DynamoDB Local. Reports init (process start → first request
+//! for an event), first invoke (event handed out → response), peak RSS and binary size,
+//! as a Markdown table on stdout. `bench/run.sh` drives it.
+//!
+//! `coldstart <runs> <dir-of-function-binaries> <dir-of-floor-binaries>`
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use runtype::app::{App, Backend, Config};
+use runtype::store::dynamo::DynamoTable;
+use runtype::store::RequestCounter;
+use runtype_tests::runtime_api::{spawn_function, Outcome, RuntimeApi};
+use serde_json::{json, Value};
+
+struct Case {
+    name: String,
+    binary: PathBuf,
+    event: Value,
+}
+
+struct Sample {
+    init_ms: f64,
+    invoke_ms: f64,
+    rss_kb: u64,
+}
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+fn event(name: &str, vars: &[(&str, &str)]) -> Value {
+    let mut text = std::fs::read_to_string(events_dir().join(format!("{name}.json"))).unwrap();
+    for (k, v) in vars {
+        text = text.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(body.to_string()))
+        .unwrap();
+    let out = runtype::router::handle(app, req, "bench").await;
+    serde_json::from_slice(out.response.body()).unwrap()
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+async fn run_once(case: &Case, env: &[(&str, String)]) -> Sample {
+    let api = RuntimeApi::start().await;
+    let id = api.push(case.event.clone());
+    let started = Instant::now();
+    let mut child = spawn_function(&case.binary, &api, env);
+    let outcome = api.outcome(&id, Duration::from_secs(30)).await;
+    let rss_kb = peak_rss_kb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let (outcome, timing) = outcome.unwrap_or_else(|| panic!("{}: no answer", case.name));
+    if let Outcome::Error(e) = outcome {
+        panic!("{}: {e}", case.name);
+    }
+    let first_poll = api.first_poll().expect("the function polled");
+    Sample {
+        init_ms: (first_poll - started).as_secs_f64() * 1000.0,
+        invoke_ms: (timing.answered - timing.handed_out).as_secs_f64() * 1000.0,
+        rss_kb,
+    }
+}
+
+fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx]
+}
+
+fn size_mb(p: &Path) -> f64 {
+    std::fs::metadata(p).map(|m| m.len() as f64 / 1_048_576.0).unwrap_or(0.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runs: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(20);
+    let bins = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "target/release".into()));
+    let floors = args.get(2).map(PathBuf::from);
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local)");
+
+    // the data the functions work on
+    let table = runtype::ids::new_id("bench");
+    DynamoTable::from_env(table.clone(), Some(endpoint.clone()), RequestCounter::default())
+        .await
+        .create_table()
+        .await
+        .expect("create the bench table");
+    let app = App::open(&Backend::DynamoDb { table: table.clone(), endpoint: Some(endpoint.clone()) }, Config::local(""))
+        .await
+        .unwrap();
+    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench").await.unwrap();
+    let key = key.plaintext;
+    let p = call(&app, &key, "POST", "/v1/products", json!({ "name": "bench" })).await["id"].as_str().unwrap().to_string();
+    let c = call(&app, &key, "POST", &format!("/v1/products/{p}/capabilities"), json!({ "capabilityName": "Answer questions", "flowId": "f" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = call(&app, &key, "POST", &format!("/v1/products/{p}/surfaces"), json!({ "name": "api", "type": "api" })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(&app, &key, "POST", &format!("/v1/products/{p}/surfaces/{s}/items"), json!({ "capabilityId": c })).await;
+    let vars = [("KEY", key.as_str()), ("PRODUCT_ID", p.as_str()), ("SURFACE_ID", s.as_str()), ("CAPABILITY_ID", c.as_str())];
+
+    let mut cases = vec![
+        Case { name: "create-product".into(), binary: bins.join("create-product"), event: event("create-product", &vars) },
+        Case { name: "create-surface-key".into(), binary: bins.join("create-surface-key"), event: event("create-surface-key", &vars) },
+        Case { name: "get-surface".into(), binary: bins.join("get-surface"), event: event("get-surface", &vars) },
+        Case { name: "fire-schedules".into(), binary: bins.join("fire-schedules"), event: event("fire-schedules", &[]) },
+    ];
+    if let Some(f) = &floors {
+        cases.push(Case { name: "floor: hello-world lambda_http".into(), binary: f.join("hello"), event: event("get-surface", &vars) });
+        cases.push(Case { name: "floor: one PutItem, default features".into(), binary: f.join("putitem"), event: json!({}) });
+    }
+    let env = [
+        ("TABLE_NAME", table.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", endpoint.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("RUNTYPE_LOG_LEVEL", "warn".to_string()),
+    ];
+    println!("| function | init median (ms) | init p95 (ms) | first invoke median (ms) | first invoke p95 (ms) | peak RSS (MB) | stripped size (MB) |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for case in &cases {
+        let mut samples = Vec::new();
+        for _ in 0..runs {
+            samples.push(run_once(case, &env).await);
+        }
+        let init: Vec<f64> = samples.iter().map(|s| s.init_ms).collect();
+        let invoke: Vec<f64> = samples.iter().map(|s| s.invoke_ms).collect();
+        let rss = samples.iter().map(|s| s.rss_kb).max().unwrap_or(0) as f64 / 1024.0;
+        println!(
+            "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} |",
+            case.name,
+            percentile(init.clone(), 0.5),
+            percentile(init, 0.95),
+            percentile(invoke.clone(), 0.5),
+            percentile(invoke, 0.95),
+            rss,
+            size_mb(&case.binary)
+        );
+    }
+}
