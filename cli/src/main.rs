@@ -76,6 +76,8 @@ enum Command {
     /// Work with schedules
     #[command(subcommand)]
     Schedules(SchedulesCmd),
+    /// Print the OpenAPI document (what `serve` answers at /openapi.json)
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -178,6 +180,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             port,
             no_scheduler,
         } => serve::run(&cli.store, &host, port, !no_scheduler).await,
+        Command::Openapi => {
+            print!("{}", runtype::openapi::document_text());
+            Ok(())
+        }
         Command::Schedules(SchedulesCmd::Tick { now }) => {
             let now = match now {
                 None => runtype::time::now(),

@@ -112,6 +112,20 @@ async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<
     let request_id = runtype::ids::request_id();
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
+    if method == http::Method::GET && parts.uri.path() == "/openapi.json" {
+        let mut res =
+            hyper::Response::new(Full::new(Bytes::from(runtype::openapi::document_text())));
+        let h = res.headers_mut();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+            h.insert("x-request-id", v);
+        }
+        router::log_request(&method, Some("/openapi.json"), 200, started, &request_id);
+        return res;
+    }
     let outcome = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => {
             let req = http::Request::from_parts(parts, collected.to_bytes());

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lambda;
 pub mod log;
 pub mod model;
+pub mod openapi;
 pub mod repo;
 pub mod router;
 pub mod scheduler;

@@ -89,50 +89,129 @@ fn percentile(mut v: Vec<f64>, p: f64) -> f64 {
 }
 
 fn size_mb(p: &Path) -> f64 {
-    std::fs::metadata(p).map(|m| m.len() as f64 / 1_048_576.0).unwrap_or(0.0)
+    std::fs::metadata(p)
+        .map(|m| m.len() as f64 / 1_048_576.0)
+        .unwrap_or(0.0)
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runs: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(20);
-    let bins = PathBuf::from(args.get(1).cloned().unwrap_or_else(|| "target/release".into()));
+    let bins = PathBuf::from(
+        args.get(1)
+            .cloned()
+            .unwrap_or_else(|| "target/release".into()),
+    );
     let floors = args.get(2).map(PathBuf::from);
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local)");
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .expect("AWS_ENDPOINT_URL_DYNAMODB (DynamoDB Local)");
 
     // the data the functions work on
     let table = runtype::ids::new_id("bench");
-    DynamoTable::from_env(table.clone(), Some(endpoint.clone()), RequestCounter::default())
-        .await
-        .create_table()
-        .await
-        .expect("create the bench table");
-    let app = App::open(&Backend::DynamoDb { table: table.clone(), endpoint: Some(endpoint.clone()) }, Config::local(""))
+    DynamoTable::from_env(
+        table.clone(),
+        Some(endpoint.clone()),
+        RequestCounter::default(),
+    )
+    .await
+    .create_table()
+    .await
+    .expect("create the bench table");
+    let app = App::open(
+        &Backend::DynamoDb {
+            table: table.clone(),
+            endpoint: Some(endpoint.clone()),
+        },
+        Config::local(""),
+    )
+    .await
+    .unwrap();
+    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench")
         .await
         .unwrap();
-    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench").await.unwrap();
     let key = key.plaintext;
-    let p = call(&app, &key, "POST", "/v1/products", json!({ "name": "bench" })).await["id"].as_str().unwrap().to_string();
-    let c = call(&app, &key, "POST", &format!("/v1/products/{p}/capabilities"), json!({ "capabilityName": "Answer questions", "flowId": "f" })).await["id"]
+    let p = call(
+        &app,
+        &key,
+        "POST",
+        "/v1/products",
+        json!({ "name": "bench" }),
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let s = call(&app, &key, "POST", &format!("/v1/products/{p}/surfaces"), json!({ "name": "api", "type": "api" })).await["id"]
+    let c = call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/capabilities"),
+        json!({ "capabilityName": "Answer questions", "flowId": "f" }),
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_string();
-    call(&app, &key, "POST", &format!("/v1/products/{p}/surfaces/{s}/items"), json!({ "capabilityId": c })).await;
-    let vars = [("KEY", key.as_str()), ("PRODUCT_ID", p.as_str()), ("SURFACE_ID", s.as_str()), ("CAPABILITY_ID", c.as_str())];
+    let s = call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        json!({ "name": "api", "type": "api" }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        json!({ "capabilityId": c }),
+    )
+    .await;
+    let vars = [
+        ("KEY", key.as_str()),
+        ("PRODUCT_ID", p.as_str()),
+        ("SURFACE_ID", s.as_str()),
+        ("CAPABILITY_ID", c.as_str()),
+    ];
 
     let mut cases = vec![
-        Case { name: "create-product".into(), binary: bins.join("create-product"), event: event("create-product", &vars) },
-        Case { name: "create-surface-key".into(), binary: bins.join("create-surface-key"), event: event("create-surface-key", &vars) },
-        Case { name: "get-surface".into(), binary: bins.join("get-surface"), event: event("get-surface", &vars) },
-        Case { name: "fire-schedules".into(), binary: bins.join("fire-schedules"), event: event("fire-schedules", &[]) },
+        Case {
+            name: "create-product".into(),
+            binary: bins.join("create-product"),
+            event: event("create-product", &vars),
+        },
+        Case {
+            name: "create-surface-key".into(),
+            binary: bins.join("create-surface-key"),
+            event: event("create-surface-key", &vars),
+        },
+        Case {
+            name: "get-surface".into(),
+            binary: bins.join("get-surface"),
+            event: event("get-surface", &vars),
+        },
+        Case {
+            name: "fire-schedules".into(),
+            binary: bins.join("fire-schedules"),
+            event: event("fire-schedules", &[]),
+        },
     ];
     if let Some(f) = &floors {
-        cases.push(Case { name: "floor: hello-world lambda_http".into(), binary: f.join("hello"), event: event("get-surface", &vars) });
-        cases.push(Case { name: "floor: one PutItem, default features".into(), binary: f.join("putitem"), event: json!({}) });
+        cases.push(Case {
+            name: "floor: hello-world lambda_http".into(),
+            binary: f.join("hello"),
+            event: event("get-surface", &vars),
+        });
+        cases.push(Case {
+            name: "floor: one PutItem, default features".into(),
+            binary: f.join("putitem"),
+            event: json!({}),
+        });
     }
     let env = [
         ("TABLE_NAME", table.clone()),
