@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cron;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod jwt;
 pub mod keys;
 #[cfg(feature = "lambda")]

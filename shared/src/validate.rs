@@ -40,7 +40,7 @@ pub fn json_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+    let value: Value = crate::json::parse(body).map_err(|e| ApiError::BadRequest {
         code: "INVALID_JSON",
         message: format!("Request body is not valid JSON: {e}"),
     })?;

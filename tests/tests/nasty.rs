@@ -1,0 +1,294 @@
+//! Hand-written nasty inputs: each gets a 4xx with the contract's error body, and nothing
+//! is stored.
+
+mod common;
+
+use bytes::Bytes;
+use common::{Store, TestApp};
+use runtype::store::Query;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    nasty_bodies_are_4xx_and_store_nothing,
+    nasty_strings_in_every_string_field
+);
+
+/// Everything stored under the product and in the owner's index.
+async fn footprint(t: &TestApp, product: &str) -> usize {
+    let partition = t
+        .app
+        .table()
+        .query(&Query::partition(format!("PRODUCT#{product}")))
+        .await
+        .unwrap();
+    let index = t
+        .app
+        .table()
+        .query(&Query::index(
+            runtype::store::Index::Gsi1,
+            format!("OWNER#{}", t.owner),
+        ))
+        .await
+        .unwrap();
+    partition.items.len() + index.items.len()
+}
+
+struct Fixture {
+    t: TestApp,
+    p: String,
+    paths: Vec<(&'static str, String)>,
+}
+
+async fn fixture(store: Store) -> Fixture {
+    let t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    let c = t.capability(&p, "c").await;
+    let s = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "api" })),
+        )
+        .await
+        .id();
+    let i = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces/{s}/items"),
+            Some(json!({ "capabilityId": c })),
+        )
+        .await
+        .id();
+    let ss = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let sc = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces/{ss}/schedules"),
+            Some(json!({ "flowId": "f", "triggerType": "recurring", "cron": "0 9 * * *" })),
+        )
+        .await
+        .id();
+    let paths = vec![
+        ("POST", "/v1/products".to_string()),
+        ("PUT", format!("/v1/products/{p}")),
+        ("POST", format!("/v1/products/{p}/capabilities")),
+        ("PUT", format!("/v1/products/{p}/capabilities/{c}")),
+        ("POST", format!("/v1/products/{p}/surfaces")),
+        ("PUT", format!("/v1/products/{p}/surfaces/{s}")),
+        ("POST", format!("/v1/products/{p}/surfaces/{s}/items")),
+        ("PUT", format!("/v1/products/{p}/surfaces/{s}/items/{i}")),
+        ("POST", format!("/v1/products/{p}/surfaces/{s}/keys")),
+        ("POST", format!("/v1/products/{p}/surfaces/{ss}/schedules")),
+        (
+            "PUT",
+            format!("/v1/products/{p}/surfaces/{ss}/schedules/{sc}"),
+        ),
+    ];
+    Fixture { t, p, paths }
+}
+
+fn raw(
+    t: &TestApp,
+    method: &str,
+    path: &str,
+    ct: Option<&str>,
+    body: Vec<u8>,
+) -> http::Request<Bytes> {
+    let mut b = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {}", t.key));
+    if let Some(ct) = ct {
+        b = b.header("content-type", ct);
+    }
+    b.body(Bytes::from(body)).unwrap()
+}
+
+fn is_contract_error(r: &common::Res) -> bool {
+    (400..500).contains(&r.status)
+        && r.body["error"].as_str().is_some_and(|e| !e.is_empty())
+        && r.body["code"].is_string()
+}
+
+async fn nasty_bodies_are_4xx_and_store_nothing(store: Store) {
+    let f = fixture(store).await;
+    let before = footprint(&f.t, &f.p).await;
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let deep_object = format!(
+        "{{\"name\":\"x\",\"canvas\":{}1{}}}",
+        "{\"a\":".repeat(10_000),
+        "}".repeat(10_000)
+    );
+    let bodies: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
+        (
+            "non-UTF-8",
+            Some("application/json"),
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'],
+        ),
+        (
+            "latin-1 name",
+            Some("application/json"),
+            b"{\"name\":\"caf\xe9\"}".to_vec(),
+        ),
+        (
+            "deeply nested array",
+            Some("application/json"),
+            deep.into_bytes(),
+        ),
+        (
+            "deeply nested object",
+            Some("application/json"),
+            deep_object.into_bytes(),
+        ),
+        (
+            "huge number",
+            Some("application/json"),
+            b"{\"name\":\"x\",\"rateLimitPerMinute\":1e400,\"displayOrder\":1e400}".to_vec(),
+        ),
+        ("huge integer in every field", Some("application/json"), {
+            let huge = "123456789012345678901234567890";
+            let fields = [
+                "name",
+                "capabilityName",
+                "flowId",
+                "agentId",
+                "type",
+                "capabilityId",
+                "triggerType",
+                "cron",
+                "rateLimitPerMinute",
+                "rateLimitPerDay",
+                "enabled",
+                "environment",
+                "description",
+            ];
+            let inner: Vec<String> = fields.iter().map(|f| format!("\"{f}\":{huge}")).collect();
+            format!("{{{}}}", inner.join(",")).into_bytes()
+        }),
+        (
+            "duplicate keys",
+            Some("application/json"),
+            b"{\"name\":\"a\",\"name\":\"b\",\"capabilityName\":\"a\",\"capabilityName\":\"b\"}"
+                .to_vec(),
+        ),
+        (
+            "wrong content type",
+            Some("text/plain"),
+            b"{\"name\":\"x\"}".to_vec(),
+        ),
+        (
+            "form content type",
+            Some("application/x-www-form-urlencoded"),
+            b"name=x".to_vec(),
+        ),
+        ("xml", Some("application/xml"), b"<name>x</name>".to_vec()),
+        (
+            "trailing garbage",
+            Some("application/json"),
+            b"{\"name\":\"x\"} trailing".to_vec(),
+        ),
+        (
+            "not an object",
+            Some("application/json"),
+            b"[\"name\"]".to_vec(),
+        ),
+        (
+            "NUL byte raw",
+            Some("application/json"),
+            b"{\"name\":\"a\x00b\"}".to_vec(),
+        ),
+        ("too large", Some("application/json"), {
+            let mut v = b"{\"name\":\"".to_vec();
+            v.extend(std::iter::repeat_n(b'x', 1024 * 1024 + 10));
+            v.extend(b"\"}");
+            v
+        }),
+    ];
+    for (method, path) in &f.paths {
+        for (what, ct, body) in &bodies {
+            let r = f.t.raw(raw(&f.t, method, path, *ct, body.clone())).await;
+            assert!(is_contract_error(&r), "{what} to {method} {path}: {r:?}");
+        }
+    }
+    assert_eq!(footprint(&f.t, &f.p).await, before, "nothing was stored");
+    let g =
+        f.t.call("GET", &format!("/v1/products/{}", f.p), None)
+            .await;
+    assert_eq!(g.body["name"], "p");
+}
+
+/// Every string field of every write, with a NUL byte and with 10 001 characters.
+async fn nasty_strings_in_every_string_field(store: Store) {
+    let f = fixture(store).await;
+    let before = footprint(&f.t, &f.p).await;
+    let fields: &[(&str, &[&str])] = &[
+        ("/v1/products", &["name", "description", "icon"]),
+        (
+            "/capabilities",
+            &[
+                "capabilityName",
+                "capabilityDescription",
+                "flowId",
+                "agentId",
+            ],
+        ),
+        ("/surfaces", &["name", "type", "status", "environment"]),
+        (
+            "/items",
+            &[
+                "capabilityId",
+                "exposedName",
+                "exposedDescription",
+                "endpointSlug",
+            ],
+        ),
+        ("/keys", &["name", "expiresAt", "environment"]),
+        (
+            "/schedules",
+            &[
+                "flowId",
+                "agentId",
+                "triggerType",
+                "cron",
+                "runAt",
+                "timezone",
+                "name",
+                "recordType",
+            ],
+        ),
+    ];
+    let long = "x".repeat(10_001);
+    for (method, path) in &f.paths {
+        let names = fields
+            .iter()
+            .filter(|(suffix, _)| {
+                let p = path.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                p.ends_with(&format!("{suffix}/"))
+                    || path.ends_with(suffix)
+                    || (*suffix == "/v1/products" && path.matches('/').count() <= 3)
+            })
+            .flat_map(|(_, names)| names.iter())
+            .collect::<Vec<_>>();
+        assert!(!names.is_empty(), "{path}");
+        for name in names {
+            for bad in [format!("a\u{0}b"), long.clone()] {
+                let body: Value = json!({ *name: bad });
+                let r = f.t.call(method, path, Some(body)).await;
+                assert!(
+                    is_contract_error(&r),
+                    "{name} ({} chars) to {method} {path}: {r:?}",
+                    bad.len()
+                );
+                assert_eq!(r.status, 400, "{name} to {method} {path}");
+            }
+        }
+    }
+    assert_eq!(footprint(&f.t, &f.p).await, before, "nothing was stored");
+}
