@@ -11,8 +11,8 @@ TOOLS="$PWD/.tools"
 . scripts/dynamodb-local.sh
 
 echo "bench: building release binaries"
-cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p fire-schedules \
-  -p runtype-cli -p runtype-tests --bin coldstart
+cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p fire-schedules -p runtype-cli
+cargo build --release --quiet -p runtype-tests --bin coldstart
 cargo build --release --quiet --manifest-path bench/floors/Cargo.toml
 
 echo "bench: cold starts ($RUNS runs each)"
