@@ -56,7 +56,6 @@ fn route_static(function: &str) -> String {
 fn routes_template_and_function_crates_agree() {
     let t = template();
     let from_code: BTreeSet<(String, String, String)> = routes()
-        .iter()
         .map(|r| {
             (
                 r.method.to_string(),
