@@ -27,6 +27,9 @@ use super::{
 
 type Attrs = HashMap<String, AttributeValue>;
 
+/// The Mozilla root certificates (webpki-root-certs), as one PEM bundle made at build time.
+const ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roots.pem"));
+
 pub struct DynamoTable {
     client: Client,
     table: String,
@@ -59,10 +62,9 @@ impl DynamoTable {
         use aws_smithy_http_client::tls::{
             self, rustls_provider::CryptoMode, TlsContext, TrustStore,
         };
-        let mut roots = TrustStore::empty().with_native_roots(false);
-        for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-            roots.add_pem_certificate(pem(cert.as_ref()));
-        }
+        let roots = TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(ROOTS_PEM);
         aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
             .tls_context(
@@ -665,16 +667,15 @@ impl Table for DynamoTable {
     }
 }
 
-/// A DER certificate as PEM.
-fn pem(der: &[u8]) -> Vec<u8> {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + 80);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_root_bundle_is_compiled_in() {
+        let pem = std::str::from_utf8(super::ROOTS_PEM).unwrap();
+        assert!(pem.matches("-----BEGIN CERTIFICATE-----").count() > 100);
+        assert_eq!(
+            pem.matches("-----BEGIN CERTIFICATE-----").count(),
+            pem.matches("-----END CERTIFICATE-----").count()
+        );
     }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out.into_bytes()
 }
