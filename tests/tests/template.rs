@@ -113,6 +113,9 @@ fn routes_template_and_function_crates_agree() {
     let mut crates = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("functions")).unwrap() {
         let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
         let name = dir.file_name().unwrap().to_str().unwrap().to_string();
         let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
         assert!(
