@@ -122,7 +122,10 @@ fn routes_template_and_function_crates_agree() {
             manifest.contains(&format!("name = \"{name}\"")),
             "{name}: package named after its folder"
         );
-        assert!(manifest.contains("build = \"../link.rs\""), "{name}: linked as the other functions are");
+        assert!(
+            manifest.contains("build = \"../link.rs\""),
+            "{name}: linked as the other functions are"
+        );
         let main = std::fs::read_to_string(dir.join("src/main.rs")).unwrap();
         assert!(
             main.lines().count() <= 15,
