@@ -53,4 +53,6 @@ KEY=$(grep -o 'rt_live_[A-Za-z0-9]*' "$SERVE_DIR/out" | head -n 1)
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples 40 --seed 20261126 --workers 2 --continue-on-failure)
 
-cargo test --workspace "$@"
+TEST_LOG="$SERVE_DIR/cargo-test.log"
+cargo test --workspace "$@" 2>&1 | tee "$TEST_LOG"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$TEST_LOG"
