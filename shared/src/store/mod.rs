@@ -200,7 +200,7 @@ pub trait Table: Send + Sync {
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()>;
 
-    /// Delete; answers whether an item was there.
+    /// Delete the item (under `cond`).
     async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()>;
 
     /// All or nothing, at most `MAX_TX_OPS` operations on distinct keys.
