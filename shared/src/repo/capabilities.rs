@@ -12,7 +12,7 @@ use super::items;
 use super::keys::{self as k, entity};
 use super::partition::Partition;
 use super::products::{self, product_item};
-use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
@@ -84,13 +84,7 @@ pub async fn get(
     product_id: &str,
     id: &str,
 ) -> ApiResult<(Capability, u64)> {
-    let found = table.get(&k::capability(product_id, id)).await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Capability"))?;
-    let cap: Capability = decode(&found)?;
-    if cap.owner != owner {
-        return Err(ApiError::not_found("Capability"));
-    }
-    Ok((cap, found.version))
+    get_owned(table, &k::capability(product_id, id), owner, "Capability").await
 }
 
 /// Read-modify-write; a rename moves the name reservation in the same transaction.

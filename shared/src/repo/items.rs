@@ -12,7 +12,7 @@ use super::cascade::{self, deletes};
 use super::keys::{self as k, entity};
 use super::partition::Partition;
 use super::surface_keys::drop_scope_ops;
-use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 pub fn item_item(i: &SurfaceItem, version: u64) -> Item {
     item(
@@ -153,15 +153,13 @@ pub async fn get(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<(SurfaceItem, u64)> {
-    let found = table
-        .get(&k::surface_item(product_id, surface_id, id))
-        .await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Surface item"))?;
-    let it: SurfaceItem = decode(&found)?;
-    if it.owner != owner {
-        return Err(ApiError::not_found("Surface item"));
-    }
-    Ok((it, found.version))
+    get_owned(
+        table,
+        &k::surface_item(product_id, surface_id, id),
+        owner,
+        "Surface item",
+    )
+    .await
 }
 
 /// Read-modify-write; a slug change moves its reservation in the same transaction.

@@ -54,6 +54,49 @@ pub fn decode<T: DeserializeOwned>(item: &Item) -> ApiResult<T> {
     })
 }
 
+/// A record that belongs to one owner.
+pub trait Owned: DeserializeOwned {
+    fn owner(&self) -> &str;
+}
+
+macro_rules! owned {
+    ($($t:ty),*) => {$(
+        impl Owned for $t {
+            fn owner(&self) -> &str {
+                &self.owner
+            }
+        }
+    )*};
+}
+
+owned!(
+    crate::model::Product,
+    crate::model::Capability,
+    crate::model::Surface,
+    crate::model::SurfaceItem,
+    crate::model::SurfaceKey,
+    crate::model::Schedule
+);
+
+/// The record at `key` and its version (one GetItem), if it is `owner`'s; anything else is
+/// a 404 naming `what`, exactly as if it did not exist.
+pub async fn get_owned<T: Owned>(
+    table: &dyn crate::store::Table,
+    key: &Key,
+    owner: &str,
+    what: &str,
+) -> ApiResult<(T, u64)> {
+    let found = table
+        .get(key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(what))?;
+    let record: T = decode(&found)?;
+    if record.owner() != owner {
+        return Err(ApiError::not_found(what));
+    }
+    Ok((record, found.version))
+}
+
 /// Pause briefly (randomised, growing) before trying a raced write again.
 pub async fn backoff(attempt: u32) {
     let mut b = [0u8; 1];

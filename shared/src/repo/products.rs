@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::model::{Capability, Product, Surface};
 use crate::store::{Cond, Index, Item, Position, Query, Table, TxOp};
 
@@ -12,7 +12,7 @@ use super::cursor::{self, Cursor};
 use super::keys::{self as k, entity};
 use super::partition::Partition;
 use super::schedules;
-use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, decode, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 pub fn product_item(p: &Product, version: u64) -> Item {
     let mut it = item(
@@ -33,13 +33,7 @@ pub async fn create(table: &dyn Table, product: &Product) -> ApiResult<()> {
 
 /// The product record alone (one GetItem), if `owner` owns it.
 pub async fn get(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Product, u64)> {
-    let found = table.get(&k::product(id)).await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Product"))?;
-    let product: Product = decode(&found)?;
-    if product.owner != owner {
-        return Err(ApiError::not_found("Product"));
-    }
-    Ok((product, found.version))
+    get_owned(table, &k::product(id), owner, "Product").await
 }
 
 /// Read-modify-write with a version condition; a lost race is retried, so no acknowledged

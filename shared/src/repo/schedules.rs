@@ -10,7 +10,7 @@ use crate::store::{Cond, Item, Key, Query, StoreError, StoreResult, Table, TxOp}
 
 use super::cascade::{self, deletes};
 use super::keys::{self as k, entity};
-use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, decode, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 /// How many runs GET schedule shows.
 pub const RECENT_RUNS: usize = 20;
@@ -116,13 +116,13 @@ pub async fn get(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<(Schedule, u64)> {
-    let found = table.get(&k::schedule(product_id, surface_id, id)).await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Schedule"))?;
-    let s: Schedule = decode(&found)?;
-    if s.owner != owner {
-        return Err(ApiError::not_found("Schedule"));
-    }
-    Ok((s, found.version))
+    get_owned(
+        table,
+        &k::schedule(product_id, surface_id, id),
+        owner,
+        "Schedule",
+    )
+    .await
 }
 
 /// The surface's schedules, oldest first: one Query of the surface's subtree, which also

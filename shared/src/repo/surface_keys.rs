@@ -8,7 +8,7 @@ use crate::store::{Cond, Item, StoreError, Table, TxOp};
 
 use super::keys::{self as k, entity};
 use super::partition::Partition;
-use super::{backoff, decode, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
 
 /// `<kind>_<env>_`: `papi`/`mcp`/`a2a`, `live` for production keys and `test` otherwise.
 pub fn prefix(kind: &str, environment: &str) -> String {
@@ -221,21 +221,15 @@ pub async fn delete(
     surface_id: &str,
     key_id: &str,
 ) -> ApiResult<()> {
-    let found = table
-        .get(&k::surface_key(product_id, surface_id, key_id))
-        .await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Key"))?;
-    let key: SurfaceKey = decode(&found)?;
-    if key.owner != owner {
-        return Err(ApiError::not_found("Key"));
-    }
+    let record = k::surface_key(product_id, surface_id, key_id);
+    let (key, _) = get_owned::<SurfaceKey>(table, &record, owner, "Key").await?;
     let ops = vec![
         TxOp::Delete {
             key: k::surface_key_hash(&key.hash),
             cond: Cond::Always,
         },
         TxOp::Delete {
-            key: found.key,
+            key: record,
             cond: Cond::Exists,
         },
     ];

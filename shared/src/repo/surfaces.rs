@@ -11,7 +11,9 @@ use super::cascade::{self, deletes};
 use super::cursor::{self, Cursor};
 use super::keys::{self as k, entity};
 use super::partition::Partition;
-use super::{backoff, decode, item, products, raced, schedules, too_much_contention, MAX_ATTEMPTS};
+use super::{
+    backoff, decode, get_owned, item, products, raced, schedules, too_much_contention, MAX_ATTEMPTS,
+};
 
 pub fn surface_item(s: &Surface, version: u64) -> Item {
     let mut it = item(
@@ -56,13 +58,7 @@ pub async fn get(
     product_id: &str,
     id: &str,
 ) -> ApiResult<(Surface, u64)> {
-    let found = table.get(&k::surface(product_id, id)).await?;
-    let found = found.ok_or_else(|| ApiError::not_found("Surface"))?;
-    let surface: Surface = decode(&found)?;
-    if surface.owner != owner {
-        return Err(ApiError::not_found("Surface"));
-    }
-    Ok((surface, found.version))
+    get_owned(table, &k::surface(product_id, id), owner, "Surface").await
 }
 
 pub async fn update<F>(
