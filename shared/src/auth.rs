@@ -6,8 +6,8 @@ use http::HeaderMap;
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::keys;
 use crate::repo::accounts::{self, LIVE_PREFIX, TEST_PREFIX};
+use crate::secrets;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +50,10 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
     let token = bearer(headers)?;
     if token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX) {
         let prefix = &token[..LIVE_PREFIX.len()];
-        if !keys::well_formed(prefix, token) {
+        if !secrets::well_formed(prefix, token) {
             return Err(unauthorized("Invalid API key"));
         }
-        let found = accounts::find_by_hash(app.table(), &keys::hash(token)).await?;
+        let found = accounts::find_by_hash(app.table(), &secrets::hash(token)).await?;
         let key = found.ok_or_else(|| unauthorized("Invalid or revoked API key"))?;
         return Ok(Caller {
             owner: key.account_id,

@@ -13,7 +13,7 @@ static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 pub fn new_id(prefix: &str) -> String {
     let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
     let mut bytes = [0u8; 10];
-    crate::keys::fill_random(&mut bytes);
+    crate::secrets::fill_random(&mut bytes);
     let fresh = bytes.iter().fold(0u128, |acc, b| (acc << 8) | *b as u128);
     let (ms, rand) = {
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());

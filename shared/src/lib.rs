@@ -9,7 +9,6 @@ pub mod error;
 pub mod ids;
 pub mod json;
 pub mod jwt;
-pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod log;
@@ -18,6 +17,7 @@ pub mod openapi;
 pub mod repo;
 pub mod router;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
 pub mod time;
 pub mod validate;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::repo::keys::{due_pk, DUE_SHARDS};
+use crate::repo::layout::{due_pk, DUE_SHARDS};
 use crate::repo::schedules::{claim, Claim};
 use crate::store::{Index, Position, Query, Table};
 

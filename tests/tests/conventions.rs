@@ -33,7 +33,7 @@ async fn credentials_are_checked(store: Store) {
         Some("Bearer a.b.c".into()),
         Some(format!("Bearer {}", t.key.replace("rt_live_", "rt_test_"))),
         // well-formed (checksum matches) but never issued
-        Some(format!("Bearer {}", runtype::keys::generate("rt_live_"))),
+        Some(format!("Bearer {}", runtype::secrets::generate("rt_live_"))),
     ];
     for auth in cases {
         let mut b = Request::builder().method("GET").uri("/v1/products");
@@ -73,7 +73,7 @@ async fn bad_checksum_costs_no_storage_read(store: Store) {
     let before = t.requests();
     let r = t
         .call_as(
-            &runtype::keys::generate("rt_live_"),
+            &runtype::secrets::generate("rt_live_"),
             "GET",
             "/v1/products",
             None,
@@ -345,7 +345,7 @@ async fn storage_down_is_503() {
         endpoint: Some(format!("http://127.0.0.1:{port}")),
     };
     let app = App::open(&backend, common::config()).await.unwrap();
-    let key = runtype::keys::generate("rt_live_");
+    let key = runtype::secrets::generate("rt_live_");
     for _ in 0..2 {
         let req = Request::builder()
             .uri("/v1/products")

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::Store;
-use runtype::repo::schedules::schedule_item;
+use runtype::repo::Record;
 use runtype::store::{Cond, Query};
 use runtype_tests::runtime_api::{binaries_dir, spawn_function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
@@ -198,7 +198,7 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
     // make it due: its next fire a minute ago
     let table = d.t.app.table();
     let found = table
-        .get(&runtype::repo::keys::schedule(&p, &s, &id))
+        .get(&runtype::repo::layout::schedule(&p, &s, &id))
         .await
         .unwrap()
         .unwrap();
@@ -208,7 +208,7 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
     ));
     table
         .put(
-            schedule_item(&sched, found.version + 1),
+            sched.to_item(found.version + 1),
             Cond::Version(found.version),
         )
         .await

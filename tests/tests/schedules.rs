@@ -458,7 +458,7 @@ async fn pause_resume_and_run_now(store: Store) {
     let stored =
         f.t.app
             .table()
-            .get(&runtype::repo::keys::execution(&exec))
+            .get(&runtype::repo::layout::execution(&exec))
             .await
             .unwrap()
             .expect("execution record");
@@ -509,7 +509,7 @@ async fn a_pass_fires_due_schedules_once(store: Store) {
         .t
         .app
         .table()
-        .get(&runtype::repo::keys::execution(exec))
+        .get(&runtype::repo::layout::execution(exec))
         .await
         .unwrap()
         .is_some());

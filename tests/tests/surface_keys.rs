@@ -373,7 +373,7 @@ async fn verification_order(store: Store) {
     }
     // well-formed but never issued: one read
     let before = f.t.requests();
-    let stranger = runtype::keys::generate("papi_test_");
+    let stranger = runtype::secrets::generate("papi_test_");
     assert_eq!(f.verify(&stranger).await.unwrap_err(), Rejection::Unknown);
     assert_eq!(f.t.requests() - before, 1);
     // expiry is checked in code, whatever TTL has or has not deleted
@@ -577,7 +577,7 @@ async fn surface_and_product_deletes_cascade(store: Store) {
     );
     assert_eq!(f.verify(&k2).await.unwrap_err(), Rejection::Unknown);
     assert!(partition_is_empty(&f.t, &f.p).await);
-    let hash_item = runtype::repo::keys::surface_key_hash(&runtype::keys::hash(&k2));
+    let hash_item = runtype::repo::layout::surface_key_hash(&runtype::secrets::hash(&k2));
     assert_eq!(
         f.t.app.table().get(&hash_item).await.unwrap(),
         None,
@@ -794,7 +794,7 @@ async fn plaintext_is_never_at_rest(store: Store) {
         let secret = &k[k.len() - 30..];
         assert!(!stored.contains(secret));
         assert!(
-            stored.contains(&runtype::keys::hash(k)),
+            stored.contains(&runtype::secrets::hash(k)),
             "only the hash is kept"
         );
     }

@@ -1,13 +1,13 @@
 //! Accounts and platform keys.
 
 use crate::error::{ApiError, ApiResult};
-use crate::keys;
 use crate::model::account::PlatformKeyHash;
 use crate::model::{Account, PlatformKey};
-use crate::store::{Cond, Index, Query, StoreError, Table, TxOp};
+use crate::secrets;
+use crate::store::{Cond, Index, Query, Table};
 
-use super::keys::{self as k, entity};
-use super::{decode, item};
+use super::layout::{self as k, entity};
+use super::{decode, item, Tx};
 
 /// Platform key prefixes: live and test keys.
 pub const LIVE_PREFIX: &str = "rt_live_";
@@ -21,12 +21,12 @@ pub struct NewKey {
 
 fn new_key(account_id: &str, read_only: bool, test: bool) -> NewKey {
     let prefix = if test { TEST_PREFIX } else { LIVE_PREFIX };
-    let plaintext = keys::generate(prefix);
+    let plaintext = secrets::generate(prefix);
     let record = PlatformKey {
         id: crate::ids::new_id("key"),
         account_id: account_id.to_string(),
-        hash: keys::hash(&plaintext),
-        key_prefix: keys::display_prefix(prefix, &plaintext),
+        hash: secrets::hash(&plaintext),
+        key_prefix: secrets::display_prefix(prefix, &plaintext),
         read_only,
         test,
         created_at: crate::time::now_string(),
@@ -35,34 +35,33 @@ fn new_key(account_id: &str, read_only: bool, test: bool) -> NewKey {
     NewKey { record, plaintext }
 }
 
-fn key_ops(key: &PlatformKey) -> [TxOp; 2] {
+/// Write a key's record and the hash item that authenticates it in `tx`.
+fn write_key(tx: &mut Tx, key: &PlatformKey) {
     let hash_record = PlatformKeyHash {
         key_id: key.id.clone(),
         account_id: key.account_id.clone(),
         read_only: key.read_only,
     };
-    [
-        TxOp::Put {
-            item: item(
-                k::platform_key(&key.id),
-                entity::PLATFORM_KEY,
-                key,
-                1,
-                &key.created_at,
-            ),
-            cond: Cond::NotExists,
-        },
-        TxOp::Put {
-            item: item(
-                k::platform_key_hash(&key.hash),
-                entity::PLATFORM_KEY_HASH,
-                &hash_record,
-                1,
-                &key.created_at,
-            ),
-            cond: Cond::NotExists,
-        },
-    ]
+    tx.put(
+        item(
+            k::platform_key(&key.id),
+            entity::PLATFORM_KEY,
+            key,
+            1,
+            &key.created_at,
+        ),
+        Cond::NotExists,
+    );
+    tx.put(
+        item(
+            k::platform_key_hash(&key.hash),
+            entity::PLATFORM_KEY_HASH,
+            &hash_record,
+            1,
+            &key.created_at,
+        ),
+        Cond::NotExists,
+    );
 }
 
 /// Create an account and its first (full-access, live) platform key, in one transaction.
@@ -81,12 +80,10 @@ pub async fn create_account(table: &dyn Table, name: &str) -> ApiResult<(Account
         &account.created_at,
     );
     account_item.gsi1 = Some((k::ACCOUNTS.into(), k::account(&account.id).sk));
-    let mut ops = vec![TxOp::Put {
-        item: account_item,
-        cond: Cond::NotExists,
-    }];
-    ops.extend(key_ops(&key.record));
-    table.transact(ops).await?;
+    let mut tx = Tx::default();
+    tx.put(account_item, Cond::NotExists);
+    write_key(&mut tx, &key.record);
+    tx.commit(table).await?;
     Ok((account, key))
 }
 
@@ -98,18 +95,12 @@ pub async fn create_key(
     test: bool,
 ) -> ApiResult<NewKey> {
     let key = new_key(account_id, read_only, test);
-    let mut ops = vec![TxOp::Check {
-        key: k::account(account_id),
-        cond: Cond::Exists,
-    }];
-    ops.extend(key_ops(&key.record));
-    match table.transact(ops).await {
-        Ok(()) => Ok(key),
-        Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
-            Err(ApiError::not_found("Account"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let mut tx = Tx::default();
+    let account = tx.check(k::account(account_id), Cond::Exists);
+    tx.or_answer(account, ApiError::not_found("Account"));
+    write_key(&mut tx, &key.record);
+    tx.commit(table).await?;
+    Ok(key)
 }
 
 /// Revoke a platform key: its hash item goes, so it fails at once; the record stays,
@@ -130,18 +121,10 @@ pub async fn revoke_key(table: &dyn Table, key_id: &str) -> ApiResult<PlatformKe
         found.version + 1,
         &found.created_at,
     );
-    table
-        .transact(vec![
-            TxOp::Delete {
-                key: k::platform_key_hash(&key.hash),
-                cond: Cond::Always,
-            },
-            TxOp::Put {
-                item: updated,
-                cond: Cond::Version(found.version),
-            },
-        ])
-        .await?;
+    let mut tx = Tx::default();
+    tx.delete(k::platform_key_hash(&key.hash), Cond::Always);
+    tx.put(updated, Cond::Version(found.version));
+    tx.commit(table).await?;
     Ok(key)
 }
 

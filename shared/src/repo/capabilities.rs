@@ -5,14 +5,13 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Capability, SurfaceItem};
-use crate::store::{Cond, Item, StoreError, Table, TxOp};
+use crate::store::{Cond, Item, Table};
 
-use super::cascade;
+use super::cascade::{self, Subtree};
 use super::items;
-use super::keys::{self as k, entity};
+use super::layout::{self as k, entity};
 use super::partition::Partition;
-use super::products::{self, product_item};
-use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{get_owned, item, products, Record, Retry, Tx};
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
@@ -20,61 +19,58 @@ fn name_taken(name: &str) -> ApiError {
     ))
 }
 
-pub fn capability_item(c: &Capability, version: u64) -> Item {
-    let mut it = item(
-        k::capability(&c.product_id, &c.id),
-        entity::CAPABILITY,
-        c,
-        version,
-        &c.created_at,
-    );
-    it.gsi1 = Some((
-        k::owner_index(&c.owner),
-        k::capability_index_sk(&c.product_id, &c.id),
-    ));
-    it
+impl Record for Capability {
+    fn to_item(&self, version: u64) -> Item {
+        let mut it = item(
+            k::capability(&self.product_id, &self.id),
+            entity::CAPABILITY,
+            self,
+            version,
+            &self.created_at,
+        );
+        it.gsi1 = Some((
+            k::owner_index(&self.owner),
+            k::capability_index_sk(&self.product_id, &self.id),
+        ));
+        it
+    }
+
+    fn touch(&mut self, now: &str) {
+        self.updated_at = now.to_string();
+    }
 }
 
-fn name_item(c: &Capability) -> Item {
-    item(
-        k::capability_name(&c.product_id, &c.capability_name),
-        entity::CAPABILITY_NAME,
-        &json!({ "capabilityId": c.id }),
-        1,
-        &c.updated_at,
-    )
+/// Reserve `c`'s name in `tx`; taken, the write answers 409.
+fn reserve_name(tx: &mut Tx, c: &Capability) {
+    let reservation = tx.put(
+        item(
+            k::capability_name(&c.product_id, &c.capability_name),
+            entity::CAPABILITY_NAME,
+            &json!({ "capabilityId": c.id }),
+            1,
+            &c.updated_at,
+        ),
+        Cond::NotExists,
+    );
+    tx.or_answer(reservation, name_taken(&c.capability_name));
 }
 
 /// Add `draft` (its id, owner and product already set) to its product.
 pub async fn add(table: &dyn Table, mut draft: Capability) -> ApiResult<Capability> {
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::default();
+    loop {
         let (mut product, version) = products::get(table, &draft.owner, &draft.product_id).await?;
         draft.display_order = Some(product.capability_seq);
         product.capability_seq += 1;
-        let ops = vec![
-            TxOp::Put {
-                item: product_item(&product, version + 1),
-                cond: Cond::Version(version),
-            },
-            TxOp::Put {
-                item: capability_item(&draft, 1),
-                cond: Cond::NotExists,
-            },
-            TxOp::Put {
-                item: name_item(&draft),
-                cond: Cond::NotExists,
-            },
-        ];
-        match table.transact(ops).await {
+        let mut tx = Tx::default();
+        tx.put(product.to_item(version + 1), Cond::Version(version));
+        tx.put(draft.to_item(1), Cond::NotExists);
+        reserve_name(&mut tx, &draft);
+        match tx.commit(table).await {
             Ok(()) => return Ok(draft),
-            Err(StoreError::Cancelled(failed)) if failed.contains(&2) => {
-                return Err(name_taken(&draft.capability_name))
-            }
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
+            Err(e) => retry.after(e).await?,
         }
     }
-    Err(too_much_contention())
 }
 
 /// The capability (one GetItem) if it belongs to `owner`'s product `product_id`.
@@ -84,10 +80,11 @@ pub async fn get(
     product_id: &str,
     id: &str,
 ) -> ApiResult<(Capability, u64)> {
-    get_owned(table, &k::capability(product_id, id), owner, "Capability").await
+    get_owned(table, &k::capability(product_id, id), owner).await
 }
 
-/// Read-modify-write; a rename moves the name reservation in the same transaction.
+/// Change the capability (see `repo::update`); a rename moves the name reservation in the
+/// same transaction.
 pub async fn update<F>(
     table: &dyn Table,
     owner: &str,
@@ -98,42 +95,23 @@ pub async fn update<F>(
 where
     F: FnMut(&mut Capability) -> ApiResult<()>,
 {
-    for attempt in 0..MAX_ATTEMPTS {
-        let (mut cap, version) = get(table, owner, product_id, id).await?;
+    let key = k::capability(product_id, id);
+    super::update(table, &key, owner, |cap: &mut Capability, tx: &mut Tx| {
         let old_name = cap.capability_name.clone();
-        apply(&mut cap)?;
-        cap.updated_at = crate::time::now_string();
-        let mut ops = vec![TxOp::Put {
-            item: capability_item(&cap, version + 1),
-            cond: Cond::Version(version),
-        }];
-        let renamed = Capability::name_key(&old_name) != Capability::name_key(&cap.capability_name);
-        if renamed {
-            ops.push(TxOp::Delete {
-                key: k::capability_name(product_id, &old_name),
-                cond: Cond::Always,
-            });
-            ops.push(TxOp::Put {
-                item: name_item(&cap),
-                cond: Cond::NotExists,
-            });
+        apply(cap)?;
+        if Capability::name_key(&old_name) != Capability::name_key(&cap.capability_name) {
+            tx.delete(k::capability_name(product_id, &old_name), Cond::Always);
+            reserve_name(tx, cap);
         }
-        match table.transact(ops).await {
-            Ok(()) => return Ok(cap),
-            Err(StoreError::Cancelled(failed)) if renamed && failed.contains(&2) => {
-                return Err(name_taken(&cap.capability_name))
-            }
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(too_much_contention())
+        Ok(())
+    })
+    .await
 }
 
 /// Delete the capability with the surface items that bind it (dropping those from key
-/// scopes) and its name reservation.
+/// scopes first) and its name reservation.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
-    for attempt in 0..MAX_ATTEMPTS {
+    cascade::delete(table, || async move {
         let p = Partition::load(table, owner, product_id).await?;
         let Some((cap, version)) = p.capabilities.iter().find(|(c, _)| c.id == id) else {
             return Err(ApiError::not_found("Capability"));
@@ -144,22 +122,11 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
             .map(|(i, _)| i)
             .filter(|i| i.capability_id == id)
             .collect();
-        let [scope_ops, removals] = items::removal_stages(&p, &bound);
-        let last = vec![
-            TxOp::Delete {
-                key: k::capability_name(product_id, &cap.capability_name),
-                cond: Cond::Always,
-            },
-            TxOp::Delete {
-                key: k::capability(product_id, id),
-                cond: Cond::Version(*version),
-            },
-        ];
-        match cascade::apply(table, vec![scope_ops, removals, last]).await {
-            Ok(()) => return Ok(()),
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(too_much_contention())
+        let (rewrites, removals) = items::removals(&p, &bound);
+        Ok(Subtree::of(k::capability(product_id, id), *version)
+            .rewrites(rewrites)
+            .children(removals)
+            .with_parent(k::capability_name(product_id, &cap.capability_name)))
+    })
+    .await
 }

@@ -6,22 +6,28 @@ use serde_json::json;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::slugify;
 use crate::model::SurfaceItem;
-use crate::store::{Cond, Item, StoreError, Table, TxOp};
+use crate::store::{Cond, Item, Key, Table, TxOp};
 
-use super::cascade::{self, deletes};
-use super::keys::{self as k, entity};
+use super::cascade::{self, Subtree};
+use super::layout::{self as k, entity};
 use super::partition::Partition;
 use super::surface_keys::drop_scope_ops;
-use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{get_owned, item, Record, Retry, Tx};
 
-pub fn item_item(i: &SurfaceItem, version: u64) -> Item {
-    item(
-        k::surface_item(&i.product_id, &i.surface_id, &i.id),
-        entity::SURFACE_ITEM,
-        i,
-        version,
-        &i.created_at,
-    )
+impl Record for SurfaceItem {
+    fn to_item(&self, version: u64) -> Item {
+        item(
+            k::surface_item(&self.product_id, &self.surface_id, &self.id),
+            entity::SURFACE_ITEM,
+            self,
+            version,
+            &self.created_at,
+        )
+    }
+
+    fn touch(&mut self, now: &str) {
+        self.updated_at = now.to_string();
+    }
 }
 
 fn binding_item(i: &SurfaceItem) -> Item {
@@ -44,6 +50,12 @@ fn slug_item(i: &SurfaceItem, slug: &str) -> Item {
     )
 }
 
+/// Reserve `slug` for `i` in `tx`; taken, the write answers 409.
+fn reserve_slug(tx: &mut Tx, i: &SurfaceItem, slug: &str) {
+    let reservation = tx.put(slug_item(i, slug), Cond::NotExists);
+    tx.or_answer(reservation, slug_taken(slug));
+}
+
 fn already_bound() -> ApiError {
     ApiError::Conflict("This capability is already bound to this surface".into())
 }
@@ -58,7 +70,8 @@ fn slug_taken(slug: &str) -> ApiError {
 /// the capability name as a slug, suffixed (`-2`, `-3`, …) until it is unused.
 pub async fn add(table: &dyn Table, mut draft: SurfaceItem) -> ApiResult<SurfaceItem> {
     let explicit_slug = draft.endpoint_slug.is_some();
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::default();
+    loop {
         let p = Partition::load(table, &draft.owner, &draft.product_id).await?;
         let (surface, _) = p.surface(&draft.surface_id)?;
         let Some(cap) = p.capability(&draft.capability_id) else {
@@ -101,48 +114,32 @@ pub async fn add(table: &dyn Table, mut draft: SurfaceItem) -> ApiResult<Surface
                 .max()
                 .map_or(0, |m| m + 1),
         );
-        let mut ops = vec![
-            TxOp::Check {
-                key: k::surface(&draft.product_id, &draft.surface_id),
-                cond: Cond::Exists,
-            },
-            TxOp::Check {
-                key: k::capability(&draft.product_id, &draft.capability_id),
-                cond: Cond::Exists,
-            },
-            TxOp::Put {
-                item: item_item(&draft, 1),
-                cond: Cond::NotExists,
-            },
-            TxOp::Put {
-                item: binding_item(&draft),
-                cond: Cond::NotExists,
-            },
-        ];
-        if let Some(slug) = &draft.endpoint_slug {
-            ops.push(TxOp::Put {
-                item: slug_item(&draft, slug),
-                cond: Cond::NotExists,
-            });
-        }
-        match table.transact(ops).await {
-            Ok(()) => return Ok(draft),
-            Err(StoreError::Cancelled(failed)) => {
-                if failed.contains(&0) {
-                    return Err(ApiError::not_found("Surface"));
-                }
-                if failed.contains(&3) {
-                    return Err(already_bound());
-                }
-                if failed.contains(&4) && explicit_slug {
-                    return Err(slug_taken(draft.endpoint_slug.as_deref().unwrap_or("")));
-                }
-                backoff(attempt).await;
+        let mut tx = Tx::default();
+        let surface = tx.check(
+            k::surface(&draft.product_id, &draft.surface_id),
+            Cond::Exists,
+        );
+        tx.or_answer(surface, ApiError::not_found("Surface"));
+        tx.check(
+            k::capability(&draft.product_id, &draft.capability_id),
+            Cond::Exists,
+        );
+        tx.put(draft.to_item(1), Cond::NotExists);
+        let binding = tx.put(binding_item(&draft), Cond::NotExists);
+        tx.or_answer(binding, already_bound());
+        match &draft.endpoint_slug {
+            Some(slug) if explicit_slug => reserve_slug(&mut tx, &draft, slug),
+            // a default slug taken meanwhile: the next attempt picks another
+            Some(slug) => {
+                tx.put(slug_item(&draft, slug), Cond::NotExists);
             }
-            Err(e) => return Err(e.into()),
+            None => {}
+        }
+        match tx.commit(table).await {
+            Ok(()) => return Ok(draft),
+            Err(e) => retry.after(e).await?,
         }
     }
-    Err(too_much_contention())
 }
 
 /// The item (one GetItem) if it is `owner`'s.
@@ -153,16 +150,11 @@ pub async fn get(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<(SurfaceItem, u64)> {
-    get_owned(
-        table,
-        &k::surface_item(product_id, surface_id, id),
-        owner,
-        "Surface item",
-    )
-    .await
+    get_owned(table, &k::surface_item(product_id, surface_id, id), owner).await
 }
 
-/// Read-modify-write; a slug change moves its reservation in the same transaction.
+/// Change the item (see `repo::update`); a slug change moves its reservation in the same
+/// transaction.
 pub async fn update<F>(
     table: &dyn Table,
     owner: &str,
@@ -174,47 +166,27 @@ pub async fn update<F>(
 where
     F: FnMut(&mut SurfaceItem) -> ApiResult<()>,
 {
-    for attempt in 0..MAX_ATTEMPTS {
-        let (mut it, version) = get(table, owner, product_id, surface_id, id).await?;
+    let key = k::surface_item(product_id, surface_id, id);
+    super::update(table, &key, owner, |it: &mut SurfaceItem, tx: &mut Tx| {
         let old_slug = it.endpoint_slug.clone();
-        apply(&mut it)?;
-        it.updated_at = crate::time::now_string();
-        let mut ops = vec![TxOp::Put {
-            item: item_item(&it, version + 1),
-            cond: Cond::Version(version),
-        }];
-        let new_slug_at = (old_slug != it.endpoint_slug).then(|| {
+        apply(it)?;
+        if old_slug != it.endpoint_slug {
             if let Some(old) = &old_slug {
-                ops.push(TxOp::Delete {
-                    key: k::slug(product_id, surface_id, old),
-                    cond: Cond::Always,
-                });
+                tx.delete(k::slug(product_id, surface_id, old), Cond::Always);
             }
-            it.endpoint_slug.as_ref().map(|new| {
-                ops.push(TxOp::Put {
-                    item: slug_item(&it, new),
-                    cond: Cond::NotExists,
-                });
-                ops.len() - 1
-            })
-        });
-        match table.transact(ops).await {
-            Ok(()) => return Ok(it),
-            Err(StoreError::Cancelled(failed))
-                if new_slug_at.flatten().is_some_and(|i| failed.contains(&i)) =>
-            {
-                return Err(slug_taken(it.endpoint_slug.as_deref().unwrap_or("")))
+            if let Some(new) = &it.endpoint_slug {
+                reserve_slug(tx, it, new);
             }
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
         }
-    }
-    Err(too_much_contention())
+        Ok(())
+    })
+    .await
 }
 
-/// The writes that remove `items` with their reservations and drop them from key scopes.
-pub fn removal_stages(p: &Partition, items: &[&SurfaceItem]) -> [Vec<TxOp>; 2] {
-    let mut scope_ops = Vec::new();
+/// What removing `items` takes: the rewrites that drop them from key scopes, and the keys
+/// of the items with their reservations.
+pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>) {
+    let mut rewrites = Vec::new();
     let mut surfaces: Vec<&str> = items.iter().map(|i| i.surface_id.as_str()).collect();
     surfaces.sort_unstable();
     surfaces.dedup();
@@ -225,7 +197,7 @@ pub fn removal_stages(p: &Partition, items: &[&SurfaceItem]) -> [Vec<TxOp>; 2] {
                 .filter(|i| i.surface_id == sid)
                 .map(|i| i.id.clone())
                 .collect();
-            scope_ops.extend(drop_scope_ops(p, surface, &removed));
+            rewrites.extend(drop_scope_ops(p, surface, &removed));
         }
     }
     let mut keys = Vec::new();
@@ -236,7 +208,7 @@ pub fn removal_stages(p: &Partition, items: &[&SurfaceItem]) -> [Vec<TxOp>; 2] {
             keys.push(k::slug(&i.product_id, &i.surface_id, slug));
         }
     }
-    [scope_ops, deletes(keys)]
+    (rewrites, keys)
 }
 
 pub async fn delete(
@@ -246,7 +218,8 @@ pub async fn delete(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<()> {
-    for attempt in 0..MAX_ATTEMPTS {
+    let key = k::surface_item(product_id, surface_id, id);
+    cascade::delete(table, || async {
         let p = Partition::load(table, owner, product_id).await?;
         p.surface(surface_id)?;
         let Some((it, version)) = p
@@ -256,18 +229,12 @@ pub async fn delete(
         else {
             return Err(ApiError::not_found("Surface item"));
         };
-        let [scope_ops, mut removals] = removal_stages(&p, &[it]);
-        // the item itself carries the version check
-        removals.retain(|op| !matches!(op, TxOp::Delete { key, .. } if *key == k::surface_item(product_id, surface_id, id)));
-        removals.push(TxOp::Delete {
-            key: k::surface_item(product_id, surface_id, id),
-            cond: Cond::Version(*version),
-        });
-        match cascade::apply(table, vec![scope_ops, removals]).await {
-            Ok(()) => return Ok(()),
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(too_much_contention())
+        let (rewrites, mut removals) = removals(&p, &[it]);
+        // the item itself goes last, under the version read
+        removals.retain(|k| *k != key);
+        Ok(Subtree::of(key.clone(), *version)
+            .rewrites(rewrites)
+            .children(removals))
+    })
+    .await
 }

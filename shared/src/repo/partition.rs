@@ -9,7 +9,7 @@ use crate::model::{Capability, Product, Schedule, Surface, SurfaceItem, SurfaceK
 use crate::store::{Key, Query, Table};
 
 use super::decode;
-use super::keys::{self as k, entity};
+use super::layout::{self as k, entity};
 
 pub struct Partition {
     pub product: Product,

@@ -6,27 +6,37 @@ use chrono::{DateTime, Utc};
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Execution, Run, Schedule, Surface};
-use crate::store::{Cond, Item, Key, Query, StoreError, StoreResult, Table, TxOp};
+use crate::store::{Cond, Item, Key, Query, StoreResult, Table};
 
-use super::cascade::{self, deletes};
-use super::keys::{self as k, entity};
-use super::{backoff, decode, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::cascade::{self, Subtree};
+use super::layout::{self as k, entity};
+use super::{decode, get_owned, item, Record, Retry, Tx};
 
 /// How many runs GET schedule shows.
 pub const RECENT_RUNS: usize = 20;
 
-pub fn schedule_item(s: &Schedule, version: u64) -> Item {
-    let mut it = item(
-        k::schedule(&s.product_id, &s.surface_id, &s.id),
-        entity::SCHEDULE,
-        s,
-        version,
-        &s.created_at,
-    );
-    if s.enabled {
-        it.gsi2 = s.next_run_at.as_deref().map(|next| k::due_key(&s.id, next));
+impl Record for Schedule {
+    /// Only an enabled schedule with a next fire is in the due index.
+    fn to_item(&self, version: u64) -> Item {
+        let mut it = item(
+            k::schedule(&self.product_id, &self.surface_id, &self.id),
+            entity::SCHEDULE,
+            self,
+            version,
+            &self.created_at,
+        );
+        if self.enabled {
+            it.gsi2 = self
+                .next_run_at
+                .as_deref()
+                .map(|next| k::due_key(&self.id, next));
+        }
+        it
     }
-    it
+
+    fn touch(&mut self, now: &str) {
+        self.updated_at = now.to_string();
+    }
 }
 
 /// The next fire of `s` strictly after `now`: `None` when disabled, or for a one-time
@@ -90,23 +100,14 @@ pub async fn create(table: &dyn Table, schedule: &Schedule) -> ApiResult<()> {
         &schedule.surface_id,
     )
     .await?;
-    let ops = vec![
-        TxOp::Check {
-            key: k::surface(&schedule.product_id, &schedule.surface_id),
-            cond: Cond::Exists,
-        },
-        TxOp::Put {
-            item: schedule_item(schedule, 1),
-            cond: Cond::NotExists,
-        },
-    ];
-    match table.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
-            Err(ApiError::not_found("Surface"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let mut tx = Tx::default();
+    let surface = tx.check(
+        k::surface(&schedule.product_id, &schedule.surface_id),
+        Cond::Exists,
+    );
+    tx.or_answer(surface, ApiError::not_found("Surface"));
+    tx.put(schedule.to_item(1), Cond::NotExists);
+    Ok(tx.commit(table).await?)
 }
 
 pub async fn get(
@@ -116,13 +117,7 @@ pub async fn get(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<(Schedule, u64)> {
-    get_owned(
-        table,
-        &k::schedule(product_id, surface_id, id),
-        owner,
-        "Schedule",
-    )
-    .await
+    get_owned(table, &k::schedule(product_id, surface_id, id), owner).await
 }
 
 /// The surface's schedules, oldest first: one Query of the surface's subtree, which also
@@ -134,7 +129,9 @@ pub async fn list(
     surface_id: &str,
 ) -> ApiResult<Vec<Schedule>> {
     let page = table
-        .query(&Query::partition(k::product_pk(product_id)).prefix(format!("SURFACE#{surface_id}")))
+        .query(
+            &Query::partition(k::product_pk(product_id)).prefix(k::surface_and_subtree(surface_id)),
+        )
         .await?;
     let mut surface = None;
     let mut schedules = Vec::new();
@@ -163,7 +160,7 @@ pub async fn recent_runs(
     let page = table
         .query(
             &Query::partition(k::runs_pk(schedule_id))
-                .prefix("RUN#")
+                .prefix(k::RUNS)
                 .descending()
                 .limit(limit),
         )
@@ -176,14 +173,14 @@ pub async fn run_keys(table: &dyn Table, schedule_ids: &[String]) -> StoreResult
     let mut keys = Vec::new();
     for id in schedule_ids {
         let page = table
-            .query(&Query::partition(k::runs_pk(id)).prefix("RUN#"))
+            .query(&Query::partition(k::runs_pk(id)).prefix(k::RUNS))
             .await?;
         keys.extend(page.items.into_iter().map(|i| i.key));
     }
     Ok(keys)
 }
 
-/// Read-modify-write with a version condition. `apply` answers whether trigger fields or
+/// Change the schedule (see `repo::update`). `apply` answers whether trigger fields or
 /// `enabled` changed, so `nextRunAt` is computed again from now.
 pub async fn update<F>(
     table: &dyn Table,
@@ -196,26 +193,19 @@ pub async fn update<F>(
 where
     F: FnMut(&mut Schedule) -> ApiResult<bool>,
 {
-    for attempt in 0..MAX_ATTEMPTS {
-        let (mut s, version) = get(table, owner, product_id, surface_id, id).await?;
-        let now = crate::time::now();
-        if apply(&mut s)? {
-            s.next_run_at = next_fire(&s, now).map_err(|d| ApiError::Validation(vec![d]))?;
+    let key = k::schedule(product_id, surface_id, id);
+    super::update(table, &key, owner, |s, _| {
+        if apply(s)? {
+            s.next_run_at =
+                next_fire(s, crate::time::now()).map_err(|d| ApiError::Validation(vec![d]))?;
         }
-        s.updated_at = crate::time::format(now);
-        match table
-            .put(schedule_item(&s, version + 1), Cond::Version(version))
-            .await
-        {
-            Ok(()) => return Ok(s),
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(too_much_contention())
+        Ok(())
+    })
+    .await
 }
 
-/// Delete the schedule, then its run history.
+/// Delete the schedule: its run history first, the schedule last, so an interrupted delete
+/// can be finished by repeating it.
 pub async fn delete(
     table: &dyn Table,
     owner: &str,
@@ -223,20 +213,12 @@ pub async fn delete(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<()> {
-    for attempt in 0..MAX_ATTEMPTS {
+    cascade::delete(table, || async move {
         let (_, version) = get(table, owner, product_id, surface_id, id).await?;
         let runs = run_keys(table, &[id.to_string()]).await?;
-        let first = vec![TxOp::Delete {
-            key: k::schedule(product_id, surface_id, id),
-            cond: Cond::Version(version),
-        }];
-        match cascade::apply(table, vec![first, deletes(runs)]).await {
-            Ok(()) => return Ok(()),
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(too_much_contention())
+        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version).children(runs))
+    })
+    .await
 }
 
 /// The run and execution records of one firing.
@@ -282,29 +264,28 @@ fn firing(
     (run, exec)
 }
 
-fn firing_ops(run: &Run, exec: &Execution) -> [TxOp; 2] {
-    [
-        TxOp::Put {
-            item: item(
-                k::run(&run.schedule_id, &run.id),
-                entity::RUN,
-                run,
-                1,
-                &run.created_at,
-            ),
-            cond: Cond::NotExists,
-        },
-        TxOp::Put {
-            item: item(
-                k::execution(&exec.id),
-                entity::EXECUTION,
-                exec,
-                1,
-                &exec.created_at,
-            ),
-            cond: Cond::NotExists,
-        },
-    ]
+/// Write the run and execution records of a firing in `tx`.
+fn record_firing(tx: &mut Tx, run: &Run, exec: &Execution) {
+    tx.put(
+        item(
+            k::run(&run.schedule_id, &run.id),
+            entity::RUN,
+            run,
+            1,
+            &run.created_at,
+        ),
+        Cond::NotExists,
+    );
+    tx.put(
+        item(
+            k::execution(&exec.id),
+            entity::EXECUTION,
+            exec,
+            1,
+            &exec.created_at,
+        ),
+        Cond::NotExists,
+    );
 }
 
 /// Run now: record a run and its execution, leaving `nextRunAt` alone.
@@ -318,18 +299,12 @@ pub async fn run_now(
     let (s, _) = get(table, owner, product_id, surface_id, id).await?;
     let now = crate::time::now_string();
     let (run, exec) = firing(&s, "manual", None, &now);
-    let mut ops = vec![TxOp::Check {
-        key: k::schedule(product_id, surface_id, id),
-        cond: Cond::Exists,
-    }];
-    ops.extend(firing_ops(&run, &exec));
-    match table.transact(ops).await {
-        Ok(()) => Ok(run),
-        Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
-            Err(ApiError::not_found("Schedule"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    let mut tx = Tx::default();
+    let schedule = tx.check(k::schedule(product_id, surface_id, id), Cond::Exists);
+    tx.or_answer(schedule, ApiError::not_found("Schedule"));
+    record_firing(&mut tx, &run, &exec);
+    tx.commit(table).await?;
+    Ok(run)
 }
 
 /// What trying to fire one due occurrence came to.
@@ -350,7 +325,8 @@ pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiRes
     let Some(due) = occurrence.next_run_at.clone() else {
         return Ok(Claim::Skipped);
     };
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::default();
+    loop {
         let s: Schedule = decode(&found)?;
         let still_due = s.enabled
             && s.next_run_at.as_deref() == Some(due.as_str())
@@ -376,22 +352,21 @@ pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiRes
                 }
             };
         }
-        let mut ops = vec![TxOp::Put {
-            item: schedule_item(&next, found.version + 1),
-            cond: Cond::Version(found.version),
-        }];
-        ops.extend(firing_ops(&run, &exec));
-        match table.transact(ops).await {
+        let mut tx = Tx::default();
+        tx.put(
+            next.to_item(found.version + 1),
+            Cond::Version(found.version),
+        );
+        record_firing(&mut tx, &run, &exec);
+        match tx.commit(table).await {
             Ok(()) => return Ok(Claim::Fired),
-            Err(e) if raced(&e) => {
-                backoff(attempt).await;
+            Err(e) => {
+                retry.after(e).await?;
                 match table.get(&found.key).await? {
                     Some(again) => found = again,
                     None => return Ok(Claim::Skipped),
                 }
             }
-            Err(e) => return Err(e.into()),
         }
     }
-    Err(too_much_contention())
 }

@@ -2,13 +2,13 @@
 //! maintenance when items go, and verification of a presented key.
 
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::keys;
 use crate::model::{Capability, KeyHash, Surface, SurfaceItem, SurfaceKey};
+use crate::secrets;
 use crate::store::{Cond, Item, StoreError, Table, TxOp};
 
-use super::keys::{self as k, entity};
+use super::layout::{self as k, entity};
 use super::partition::Partition;
-use super::{backoff, get_owned, item, raced, too_much_contention, MAX_ATTEMPTS};
+use super::{get_owned, item, Retry, Tx};
 
 /// `<kind>_<env>_`: `papi`/`mcp`/`a2a`, `live` for production keys and `test` otherwise.
 pub fn prefix(kind: &str, environment: &str) -> String {
@@ -153,7 +153,8 @@ pub async fn create(
     surface_id: &str,
     new: NewKey,
 ) -> ApiResult<(SurfaceKey, String)> {
-    for attempt in 0..MAX_ATTEMPTS {
+    let mut retry = Retry::default();
+    loop {
         let p = Partition::load(table, owner, product_id).await?;
         let (surface, _) = p.surface(surface_id)?;
         let items: Vec<&SurfaceItem> = p.items_of(surface_id).collect();
@@ -163,16 +164,16 @@ pub async fn create(
         .map_err(ApiError::Validation)?;
         let kind = surface.key_kind();
         let prefix = prefix(kind, &new.environment);
-        let plaintext = keys::generate(&prefix);
+        let plaintext = secrets::generate(&prefix);
         let key = SurfaceKey {
             id: crate::ids::new_id("key"),
             surface_id: surface_id.to_string(),
             product_id: product_id.to_string(),
             owner: owner.to_string(),
             name: new.name.clone(),
-            hash: keys::hash(&plaintext),
-            key_prefix: keys::display_prefix(&prefix, &plaintext),
-            key_hint: keys::hint(&plaintext),
+            hash: secrets::hash(&plaintext),
+            key_prefix: secrets::display_prefix(&prefix, &plaintext),
+            key_hint: secrets::hint(&plaintext),
             scopes: resolved.scopes,
             scope_target_ids: resolved.target_ids,
             scope_resolution: resolved.resolution,
@@ -183,34 +184,20 @@ pub async fn create(
             created_at: crate::time::now_string(),
         };
         let [record, hash] = key_items(&key, kind, 1);
-        let mut ops = vec![
-            TxOp::Check {
-                key: k::surface(product_id, surface_id),
-                cond: Cond::Exists,
-            },
-            TxOp::Put {
-                item: record,
-                cond: Cond::NotExists,
-            },
-            TxOp::Put {
-                item: hash,
-                cond: Cond::NotExists,
-            },
-        ];
-        ops.extend(key.scope_target_ids.iter().map(|id| TxOp::Check {
-            key: k::surface_item(product_id, surface_id, id),
-            cond: Cond::Exists,
-        }));
-        match table.transact(ops).await {
+        let mut tx = Tx::default();
+        let surface = tx.check(k::surface(product_id, surface_id), Cond::Exists);
+        tx.or_answer(surface, ApiError::not_found("Surface"));
+        tx.put(record, Cond::NotExists);
+        tx.put(hash, Cond::NotExists);
+        for id in &key.scope_target_ids {
+            // an item gone meanwhile: the next attempt resolves the scopes again
+            tx.check(k::surface_item(product_id, surface_id, id), Cond::Exists);
+        }
+        match tx.commit(table).await {
             Ok(()) => return Ok((key, plaintext)),
-            Err(StoreError::Cancelled(failed)) if failed.contains(&0) => {
-                return Err(ApiError::not_found("Surface"))
-            }
-            Err(e) if raced(&e) => backoff(attempt).await,
-            Err(e) => return Err(e.into()),
+            Err(e) => retry.after(e).await?,
         }
     }
-    Err(too_much_contention())
 }
 
 /// Delete (revoke) a key: its hash item and record go in one transaction.
@@ -222,22 +209,12 @@ pub async fn delete(
     key_id: &str,
 ) -> ApiResult<()> {
     let record = k::surface_key(product_id, surface_id, key_id);
-    let (key, _) = get_owned::<SurfaceKey>(table, &record, owner, "Key").await?;
-    let ops = vec![
-        TxOp::Delete {
-            key: k::surface_key_hash(&key.hash),
-            cond: Cond::Always,
-        },
-        TxOp::Delete {
-            key: record,
-            cond: Cond::Exists,
-        },
-    ];
-    match table.transact(ops).await {
-        Ok(()) => Ok(()),
-        Err(StoreError::Cancelled(_)) => Err(ApiError::not_found("Key")),
-        Err(e) => Err(e.into()),
-    }
+    let (key, _) = get_owned::<SurfaceKey>(table, &record, owner).await?;
+    let mut tx = Tx::default();
+    tx.delete(k::surface_key_hash(&key.hash), Cond::Always);
+    let record = tx.delete(record, Cond::Exists);
+    tx.or_answer(record, ApiError::not_found("Key"));
+    Ok(tx.commit(table).await?)
 }
 
 /// The writes that drop `removed` items from the scopes of the keys of `surface`.
@@ -296,12 +273,12 @@ pub async fn verify(
 ) -> Result<Result<ActiveKey, Rejection>, StoreError> {
     let well_formed = PREFIXES
         .iter()
-        .any(|p| presented.starts_with(p) && keys::well_formed(p, presented));
+        .any(|p| presented.starts_with(p) && secrets::well_formed(p, presented));
     if !well_formed {
         return Ok(Err(Rejection::Malformed));
     }
     let Some(found) = table
-        .get(&k::surface_key_hash(&keys::hash(presented)))
+        .get(&k::surface_key_hash(&secrets::hash(presented)))
         .await?
     else {
         return Ok(Err(Rejection::Unknown));

@@ -1,4 +1,4 @@
-//! The key design, in one place. Keys are uppercase entity tags joined with `#`; nothing
+//! The table's layout, in one place: every key, key prefix and index key. Keys are uppercase entity tags joined with `#`; nothing
 //! mutable is ever part of a key except in a uniqueness item whose whole purpose is to hold
 //! that value (a capability name). Everything under a product shares its partition.
 
@@ -44,13 +44,23 @@ pub fn capability_name(product_id: &str, name: &str) -> Key {
 }
 
 pub fn surface(product_id: &str, surface_id: &str) -> Key {
-    Key::new(product_pk(product_id), format!("SURFACE#{surface_id}"))
+    Key::new(product_pk(product_id), surface_and_subtree(surface_id))
+}
+
+/// The surface's sort key, which also prefixes everything under it.
+pub fn surface_and_subtree(surface_id: &str) -> String {
+    format!("SURFACE#{surface_id}")
+}
+
+/// Sort-key prefix of everything under a surface (not the surface itself).
+pub fn surface_subtree(surface_id: &str) -> String {
+    format!("{}#", surface_and_subtree(surface_id))
 }
 
 pub fn surface_item(product_id: &str, surface_id: &str, item_id: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("SURFACE#{surface_id}#ITEM#{item_id}"),
+        format!("{}ITEM#{item_id}", surface_subtree(surface_id)),
     )
 }
 
@@ -58,7 +68,7 @@ pub fn surface_item(product_id: &str, surface_id: &str, item_id: &str) -> Key {
 pub fn binding(product_id: &str, surface_id: &str, capability_id: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("SURFACE#{surface_id}#BIND#{capability_id}"),
+        format!("{}BIND#{capability_id}", surface_subtree(surface_id)),
     )
 }
 
@@ -66,14 +76,14 @@ pub fn binding(product_id: &str, surface_id: &str, capability_id: &str) -> Key {
 pub fn slug(product_id: &str, surface_id: &str, slug: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("SURFACE#{surface_id}#SLUG#{slug}"),
+        format!("{}SLUG#{slug}", surface_subtree(surface_id)),
     )
 }
 
 pub fn surface_key(product_id: &str, surface_id: &str, key_id: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("SURFACE#{surface_id}#KEY#{key_id}"),
+        format!("{}KEY#{key_id}", surface_subtree(surface_id)),
     )
 }
 
@@ -86,7 +96,7 @@ pub fn surface_key_hash(hash: &str) -> Key {
 pub fn schedule(product_id: &str, surface_id: &str, schedule_id: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("SURFACE#{surface_id}#SCHEDULE#{schedule_id}"),
+        format!("{}SCHEDULE#{schedule_id}", surface_subtree(surface_id)),
     )
 }
 
@@ -95,8 +105,11 @@ pub fn runs_pk(schedule_id: &str) -> String {
     format!("SCHEDULE#{schedule_id}")
 }
 
+/// Sort-key prefix of the runs in a schedule's run partition.
+pub const RUNS: &str = "RUN#";
+
 pub fn run(schedule_id: &str, run_id: &str) -> Key {
-    Key::new(runs_pk(schedule_id), format!("RUN#{run_id}"))
+    Key::new(runs_pk(schedule_id), format!("{RUNS}{run_id}"))
 }
 
 pub fn execution(id: &str) -> Key {
@@ -124,21 +137,29 @@ pub fn owner_index(owner: &str) -> String {
     format!("OWNER#{owner}")
 }
 
+/// Sort-key prefix of every product entry (and the entries beside it) in an owner index.
+pub const PRODUCTS_IN_OWNER_INDEX: &str = "PRODUCT#";
+
 pub fn product_index_sk(product_id: &str) -> String {
-    format!("PRODUCT#{product_id}")
+    format!("{PRODUCTS_IN_OWNER_INDEX}{product_id}")
 }
 
 pub fn capability_index_sk(product_id: &str, capability_id: &str) -> String {
-    format!("PRODUCT#{product_id}#CAP#{capability_id}")
+    format!("{}#CAP#{capability_id}", product_index_sk(product_id))
+}
+
+/// Sort-key prefix of a product's surfaces in the owner index.
+pub fn surfaces_in_owner_index(product_id: &str) -> String {
+    format!("{}#SURFACE#", product_index_sk(product_id))
 }
 
 pub fn surface_index_sk(product_id: &str, surface_id: &str) -> String {
-    format!("PRODUCT#{product_id}#SURFACE#{surface_id}")
+    format!("{}{surface_id}", surfaces_in_owner_index(product_id))
 }
 
 /// The product an owner-index sort key belongs to.
 pub fn product_of_index_sk(sk: &str) -> Option<&str> {
-    let rest = sk.strip_prefix("PRODUCT#")?;
+    let rest = sk.strip_prefix(PRODUCTS_IN_OWNER_INDEX)?;
     Some(rest.split('#').next().unwrap_or(rest))
 }
 
