@@ -78,11 +78,7 @@ pub async fn handle(
                 .path
                 .split('/')
                 .filter_map(|seg| seg.strip_prefix(':'))
-                .filter_map(|name| {
-                    given
-                        .first(name)
-                        .map(|v| (router::param_name(name), v.to_string()))
-                })
+                .filter_map(|name| given.first(name).map(|v| (name, v.to_string())))
                 .collect(),
         ),
         None => None,

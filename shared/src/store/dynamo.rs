@@ -655,16 +655,6 @@ impl Table for DynamoTable {
             )),
         }
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -214,7 +214,4 @@ pub trait Table: Send + Sync {
     /// Atomically add `delta` to the counter item at `key` (created at 0 if absent) and
     /// answer the new value. `expires_at` sets the item's TTL.
     async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64>;
-
-    /// Whether the backend can answer at all (used at start-up to fail early).
-    async fn ping(&self) -> StoreResult<()>;
 }

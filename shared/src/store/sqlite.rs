@@ -358,9 +358,4 @@ impl Table for SqliteTable {
         })
         .await
     }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(map_err))
-            .await
-    }
 }

@@ -1,23 +1,24 @@
 //! The conventions every endpoint shares: authentication, tenancy, error bodies, limits,
 //! request ids, and the answer when storage is down.
 
-mod common;
-
+use crate::common::{Store, TestApp};
 use bytes::Bytes;
-use common::{Store, TestApp};
 use http::Request;
 use runtype::app::{App, Backend};
 use serde_json::json;
 
-on_both_backends!(
-    credentials_are_checked,
-    bad_checksum_costs_no_storage_read,
-    revoked_keys_fail_at_once,
-    read_only_keys_only_read,
-    other_owners_get_404_everywhere,
-    errors_have_the_contract_shape,
-    every_response_has_a_request_id,
-);
+crate::cases! {
+    both: [
+        credentials_are_checked,
+        bad_checksum_costs_no_storage_read,
+        revoked_keys_fail_at_once,
+        read_only_keys_only_read,
+        other_owners_get_404_everywhere,
+        errors_have_the_contract_shape,
+        every_response_has_a_request_id,
+    ],
+    tokio: [storage_down_is_503, embedded_store_in_unwritable_place_fails_clearly],
+}
 
 async fn credentials_are_checked(store: Store) {
     let t = TestApp::new(store).await;
@@ -333,7 +334,6 @@ async fn every_response_has_a_request_id(store: Store) {
 
 /// DynamoDB that cannot be reached: every call is a 503 with no internals, and the app
 /// keeps answering.
-#[tokio::test]
 async fn storage_down_is_503() {
     // a port nothing listens on
     let port = {
@@ -344,7 +344,7 @@ async fn storage_down_is_503() {
         table: "runtype".into(),
         endpoint: Some(format!("http://127.0.0.1:{port}")),
     };
-    let app = App::open(&backend, common::config()).await.unwrap();
+    let app = App::open(&backend, crate::common::config()).await.unwrap();
     let key = runtype::secrets::generate("rt_live_");
     for _ in 0..2 {
         let req = Request::builder()
@@ -352,7 +352,7 @@ async fn storage_down_is_503() {
             .header("authorization", format!("Bearer {key}"))
             .body(Bytes::new())
             .unwrap();
-        let r = common::send(&app, req).await;
+        let r = crate::common::send(&app, req).await;
         assert_eq!(r.status, 503, "{r:?}");
         assert_eq!(r.body["code"], "UNAVAILABLE");
         let text = r.body.to_string();
@@ -364,10 +364,9 @@ async fn storage_down_is_503() {
 }
 
 /// The embedded store, when its file cannot be opened, fails to open with a clear error.
-#[tokio::test]
 async fn embedded_store_in_unwritable_place_fails_clearly() {
     let backend = Backend::Embedded("/proc/runtype-cannot-be-here/data.db".into());
-    let err = App::open(&backend, common::config())
+    let err = App::open(&backend, crate::common::config())
         .await
         .err()
         .expect("must fail");

@@ -2,12 +2,14 @@
 //! costs exactly one read). Auth ≤ 1 read; each write ≤ 2 round trips beyond auth; GET
 //! product is one Query.
 
-mod common;
-
-use common::{Store, TestApp};
+use crate::common::{Store, TestApp};
 use serde_json::json;
 
-on_both_backends!(each_endpoint_stays_within_its_budget);
+crate::cases! {
+    both: [
+        each_endpoint_stays_within_its_budget,
+    ],
+}
 
 async fn each_endpoint_stays_within_its_budget(store: Store) {
     let t = TestApp::new(store).await;

@@ -1,18 +1,18 @@
 //! Capabilities: field rules, display order, unique names, immutable flow/agent, delete.
 
-mod common;
-
-use common::{Store, TestApp};
+use crate::common::{Store, TestApp};
 use serde_json::json;
 
-on_both_backends!(
-    create_answers_201_in_display_order,
-    create_validates_every_field,
-    names_are_unique_per_product,
-    update_renames_and_clears,
-    flow_and_agent_are_immutable,
-    delete_frees_the_name,
-);
+crate::cases! {
+    both: [
+        create_answers_201_in_display_order,
+        create_validates_every_field,
+        names_are_unique_per_product,
+        update_renames_and_clears,
+        flow_and_agent_are_immutable,
+        delete_frees_the_name,
+    ],
+}
 
 fn caps(product: &str) -> String {
     format!("/v1/products/{product}/capabilities")

@@ -1,7 +1,8 @@
 //! The harness of the contract suite: one app per test on a fresh store (an SQLite file or a
 //! new table on DynamoDB Local), and helpers to call it as HTTP would.
 
-#![allow(dead_code)]
+use std::future::Future;
+use std::pin::Pin;
 
 use bytes::Bytes;
 use http::{Method, Request};
@@ -27,7 +28,6 @@ pub fn dynamo_endpoint() -> String {
 
 pub struct TestApp {
     pub app: App,
-    pub store: Store,
     pub backend: Backend,
     /// A full-access platform key of `owner`.
     pub key: String,
@@ -127,7 +127,6 @@ impl TestApp {
             .expect("account");
         TestApp {
             app,
-            store,
             backend,
             key: key.plaintext,
             owner: account.id,
@@ -222,25 +221,108 @@ pub async fn send(app: &App, req: Request<Bytes>) -> Res {
     }
 }
 
-/// Run each named case on both backends.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::common::Store::Sqlite).await
-                }
-            )*
+/// One test case of the suite, before it becomes a `libtest_mimic::Trial`.
+pub struct Case {
+    pub name: String,
+    /// The backend it needs (it is skipped, and reported as ignored, when that backend is
+    /// switched off with `RUNTYPE_TEST_BACKENDS`).
+    pub store: Option<Store>,
+    pub run: Box<dyn FnOnce() + Send>,
+}
+
+pub type CaseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Case {
+    /// `f` on `store`, on a runtime of its own.
+    pub fn on(store: Store, name: &str, f: fn(Store) -> CaseFuture) -> Case {
+        let prefix = match store {
+            Store::Sqlite => "sqlite",
+            Store::Dynamo => "dynamodb",
+        };
+        Case {
+            name: format!("{prefix}::{name}"),
+            store: Some(store),
+            run: Box::new(move || block_on(f(store))),
         }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::common::Store::Dynamo).await
+    }
+
+    /// An async case that needs no backend of the suite's (or makes its own).
+    pub fn tokio(name: &str, store: Option<Store>, f: fn() -> CaseFuture) -> Case {
+        Case {
+            name: name.to_string(),
+            store,
+            run: Box::new(move || block_on(f())),
+        }
+    }
+
+    pub fn plain(name: &str, f: fn()) -> Case {
+        Case {
+            name: name.to_string(),
+            store: None,
+            run: Box::new(f),
+        }
+    }
+}
+
+fn block_on(f: CaseFuture) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
+}
+
+/// The backends to run: `RUNTYPE_TEST_BACKENDS` (`sqlite`, `dynamodb`, or both separated
+/// by a comma); both when unset, as `./test.sh` runs them.
+pub fn backends() -> Vec<Store> {
+    match std::env::var("RUNTYPE_TEST_BACKENDS") {
+        Err(_) => vec![Store::Sqlite, Store::Dynamo],
+        Ok(v) => v
+            .split(',')
+            .map(|b| match b.trim() {
+                "sqlite" => Store::Sqlite,
+                "dynamodb" => Store::Dynamo,
+                other => {
+                    panic!("RUNTYPE_TEST_BACKENDS: unknown backend {other:?} (sqlite, dynamodb)")
                 }
-            )*
+            })
+            .collect(),
+    }
+}
+
+/// A module's cases: `both` run on each backend, `tokio` are async cases that need no
+/// backend of the suite's, `dynamodb` async cases that need DynamoDB Local, `plain` are
+/// synchronous.
+#[macro_export]
+macro_rules! cases {
+    (
+        $(both: [$($both:ident),* $(,)?] $(,)?)?
+        $(tokio: [$($tokio:ident),* $(,)?] $(,)?)?
+        $(dynamodb: [$($dynamo:ident),* $(,)?] $(,)?)?
+        $(plain: [$($plain:ident),* $(,)?] $(,)?)?
+    ) => {
+        #[allow(clippy::vec_init_then_push)]
+        pub fn cases() -> Vec<$crate::common::Case> {
+            #[allow(unused_imports)]
+            use $crate::common::{Case, Store};
+            #[allow(unused_mut)]
+            let mut cases = Vec::new();
+            $($(
+                for store in [Store::Sqlite, Store::Dynamo] {
+                    cases.push(Case::on(store, stringify!($both), |s| Box::pin($both(s))));
+                }
+            )*)?
+            $($(
+                cases.push(Case::tokio(stringify!($tokio), None, || Box::pin($tokio())));
+            )*)?
+            $($(
+                cases.push(Case::tokio(stringify!($dynamo), Some(Store::Dynamo), || Box::pin($dynamo())));
+            )*)?
+            $($(
+                cases.push(Case::plain(stringify!($plain), $plain));
+            )*)?
+            cases
         }
     };
 }

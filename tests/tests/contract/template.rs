@@ -9,6 +9,15 @@ use runtype::router::routes;
 use runtype::store::definition::TABLE;
 use serde_yaml::Value;
 
+crate::cases! {
+    plain: [
+        routes_template_and_function_crates_agree,
+        the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue,
+        globals_and_outputs,
+        the_table_is_the_one_in_code,
+    ],
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -52,7 +61,6 @@ fn route_static(function: &str) -> String {
     function.replace('-', "_").to_uppercase()
 }
 
-#[test]
 fn routes_template_and_function_crates_agree() {
     let t = template();
     let from_code: BTreeSet<(String, String, String)> = routes()
@@ -149,7 +157,6 @@ fn routes_template_and_function_crates_agree() {
     assert_eq!(in_template, expected);
 }
 
-#[test]
 fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
     let t = template();
     let (_, f) = functions(&t)
@@ -166,7 +173,6 @@ fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
     assert!(!e["Properties"]["DeadLetterConfig"].is_null());
 }
 
-#[test]
 fn globals_and_outputs() {
     let t = template();
     let g = &t["Globals"]["Function"];
@@ -197,7 +203,6 @@ fn globals_and_outputs() {
     );
 }
 
-#[test]
 fn the_table_is_the_one_in_code() {
     let t = template();
     let table = &t["Resources"]["Table"];

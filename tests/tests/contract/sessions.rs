@@ -1,17 +1,15 @@
 //! Session tokens (Clerk-style JWTs) beside platform keys: RS256 and ES256 keys from a JWKS
 //! served over loopback HTTP or read from a file, every rejection a 401, no storage read.
 
-mod common;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::common::{send, Res, Store, TestApp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use bytes::Bytes;
-use common::{send, Res, Store, TestApp};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rsa::traits::PublicKeyParts;
@@ -135,7 +133,7 @@ async fn jwks_server(jwks: Value) -> JwksServer {
 }
 
 fn jwt_config(source: JwksSource, min_refresh: Duration) -> Config {
-    let mut c = common::config();
+    let mut c = crate::common::config();
     c.jwt = Some(Arc::new(JwtVerifier::new(JwtConfig {
         issuer: ISSUER.into(),
         source,
@@ -161,13 +159,15 @@ async fn call(app: &App, token: &str, method: &str, path: &str, body: Option<Val
     send(app, b.body(bytes).unwrap()).await
 }
 
-on_both_backends!(
-    valid_tokens_are_accepted,
-    bad_tokens_are_401,
-    sessions_and_platform_keys_are_separate_owners,
-    keys_rotate_without_restart,
-    jwks_from_a_file,
-);
+crate::cases! {
+    both: [
+        valid_tokens_are_accepted,
+        bad_tokens_are_401,
+        sessions_and_platform_keys_are_separate_owners,
+        keys_rotate_without_restart,
+        jwks_from_a_file,
+    ],
+}
 
 fn jwks(keys: &[&Value]) -> Value {
     json!({ "keys": keys })

@@ -1,19 +1,19 @@
 //! The `Table` primitives, directly, on both backends: conditions, transactions, queries
 //! with cursors and indexes, batches and counters behave the same.
 
-mod common;
-
-use common::{Store, TestApp};
+use crate::common::{Store, TestApp};
 use runtype::store::{Cond, Index, Item, Key, Position, Query, StoreError, TxOp};
 use serde_json::json;
 
-on_both_backends!(
-    conditional_writes,
-    transactions_are_all_or_nothing,
-    queries_page_in_order,
-    index_queries,
-    batches_and_counters,
-);
+crate::cases! {
+    both: [
+        conditional_writes,
+        transactions_are_all_or_nothing,
+        queries_page_in_order,
+        index_queries,
+        batches_and_counters,
+    ],
+}
 
 /// A fresh store (its temporary files go with the value).
 async fn table(store: Store) -> TestApp {

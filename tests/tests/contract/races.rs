@@ -1,16 +1,16 @@
 //! Concurrency: uniqueness and "no lost update" hold under racing requests from separate
 //! app instances (as separate Lambda instances or processes would race).
 
-mod common;
-
-use common::{Store, TestApp};
+use crate::common::{Store, TestApp};
 use serde_json::json;
 
-on_both_backends!(
-    racing_creates_of_one_name_give_one_winner,
-    racing_product_updates_lose_nothing,
-    racing_capability_creates_get_distinct_positions,
-);
+crate::cases! {
+    both: [
+        racing_creates_of_one_name_give_one_winner,
+        racing_product_updates_lose_nothing,
+        racing_capability_creates_get_distinct_positions,
+    ],
+}
 
 const RACERS: usize = 8;
 
@@ -36,7 +36,7 @@ async fn racing_creates_of_one_name_give_one_winner(store: Store) {
                         json!({ "capabilityName": "same", "flowId": "f" }).to_string(),
                     ))
                     .unwrap();
-                common::send(&app, req).await.status
+                crate::common::send(&app, req).await.status
             })
         })
         .collect();
@@ -67,7 +67,7 @@ async fn racing_product_updates_lose_nothing(store: Store) {
                     json!({ "canvas": { format!("k{i}"): i } }).to_string(),
                 ))
                 .unwrap();
-            common::send(&app, req).await.status
+            crate::common::send(&app, req).await.status
         }));
     }
     let mut acknowledged = Vec::new();
@@ -107,7 +107,7 @@ async fn racing_capability_creates_get_distinct_positions(store: Store) {
                     json!({ "capabilityName": format!("c{i}"), "agentId": "a" }).to_string(),
                 ))
                 .unwrap();
-            common::send(&app, req).await
+            crate::common::send(&app, req).await
         }));
     }
     let mut orders = Vec::new();

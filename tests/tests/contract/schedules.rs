@@ -1,30 +1,30 @@
 //! Schedules and the scheduler: field rules, nextRunAt in real zones, pause/resume/run-now,
 //! and passes that fire each occurrence exactly once, however many run at the same time.
 
-mod common;
-
 use std::sync::Arc;
 
+use crate::common::{Res, Store, TestApp};
 use chrono::{DateTime, Duration, Utc};
-use common::{Res, Store, TestApp};
 use runtype::scheduler::fire_due;
 use runtype::store::Query;
 use serde_json::{json, Value};
 
-on_both_backends!(
-    create_recurring_and_one_time,
-    create_validates_every_field,
-    only_schedule_surfaces_hold_schedules,
-    update_recomputes_next_run,
-    pause_resume_and_run_now,
-    a_pass_fires_due_schedules_once,
-    missed_fires_coalesce_and_one_time_disables,
-    concurrent_passes_fire_each_occurrence_once,
-    a_pass_pages_through_many_due_schedules,
-    delete_removes_run_history,
-    other_owners_get_404_on_every_schedule_route,
-    firing_is_one_transaction,
-);
+crate::cases! {
+    both: [
+        create_recurring_and_one_time,
+        create_validates_every_field,
+        only_schedule_surfaces_hold_schedules,
+        update_recomputes_next_run,
+        pause_resume_and_run_now,
+        a_pass_fires_due_schedules_once,
+        missed_fires_coalesce_and_one_time_disables,
+        concurrent_passes_fire_each_occurrence_once,
+        a_pass_pages_through_many_due_schedules,
+        delete_removes_run_history,
+        other_owners_get_404_on_every_schedule_route,
+        firing_is_one_transaction,
+    ],
+}
 
 struct Fixture {
     t: TestApp,

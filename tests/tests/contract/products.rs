@@ -1,21 +1,21 @@
 //! Products: every field rule, partial update with deep merge, get, list, delete.
 
-mod common;
-
-use common::{Store, TestApp};
+use crate::common::{Store, TestApp};
 use serde_json::json;
 
-on_both_backends!(
-    create_answers_201_with_defaults,
-    create_validates_every_field,
-    update_is_partial_and_deep_merges,
-    update_validates,
-    get_includes_capabilities,
-    delete_removes_everything,
-    list_pages_newest_first,
-    list_search_and_limits,
-    list_rejects_tampered_cursor,
-);
+crate::cases! {
+    both: [
+        create_answers_201_with_defaults,
+        create_validates_every_field,
+        update_is_partial_and_deep_merges,
+        update_validates,
+        get_includes_capabilities,
+        delete_removes_everything,
+        list_pages_newest_first,
+        list_search_and_limits,
+        list_rejects_tampered_cursor,
+    ],
+}
 
 async fn create_answers_201_with_defaults(store: Store) {
     let t = TestApp::new(store).await;

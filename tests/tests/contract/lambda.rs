@@ -2,26 +2,31 @@
 //! invoke` does, without Docker), fed the API Gateway HTTP API v2 event files kept under
 //! `tests/events/`, against DynamoDB Local.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::Store;
+use crate::common::Store;
 use runtype::repo::Record;
 use runtype::store::{Cond, Query};
 use runtype_tests::runtime_api::{binaries_dir, spawn_function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 
+crate::cases! {
+    dynamodb: [
+        functions_serve_api_gateway_events,
+        fire_schedules_runs_a_pass_on_an_eventbridge_event,
+    ],
+}
+
 struct Deployment {
-    t: common::TestApp,
+    t: crate::common::TestApp,
     table: String,
     api: RuntimeApi,
 }
 
 impl Deployment {
     async fn new() -> Deployment {
-        let t = common::TestApp::new(Store::Dynamo).await;
+        let t = crate::common::TestApp::new(Store::Dynamo).await;
         let table = match &t.backend {
             runtype::app::Backend::DynamoDb { table, .. } => table.clone(),
             _ => unreachable!(),
@@ -43,7 +48,10 @@ impl Deployment {
         );
         let env = [
             ("TABLE_NAME", self.table.clone()),
-            ("AWS_ENDPOINT_URL_DYNAMODB", common::dynamo_endpoint()),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                crate::common::dynamo_endpoint(),
+            ),
             ("AWS_ACCESS_KEY_ID", "test".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
@@ -85,7 +93,6 @@ fn answer(res: &Value) -> (u16, Value) {
     (status, body)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn functions_serve_api_gateway_events() {
     let d = Deployment::new().await;
     let key = d.t.key.clone();
@@ -173,7 +180,6 @@ async fn functions_serve_api_gateway_events() {
     assert_eq!((status, err["code"].clone()), (400, json!("INVALID_JSON")));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
     let d = Deployment::new().await;
     let p = d.t.product("p").await;

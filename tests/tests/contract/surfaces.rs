@@ -1,23 +1,23 @@
 //! Surfaces and surface items: field rules, merges, GET surface in one Query, lists,
 //! reservations (one binding per capability, unique slugs) and their races.
 
-mod common;
-
-use common::{Res, Store, TestApp};
+use crate::common::{Res, Store, TestApp};
 use serde_json::{json, Value};
 
-on_both_backends!(
-    create_surface_defaults_and_endpoints,
-    create_surface_validates,
-    update_surface_merges_and_keeps_type,
-    list_surfaces_filters_and_pages,
-    get_surface_shows_items_keys_and_targets,
-    items_bind_capabilities_once,
-    items_default_and_unique_slugs,
-    items_validate_presentation,
-    update_and_delete_items,
-    racing_item_duplicates,
-);
+crate::cases! {
+    both: [
+        create_surface_defaults_and_endpoints,
+        create_surface_validates,
+        update_surface_merges_and_keeps_type,
+        list_surfaces_filters_and_pages,
+        get_surface_shows_items_keys_and_targets,
+        items_bind_capabilities_once,
+        items_default_and_unique_slugs,
+        items_validate_presentation,
+        update_and_delete_items,
+        racing_item_duplicates,
+    ],
+}
 
 pub async fn surface(t: &TestApp, product: &str, kind: &str) -> String {
     let r = t
@@ -717,7 +717,7 @@ async fn racing_item_duplicates(store: Store) {
                     .header("authorization", format!("Bearer {key}"))
                     .body(bytes::Bytes::from(body.to_string()))
                     .unwrap();
-                common::send(&app, req).await.status
+                crate::common::send(&app, req).await.status
             }));
         }
         let mut out = Vec::new();

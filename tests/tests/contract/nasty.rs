@@ -1,17 +1,17 @@
 //! Hand-written nasty inputs: each gets a 4xx with the contract's error body, and nothing
 //! is stored.
 
-mod common;
-
+use crate::common::{Store, TestApp};
 use bytes::Bytes;
-use common::{Store, TestApp};
 use runtype::store::Query;
 use serde_json::{json, Value};
 
-on_both_backends!(
-    nasty_bodies_are_4xx_and_store_nothing,
-    nasty_strings_in_every_string_field
-);
+crate::cases! {
+    both: [
+        nasty_bodies_are_4xx_and_store_nothing,
+        nasty_strings_in_every_string_field,
+    ],
+}
 
 /// Everything stored under the product and in the owner's index.
 async fn footprint(t: &TestApp, product: &str) -> usize {
@@ -111,7 +111,7 @@ fn raw(
     b.body(Bytes::from(body)).unwrap()
 }
 
-fn is_contract_error(r: &common::Res) -> bool {
+fn is_contract_error(r: &crate::common::Res) -> bool {
     (400..500).contains(&r.status)
         && r.body["error"].as_str().is_some_and(|e| !e.is_empty())
         && r.body["code"].is_string()

@@ -1,31 +1,31 @@
 //! Surface API keys (the seed endpoint): format, fields, scopes, verification, revocation,
 //! cascades (large and interrupted), plaintext never at rest, tenancy and request budgets.
 
-mod common;
-
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use common::{Res, Store, TestApp};
+use crate::common::{Res, Store, TestApp};
 use runtype::repo::surface_keys::{verify, Rejection};
 use runtype::store::{Cond, Item, Key, Page, Query, StoreError, StoreResult, Table, TxOp};
 use serde_json::{json, Value};
 
-on_both_backends!(
-    key_format_and_fields,
-    key_kinds_follow_the_surface,
-    key_fields_are_validated,
-    scopes_resolve_to_items,
-    verification_order,
-    deleting_a_key_revokes_it_at_once,
-    capability_delete_cascades_to_items_and_scopes,
-    surface_and_product_deletes_cascade,
-    large_cascades_pass_transaction_limits,
-    interrupted_cascade_leaves_no_working_key,
-    plaintext_is_never_at_rest,
-    other_owners_get_404_on_every_route,
-    request_budgets,
-);
+crate::cases! {
+    both: [
+        key_format_and_fields,
+        key_kinds_follow_the_surface,
+        key_fields_are_validated,
+        scopes_resolve_to_items,
+        verification_order,
+        deleting_a_key_revokes_it_at_once,
+        capability_delete_cascades_to_items_and_scopes,
+        surface_and_product_deletes_cascade,
+        large_cascades_pass_transaction_limits,
+        interrupted_cascade_leaves_no_working_key,
+        plaintext_is_never_at_rest,
+        other_owners_get_404_on_every_route,
+        request_budgets,
+    ],
+}
 
 /// CRC-32 (IEEE, as zlib computes it), written out here so the test does not trust the
 /// implementation it checks.
@@ -726,9 +726,6 @@ impl Table for Interrupting {
         self.spend()?;
         self.inner.increment(key, delta, expires_at).await
     }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
 }
 
 async fn interrupted_cascade_leaves_no_working_key(store: Store) {
@@ -741,7 +738,7 @@ async fn interrupted_cascade_leaves_no_working_key(store: Store) {
             allowed: AtomicI64::new(1),
         }),
         t.app.requests.clone(),
-        common::config(),
+        crate::common::config(),
     );
     let req = http::Request::builder()
         .method("DELETE")
@@ -749,7 +746,7 @@ async fn interrupted_cascade_leaves_no_working_key(store: Store) {
         .header("authorization", format!("Bearer {}", t.key))
         .body(bytes::Bytes::new())
         .unwrap();
-    let r = common::send(&broken, req).await;
+    let r = crate::common::send(&broken, req).await;
     assert_eq!(r.status, 503, "{r:?}");
     for k in &keys {
         assert_eq!(
@@ -786,7 +783,7 @@ async fn plaintext_is_never_at_rest(store: Store) {
             .await;
         plaintexts.push(r.body["key"].as_str().unwrap().to_string());
     }
-    let stored = common::everything_stored(&f.t).await;
+    let stored = crate::common::everything_stored(&f.t).await;
     assert!(stored.contains("secret check"), "the scan sees the records");
     for k in &plaintexts {
         assert!(!stored.contains(k.as_str()), "a plaintext key is stored");
