@@ -16,6 +16,7 @@ pub mod model;
 pub mod openapi;
 pub mod repo;
 pub mod router;
+pub mod rules;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;

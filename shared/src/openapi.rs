@@ -9,6 +9,7 @@ use crate::model::schedule::TRIGGER_TYPES;
 use crate::model::surface::{ENVIRONMENTS as SURFACE_ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::surface_key::ENVIRONMENTS as KEY_ENVIRONMENTS;
 use crate::router::{routes, Route};
+use crate::rules::{self, capability, item, key, product, schedule, surface, Text};
 
 fn r(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
@@ -16,10 +17,6 @@ fn r(name: &str) -> Value {
 
 fn string() -> Value {
     json!({ "type": "string" })
-}
-
-fn text(min: usize, max: usize) -> Value {
-    json!({ "type": "string", "minLength": min, "maxLength": max })
 }
 
 fn nullable(mut v: Value) -> Value {
@@ -32,10 +29,6 @@ fn nullable(mut v: Value) -> Value {
     } else {
         json!({ "anyOf": [v, { "type": "null" }] })
     }
-}
-
-fn integer(min: i64) -> Value {
-    json!({ "type": "integer", "minimum": min })
 }
 
 fn boolean() -> Value {
@@ -56,6 +49,68 @@ fn enumeration(values: &[&str]) -> Value {
 
 fn any() -> Value {
     json!({})
+}
+
+/// An RFC 3339 date-time in a request (`runAt`, `expiresAt`).
+fn instant() -> Value {
+    let mut v = rules::INSTANT.schema();
+    v["format"] = json!("date-time");
+    v
+}
+
+fn cron() -> Value {
+    let mut v = schedule::CRON.schema();
+    v["description"] = json!("5 fields: minute hour day-of-month month day-of-week, with *, lists, ranges, steps and JAN-DEC / SUN-SAT names");
+    v["pattern"] = json!("^\\s*\\S+(\\s+\\S+){4}\\s*$");
+    v
+}
+
+fn timezone() -> Value {
+    let mut v = schedule::TIMEZONE.schema();
+    v["description"] = json!("an IANA time zone name, e.g. America/New_York");
+    v["default"] = json!("UTC");
+    v
+}
+
+fn slug() -> Value {
+    let mut v = item::SLUG.schema();
+    v["pattern"] = json!(item::SLUG_PATTERN);
+    v
+}
+
+/// `config` of a surface: free, but `rateLimit.perMinute`/`perDay` are limits of calls.
+fn surface_config() -> Value {
+    let rate_limit = schema(
+        &[
+            ("perMinute", rules::RATE.schema()),
+            ("perDay", rules::RATE.schema()),
+        ],
+        &[],
+    );
+    let mut v = rules::FREE_JSON.object_schema();
+    v["properties"] = json!({ "rateLimit": rate_limit });
+    v
+}
+
+fn execution_options() -> Value {
+    let mut props: Vec<(&str, Value)> = crate::api::schedules::INTEGER_OPTIONS
+        .iter()
+        .map(|name| (*name, rules::COUNT.schema()))
+        .collect();
+    props.push(("loggingPolicy", enumeration(schedule::LOGGING_POLICIES)));
+    props.push(("modelOverride", schedule::MODEL_OVERRIDE.schema()));
+    props.push(("skipCacheWarm", boolean()));
+    schema(&props, &[])
+}
+
+fn record_filter() -> Value {
+    schema(
+        &[
+            ("type", schedule::RECORD_TYPE.schema()),
+            ("where", rules::FREE_JSON.object_schema()),
+        ],
+        &["type"],
+    )
 }
 
 fn time() -> Value {
@@ -335,14 +390,24 @@ fn schemas() -> Value {
     );
     let presentation = schema(
         &[
-            ("displayLabel", text(1, 255)),
-            ("displayMode", enumeration(&["chat", "form", "document"])),
-            ("route", text(1, 2048)),
-            ("displayIcon", text(0, 255)),
-            ("displayOrder", json!({ "type": "integer" })),
+            ("displayLabel", item::DISPLAY_LABEL.schema()),
+            ("displayMode", enumeration(item::DISPLAY_MODES)),
+            ("route", item::ROUTE.schema()),
+            ("displayIcon", rules::LABEL.schema()),
+            ("displayOrder", rules::POSITION.schema()),
             ("isDefault", boolean()),
-            ("visibility", enumeration(&["public", "auth-only"])),
-            ("formConfig", object()),
+            ("visibility", enumeration(item::VISIBILITIES)),
+            (
+                "formConfig",
+                schema(
+                    &[
+                        ("submitButtonLabel", rules::LABEL.schema()),
+                        ("successMessage", rules::DESCRIPTION.schema()),
+                        ("inputSchemaOverrides", rules::FREE_JSON.object_schema()),
+                    ],
+                    &[],
+                ),
+            ),
         ],
         &["displayLabel", "displayMode", "route"],
     );
@@ -369,35 +434,28 @@ fn schemas() -> Value {
 /// Request body and success answer (status, schema) of each operation.
 fn operation(function: &str) -> (Option<Value>, u16, Value) {
     let deleted = schema(&[("success", boolean())], &["success"]);
-    let free = || nullable(object());
+    let free = || nullable(rules::FREE_JSON.object_schema());
+    let list = |entry: Text, max: usize| json!({ "type": "array", "items": entry.schema(), "maxItems": max });
     let schedule_body = |required: &[&str]| {
         schema(
             &[
-                ("flowId", text(1, 255)),
-                ("agentId", nullable(text(1, 255))),
+                ("flowId", rules::REFERENCE.schema()),
+                ("agentId", nullable(rules::REFERENCE.schema())),
                 ("triggerType", enumeration(TRIGGER_TYPES)),
-                ("runAt", nullable(time())),
-                (
-                    "cron",
-                    nullable(
-                        json!({ "type": "string", "description": "5 fields: minute hour day-of-month month day-of-week" }),
-                    ),
-                ),
-                (
-                    "timezone",
-                    json!({ "type": "string", "description": "IANA time zone", "default": "UTC" }),
-                ),
+                ("runAt", nullable(instant())),
+                ("cron", nullable(cron())),
+                ("timezone", timezone()),
                 ("enabled", boolean()),
-                ("name", nullable(text(0, 255))),
+                ("name", nullable(rules::LABEL.schema())),
                 (
                     "recordIds",
-                    nullable(json!({ "type": "array", "items": text(1, 255), "maxItems": 1000 })),
+                    nullable(list(schedule::RECORD_ID, schedule::MAX_RECORD_IDS)),
                 ),
-                ("recordType", nullable(text(1, 255))),
-                ("recordFilter", free()),
-                ("executionOptions", free()),
+                ("recordType", nullable(schedule::RECORD_TYPE.schema())),
+                ("recordFilter", nullable(record_filter())),
+                ("executionOptions", nullable(execution_options())),
                 ("inputs", free()),
-                ("messages", any()),
+                ("messages", nullable(rules::FREE_JSON.any_schema())),
             ],
             required,
         )
@@ -405,11 +463,11 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
     let surface_body = |required: &[&str]| {
         schema(
             &[
-                ("name", text(1, 255)),
+                ("name", surface::NAME.schema()),
                 ("type", enumeration(TYPES)),
                 ("status", enumeration(STATUSES)),
                 ("environment", enumeration(SURFACE_ENVIRONMENTS)),
-                ("config", free()),
+                ("config", nullable(surface_config())),
                 ("behavior", free()),
                 ("inbound", free()),
                 ("outbound", free()),
@@ -420,15 +478,10 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
     let item_body = |required: &[&str]| {
         schema(
             &[
-                ("capabilityId", text(1, 255)),
-                ("exposedName", nullable(text(0, 100))),
-                ("exposedDescription", nullable(text(0, 10_000))),
-                (
-                    "endpointSlug",
-                    nullable(
-                        json!({ "type": "string", "pattern": "^[a-z0-9-]+$", "minLength": 1, "maxLength": 100 }),
-                    ),
-                ),
+                ("capabilityId", rules::REFERENCE.schema()),
+                ("exposedName", nullable(item::EXPOSED_NAME.schema())),
+                ("exposedDescription", nullable(rules::DESCRIPTION.schema())),
+                ("endpointSlug", nullable(slug())),
                 ("isEntryPoint", boolean()),
                 ("enabled", boolean()),
                 ("config", free()),
@@ -445,9 +498,9 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "create-product" | "update-product" => {
             let body = schema(
                 &[
-                    ("name", text(1, 255)),
-                    ("description", nullable(text(0, 10_000))),
-                    ("icon", nullable(text(0, 50))),
+                    ("name", product::NAME.schema()),
+                    ("description", nullable(rules::DESCRIPTION.schema())),
+                    ("icon", nullable(product::ICON.schema())),
                     ("canvas", free()),
                     ("spec", free()),
                 ],
@@ -527,18 +580,26 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "add-capability" | "update-capability" => {
             let create = function == "add-capability";
             let mut props = vec![
-                ("capabilityName", text(1, 100)),
-                ("capabilityDescription", nullable(text(0, 10_000))),
-                ("parametersSchema", any()),
+                ("capabilityName", capability::NAME.schema()),
+                (
+                    "capabilityDescription",
+                    nullable(rules::DESCRIPTION.schema()),
+                ),
+                ("parametersSchema", rules::FREE_JSON.any_schema()),
                 ("enabled", boolean()),
             ];
             if create {
-                props.push(("flowId", text(1, 255)));
-                props.push(("agentId", text(1, 255)));
+                props.push(("flowId", rules::REFERENCE.schema()));
+                props.push(("agentId", rules::REFERENCE.schema()));
             } else {
                 props.push(("refreshSchema", boolean()));
             }
-            let body = schema(&props, if create { &["capabilityName"] } else { &[] });
+            let mut body = schema(&props, if create { &["capabilityName"] } else { &[] });
+            if create {
+                // exactly one of flowId and agentId
+                body["oneOf"] = json!([{ "required": ["flowId"] }, { "required": ["agentId"] }]);
+                body["description"] = json!("Give exactly one of flowId and agentId.");
+            }
             (Some(body), if create { 201 } else { 200 }, r("Capability"))
         }
         "create-surface" => (
@@ -589,14 +650,11 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "create-surface-key" => {
             let body = schema(
                 &[
-                    ("name", nullable(text(0, 255))),
-                    (
-                        "scopes",
-                        nullable(json!({ "type": "array", "items": text(1, 255), "maxItems": 50 })),
-                    ),
-                    ("rateLimitPerMinute", integer(1)),
-                    ("rateLimitPerDay", integer(1)),
-                    ("expiresAt", nullable(time())),
+                    ("name", nullable(rules::LABEL.schema())),
+                    ("scopes", nullable(list(key::SCOPE, key::MAX_SCOPES))),
+                    ("rateLimitPerMinute", nullable(rules::RATE.schema())),
+                    ("rateLimitPerDay", nullable(rules::RATE.schema())),
+                    ("expiresAt", nullable(instant())),
                     ("environment", enumeration(KEY_ENVIRONMENTS)),
                 ],
                 &[],

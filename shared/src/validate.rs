@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult, Detail};
+pub use crate::rules::{Int, Json, Text};
 
 /// A field of a partial update: absent, explicitly `null`, or a value.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,8 +125,9 @@ impl<'a> Fields<'a> {
         self.fail(name, "INVALID_TYPE", msg);
     }
 
-    /// A string of `min..=max` characters (after trimming when `trim`), without NUL.
-    pub fn text(&mut self, name: &str, min: usize, max: usize, trim: bool) -> Patch<String> {
+    /// A string as `rule` says, without NUL.
+    pub fn text(&mut self, name: &str, rule: Text) -> Patch<String> {
+        let Text { min, max, trim } = rule;
         match self.get(name) {
             Patch::Absent => Patch::Absent,
             Patch::Null => Patch::Null,
@@ -168,14 +170,8 @@ impl<'a> Fields<'a> {
     }
 
     /// Like `text`, but missing or null is `MISSING_REQUIRED_FIELD`.
-    pub fn required_text(
-        &mut self,
-        name: &str,
-        min: usize,
-        max: usize,
-        trim: bool,
-    ) -> Option<String> {
-        match self.text(name, min, max, trim) {
+    pub fn required_text(&mut self, name: &str, rule: Text) -> Option<String> {
+        match self.text(name, rule) {
             Patch::Value(v) => Some(v),
             Patch::Absent if self.has(name) && !self.raw(name).is_some_and(Value::is_null) => None,
             _ => {
@@ -211,8 +207,9 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An integer in `min..=max`.
-    pub fn integer(&mut self, name: &str, min: i64, max: i64) -> Patch<i64> {
+    /// An integer as `rule` says.
+    pub fn integer(&mut self, name: &str, rule: Int) -> Patch<i64> {
+        let Int { min, max } = rule;
         match self.get(name) {
             Patch::Absent => Patch::Absent,
             Patch::Null => Patch::Null,
@@ -247,53 +244,38 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A JSON object whose serialised size is at most `max_bytes`.
-    pub fn object(&mut self, name: &str, max_bytes: usize) -> Patch<Map<String, Value>> {
+    /// A JSON object within `rule`'s size.
+    pub fn object(&mut self, name: &str, rule: Json) -> Patch<Map<String, Value>> {
         match self.get(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Object(m)) => {
-                if serialized_len(&Value::Object(m.clone())) > max_bytes {
-                    let path = self.path(name);
-                    self.fail(
-                        name,
-                        "TOO_LONG",
-                        format!(
-                            "{path} must be at most {} KiB when serialised",
-                            max_bytes / 1024
-                        ),
-                    );
-                    return Patch::Absent;
-                }
-                Patch::Value(m.clone())
-            }
+            Patch::Value(Value::Object(_)) => match self.any(name, rule) {
+                Patch::Value(Value::Object(m)) => Patch::Value(m),
+                _ => Patch::Absent,
+            },
             Patch::Value(v) => {
                 self.wrong_type(name, "an object", v);
                 Patch::Absent
             }
+            Patch::Absent => Patch::Absent,
+            Patch::Null => Patch::Null,
         }
     }
 
-    /// Any JSON value (or null), at most `max_bytes` serialised.
-    pub fn any(&mut self, name: &str, max_bytes: usize) -> Patch<Value> {
+    /// Any JSON value (or null) within `rule`'s size.
+    pub fn any(&mut self, name: &str, rule: Json) -> Patch<Value> {
         match self.get(name) {
             Patch::Absent => Patch::Absent,
             Patch::Null => Patch::Null,
-            Patch::Value(v) => {
-                if serialized_len(v) > max_bytes {
-                    let path = self.path(name);
-                    self.fail(
-                        name,
-                        "TOO_LONG",
-                        format!(
-                            "{path} must be at most {} KiB when serialised",
-                            max_bytes / 1024
-                        ),
-                    );
-                    return Patch::Absent;
-                }
-                Patch::Value(v.clone())
+            Patch::Value(v) if serialized_len(v) > rule.max_bytes => {
+                let path = self.path(name);
+                let kib = rule.max_bytes / 1024;
+                self.fail(
+                    name,
+                    "TOO_LONG",
+                    format!("{path} must be at most {kib} KiB when serialised"),
+                );
+                Patch::Absent
             }
+            Patch::Value(v) => Patch::Value(v.clone()),
         }
     }
 
@@ -430,12 +412,15 @@ mod tests {
     fn text_rules() {
         let o = obj(json!({"a": "  hi ", "b": "", "c": 5, "d": "x\u{0}y", "e": "é".repeat(5)}));
         let mut f = Fields::new(&o);
-        assert_eq!(f.text("a", 1, 10, true), Patch::Value("hi".into()));
-        assert_eq!(f.text("b", 1, 10, true), Patch::Absent);
-        assert_eq!(f.text("c", 1, 10, true), Patch::Absent);
-        assert_eq!(f.text("d", 1, 10, true), Patch::Absent);
-        assert_eq!(f.text("e", 1, 5, false), Patch::Value("ééééé".into()));
-        assert_eq!(f.text("e", 1, 4, false), Patch::Absent);
+        assert_eq!(
+            f.text("a", Text::new(1, 10).trimmed()),
+            Patch::Value("hi".into())
+        );
+        assert_eq!(f.text("b", Text::new(1, 10).trimmed()), Patch::Absent);
+        assert_eq!(f.text("c", Text::new(1, 10).trimmed()), Patch::Absent);
+        assert_eq!(f.text("d", Text::new(1, 10).trimmed()), Patch::Absent);
+        assert_eq!(f.text("e", Text::new(1, 5)), Patch::Value("ééééé".into()));
+        assert_eq!(f.text("e", Text::new(1, 4)), Patch::Absent);
         let codes: Vec<_> = f.errors.iter().map(|d| (d.path.as_str(), d.code)).collect();
         assert_eq!(
             codes,
@@ -446,7 +431,9 @@ mod tests {
                 ("e", "TOO_LONG")
             ]
         );
-        assert!(f.required_text("missing", 1, 5, true).is_none());
+        assert!(f
+            .required_text("missing", Text::new(1, 5).trimmed())
+            .is_none());
         assert_eq!(f.errors.last().unwrap().code, "MISSING_REQUIRED_FIELD");
     }
 
@@ -454,12 +441,66 @@ mod tests {
     fn integer_rules() {
         let o = obj(json!({"a": 5, "b": 0, "c": 1.5, "d": "5", "e": 2.0, "f": 1e300}));
         let mut f = Fields::new(&o);
-        assert_eq!(f.integer("a", 1, i64::MAX), Patch::Value(5));
-        assert_eq!(f.integer("b", 1, i64::MAX), Patch::Absent);
-        assert_eq!(f.integer("c", 1, i64::MAX), Patch::Absent);
-        assert_eq!(f.integer("d", 1, i64::MAX), Patch::Absent);
-        assert_eq!(f.integer("e", 1, i64::MAX), Patch::Value(2));
-        assert_eq!(f.integer("f", 1, i64::MAX), Patch::Absent);
+        assert_eq!(
+            f.integer(
+                "a",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Value(5)
+        );
+        assert_eq!(
+            f.integer(
+                "b",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Absent
+        );
+        assert_eq!(
+            f.integer(
+                "c",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Absent
+        );
+        assert_eq!(
+            f.integer(
+                "d",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Absent
+        );
+        assert_eq!(
+            f.integer(
+                "e",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Value(2)
+        );
+        assert_eq!(
+            f.integer(
+                "f",
+                Int {
+                    min: 1,
+                    max: i64::MAX
+                }
+            ),
+            Patch::Absent
+        );
         let codes: Vec<_> = f.errors.iter().map(|d| d.code).collect();
         assert_eq!(
             codes,

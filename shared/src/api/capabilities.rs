@@ -5,17 +5,16 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::Capability;
 use crate::repo::capabilities;
+use crate::rules::{self, capability, Text};
 use crate::validate::{Fields, Patch};
-
-const SCHEMA_MAX: usize = 64 * 1024;
 
 pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let name = f.required_text("capabilityName", 1, 100, true);
-    let flow_id = f.text("flowId", 1, 255, true).value();
-    let agent_id = f.text("agentId", 1, 255, true).value();
+    let name = f.required_text("capabilityName", capability::NAME);
+    let flow_id = f.text("flowId", rules::REFERENCE).value();
+    let agent_id = f.text("agentId", rules::REFERENCE).value();
     let flow_given = f.raw("flowId").is_some_and(|v| !v.is_null());
     let agent_given = f.raw("agentId").is_some_and(|v| !v.is_null());
     match (flow_given, agent_given) {
@@ -34,8 +33,8 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         )),
         _ => {}
     }
-    let description = f.text("capabilityDescription", 0, 10_000, false).value();
-    let schema = f.any("parametersSchema", SCHEMA_MAX).value();
+    let description = f.text("capabilityDescription", rules::DESCRIPTION).value();
+    let schema = f.any("parametersSchema", rules::FREE_JSON).value();
     let p = f.boolean("enabled");
     let enabled = f.not_null("enabled", p).unwrap_or(true);
     f.finish()?;
@@ -64,16 +63,30 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("capabilityId", "cap", "Capability")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let p = f.text("capabilityName", 1, 100, true);
+    let p = f.text("capabilityName", capability::NAME);
     let name = f.not_null("capabilityName", p);
-    let description = f.text("capabilityDescription", 0, 10_000, false).nullable();
-    let schema = f.any("parametersSchema", SCHEMA_MAX).nullable();
+    let description = f
+        .text("capabilityDescription", rules::DESCRIPTION)
+        .nullable();
+    let schema = f.any("parametersSchema", rules::FREE_JSON).nullable();
     let p = f.boolean("enabled");
     let enabled = f.not_null("enabled", p);
     // Accepted for compatibility: schemas are not fetched from a flow service here.
     let _refresh = f.boolean("refreshSchema");
-    let flow_id = f.text("flowId", 0, 255, true);
-    let agent_id = f.text("agentId", 0, 255, true);
+    let flow_id = f.text(
+        "flowId",
+        Text {
+            min: 0,
+            ..rules::REFERENCE
+        },
+    );
+    let agent_id = f.text(
+        "agentId",
+        Text {
+            min: 0,
+            ..rules::REFERENCE
+        },
+    );
     f.finish()?;
 
     let cap = capabilities::update(app.table(), call.owner(), product_id, id, |c| {

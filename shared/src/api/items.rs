@@ -8,13 +8,12 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::is_slug;
 use crate::model::SurfaceItem;
 use crate::repo::items;
+use crate::rules::{self, item, Text};
 use crate::validate::{deep_merge, Fields, Patch};
-
-const OBJECT_MAX: usize = 64 * 1024;
 
 /// `endpointSlug`: `^[a-z0-9-]+$`, 1..100 characters.
 fn slug(f: &mut Fields) -> Patch<String> {
-    match f.text("endpointSlug", 1, 100, false) {
+    match f.text("endpointSlug", item::SLUG) {
         Patch::Value(s) if !is_slug(&s) => {
             f.push(
                 Detail::new(
@@ -32,11 +31,11 @@ fn slug(f: &mut Fields) -> Patch<String> {
 
 /// `presentation`, field by field: `displayLabel`, `displayMode` and `route` are required.
 fn presentation(f: &mut Fields) -> Patch<Map<String, Value>> {
-    let p = f.object("presentation", OBJECT_MAX);
+    let p = f.object("presentation", rules::FREE_JSON);
     if let Patch::Value(obj) = &p {
         let mut g = Fields::nested(obj, "presentation");
-        g.required_text("displayLabel", 1, 255, false);
-        let missing = match g.one_of("displayMode", &["chat", "form", "document"]) {
+        g.required_text("displayLabel", item::DISPLAY_LABEL);
+        let missing = match g.one_of("displayMode", item::DISPLAY_MODES) {
             Patch::Value(_) => false,
             Patch::Null => true,
             // absent, or present but wrong (already reported)
@@ -49,16 +48,16 @@ fn presentation(f: &mut Fields) -> Patch<Map<String, Value>> {
                 "presentation.displayMode is required",
             ));
         }
-        g.required_text("route", 1, 2048, false);
-        g.text("displayIcon", 0, 255, false);
-        g.integer("displayOrder", i64::from(i32::MIN), i64::from(i32::MAX));
+        g.required_text("route", item::ROUTE);
+        g.text("displayIcon", rules::LABEL);
+        g.integer("displayOrder", rules::POSITION);
         g.boolean("isDefault");
-        g.one_of("visibility", &["public", "auth-only"]);
-        if let Patch::Value(form) = g.object("formConfig", OBJECT_MAX) {
+        g.one_of("visibility", item::VISIBILITIES);
+        if let Patch::Value(form) = g.object("formConfig", rules::FREE_JSON) {
             let mut h = Fields::nested(&form, "presentation.formConfig");
-            h.text("submitButtonLabel", 0, 255, false);
-            h.text("successMessage", 0, 10_000, false);
-            h.object("inputSchemaOverrides", OBJECT_MAX);
+            h.text("submitButtonLabel", rules::LABEL);
+            h.text("successMessage", rules::DESCRIPTION);
+            h.object("inputSchemaOverrides", rules::FREE_JSON);
             g.errors.append(&mut h.errors);
         }
         f.errors.append(&mut g.errors);
@@ -71,15 +70,15 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let surface_id = call.id("surfaceId", "surf", "Surface")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let capability_id = f.required_text("capabilityId", 1, 255, true);
-    let exposed_name = f.text("exposedName", 0, 100, false).value();
-    let exposed_description = f.text("exposedDescription", 0, 10_000, false).value();
+    let capability_id = f.required_text("capabilityId", rules::REFERENCE);
+    let exposed_name = f.text("exposedName", item::EXPOSED_NAME).value();
+    let exposed_description = f.text("exposedDescription", rules::DESCRIPTION).value();
     let endpoint_slug = slug(&mut f).value();
     let p = f.boolean("isEntryPoint");
     let is_entry_point = f.not_null("isEntryPoint", p).unwrap_or(false);
     let p = f.boolean("enabled");
     let enabled = f.not_null("enabled", p).unwrap_or(true);
-    let config = f.object("config", OBJECT_MAX).value();
+    let config = f.object("config", rules::FREE_JSON).value();
     let presentation = presentation(&mut f).value();
     f.finish()?;
     let capability_id = capability_id.unwrap_or_default();
@@ -119,15 +118,21 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("itemId", "surfitem", "Surface item")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let capability_id = f.text("capabilityId", 0, 255, true);
-    let exposed_name = f.text("exposedName", 0, 100, false).nullable();
-    let exposed_description = f.text("exposedDescription", 0, 10_000, false).nullable();
+    let capability_id = f.text(
+        "capabilityId",
+        Text {
+            min: 0,
+            ..rules::REFERENCE
+        },
+    );
+    let exposed_name = f.text("exposedName", item::EXPOSED_NAME).nullable();
+    let exposed_description = f.text("exposedDescription", rules::DESCRIPTION).nullable();
     let endpoint_slug = slug(&mut f).nullable();
     let p = f.boolean("isEntryPoint");
     let is_entry_point = f.not_null("isEntryPoint", p);
     let p = f.boolean("enabled");
     let enabled = f.not_null("enabled", p);
-    let config = f.object("config", OBJECT_MAX);
+    let config = f.object("config", rules::FREE_JSON);
     let presentation = presentation(&mut f).nullable();
     f.finish()?;
 

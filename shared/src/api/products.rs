@@ -8,13 +8,12 @@ use crate::error::ApiResult;
 use crate::model::Product;
 use crate::repo::partition::Partition;
 use crate::repo::products;
+use crate::rules::{self, product};
 use crate::validate::{self, deep_merge, Fields, Patch};
-
-const FREE_JSON_MAX: usize = 64 * 1024;
 
 /// `canvas`/`spec`: an object; `null` stands for an empty one.
 fn free_object(f: &mut Fields, name: &str) -> Option<Map<String, Value>> {
-    match f.object(name, FREE_JSON_MAX) {
+    match f.object(name, rules::FREE_JSON) {
         Patch::Value(m) => Some(m),
         Patch::Null => Some(Map::new()),
         Patch::Absent => None,
@@ -24,9 +23,9 @@ fn free_object(f: &mut Fields, name: &str) -> Option<Map<String, Value>> {
 pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let name = f.required_text("name", 1, 255, true);
-    let description = f.text("description", 0, 10_000, false).value();
-    let icon = f.text("icon", 0, 50, false).value();
+    let name = f.required_text("name", product::NAME);
+    let description = f.text("description", rules::DESCRIPTION).value();
+    let icon = f.text("icon", product::ICON).value();
     let canvas = free_object(&mut f, "canvas").unwrap_or_default();
     let spec = free_object(&mut f, "spec").unwrap_or_default();
     f.finish()?;
@@ -55,12 +54,12 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("id", "prod", "Product")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let p = f.text("name", 1, 255, true);
+    let p = f.text("name", product::NAME);
     let name = f.not_null("name", p);
-    let description = f.text("description", 0, 10_000, false).nullable();
-    let icon = f.text("icon", 0, 50, false).nullable();
-    let canvas = f.object("canvas", FREE_JSON_MAX);
-    let spec = f.object("spec", FREE_JSON_MAX);
+    let description = f.text("description", rules::DESCRIPTION).nullable();
+    let icon = f.text("icon", product::ICON).nullable();
+    let canvas = f.object("canvas", rules::FREE_JSON);
+    let spec = f.object("spec", rules::FREE_JSON);
     f.finish()?;
 
     let product = products::update(app.table(), call.owner(), id, |p| {
@@ -93,7 +92,7 @@ fn merge_free(target: &mut Map<String, Value>, patch: &Patch<Map<String, Value>>
 fn validate_merged(p: &Product) -> ApiResult<()> {
     let mut errors = Vec::new();
     for (name, v) in [("canvas", &p.canvas), ("spec", &p.spec)] {
-        if serde_json::to_vec(v).map_or(0, |b| b.len()) > FREE_JSON_MAX {
+        if serde_json::to_vec(v).map_or(0, |b| b.len()) > rules::FREE_JSON.max_bytes {
             errors.push(crate::error::Detail::new(
                 name,
                 "TOO_LONG",

@@ -9,10 +9,9 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::schedule::TRIGGER_TYPES;
 use crate::model::Schedule;
 use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
+use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
+use crate::rules::{self, Text};
 use crate::validate::{Fields, Patch};
-
-const OBJECT_MAX: usize = 64 * 1024;
-const MAX_RECORD_IDS: usize = 1000;
 
 const OPS: &[&str] = &[
     "eq",
@@ -34,7 +33,7 @@ const OPS: &[&str] = &[
     "withinLastDays",
     "olderThanDays",
 ];
-const INTEGER_OPTIONS: &[&str] = &[
+pub const INTEGER_OPTIONS: &[&str] = &[
     "chunkSize",
     "flowTimeoutMs",
     "maxRetries",
@@ -77,9 +76,7 @@ fn record_ids(f: &mut Fields) -> Patch<Vec<String>> {
             let mut out = Vec::with_capacity(a.len());
             for (i, v) in a.iter().enumerate() {
                 match v.as_str() {
-                    Some(s) if !s.is_empty() && s.len() <= 255 && !s.contains('\0') => {
-                        out.push(s.to_string())
-                    }
+                    Some(s) if schedule::RECORD_ID.admits(s) => out.push(s.to_string()),
                     Some(_) => f.push(Detail::new(
                         format!("recordIds.{i}"),
                         "INVALID_FORMAT",
@@ -156,7 +153,13 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
             ),
         }
     } else {
-        f.required_text("field", 1, 255, false);
+        f.required_text(
+            "field",
+            Text {
+                min: 1,
+                ..rules::LABEL
+            },
+        );
         let op = match f.one_of("op", OPS) {
             Patch::Value(op) => Some(op),
             _ if !f.has("op") || obj.get("op").is_some_and(Value::is_null) => {
@@ -215,11 +218,11 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
 
 /// `recordFilter`: `{type, where?}`.
 fn record_filter(f: &mut Fields) -> Patch<Value> {
-    let p = f.object("recordFilter", OBJECT_MAX);
+    let p = f.object("recordFilter", rules::FREE_JSON);
     match p {
         Patch::Value(obj) => {
             let mut g = Fields::nested(&obj, "recordFilter");
-            g.required_text("type", 1, 255, false);
+            g.required_text("type", schedule::RECORD_TYPE);
             if let Some(w) = obj.get("where").filter(|w| !w.is_null()) {
                 check_where(w, "recordFilter.where", 1, &mut g.errors);
             }
@@ -233,14 +236,14 @@ fn record_filter(f: &mut Fields) -> Patch<Value> {
 
 /// `executionOptions`: integers ≥ 0, `loggingPolicy`, `modelOverride`, `skipCacheWarm`.
 fn execution_options(f: &mut Fields) -> Patch<Map<String, Value>> {
-    let p = f.object("executionOptions", OBJECT_MAX);
+    let p = f.object("executionOptions", rules::FREE_JSON);
     if let Patch::Value(obj) = &p {
         let mut g = Fields::nested(obj, "executionOptions");
         for name in INTEGER_OPTIONS {
-            g.integer(name, 0, i64::from(i32::MAX));
+            g.integer(name, rules::COUNT);
         }
-        g.one_of("loggingPolicy", &["default", "on", "off"]);
-        g.text("modelOverride", 1, 255, false);
+        g.one_of("loggingPolicy", schedule::LOGGING_POLICIES);
+        g.text("modelOverride", schedule::MODEL_OVERRIDE);
         g.boolean("skipCacheWarm");
         f.errors.append(&mut g.errors);
     }
@@ -249,7 +252,7 @@ fn execution_options(f: &mut Fields) -> Patch<Map<String, Value>> {
 
 /// `runAt`: an RFC 3339 instant in the future.
 fn run_at(f: &mut Fields) -> Patch<String> {
-    match f.text("runAt", 1, 64, true) {
+    match f.text("runAt", rules::INSTANT) {
         Patch::Value(raw) => match crate::time::parse(&raw) {
             None => {
                 f.push(
@@ -273,7 +276,7 @@ fn run_at(f: &mut Fields) -> Patch<String> {
 }
 
 fn cron_field(f: &mut Fields) -> Patch<String> {
-    match f.text("cron", 1, 255, true) {
+    match f.text("cron", schedule::CRON) {
         Patch::Value(expr) => match Cron::parse(&expr) {
             Ok(_) => Patch::Value(expr.split_whitespace().collect::<Vec<_>>().join(" ")),
             Err(msg) => {
@@ -289,7 +292,7 @@ fn cron_field(f: &mut Fields) -> Patch<String> {
 }
 
 fn timezone(f: &mut Fields) -> Patch<String> {
-    match f.text("timezone", 1, 64, true) {
+    match f.text("timezone", schedule::TIMEZONE) {
         Patch::Value(tz) if cron::zone(&tz).is_none() => {
             f.push(
                 Detail::new(
@@ -325,20 +328,20 @@ struct Body {
 
 fn body(f: &mut Fields) -> Body {
     Body {
-        name: f.text("name", 0, 255, false),
-        flow_id: f.text("flowId", 1, 255, true),
-        agent_id: f.text("agentId", 1, 255, true),
+        name: f.text("name", rules::LABEL),
+        flow_id: f.text("flowId", rules::REFERENCE),
+        agent_id: f.text("agentId", rules::REFERENCE),
         trigger_type: f.one_of("triggerType", TRIGGER_TYPES),
         cron: cron_field(f),
         run_at: run_at(f),
         timezone: timezone(f),
         enabled: f.boolean("enabled"),
         record_ids: record_ids(f),
-        record_type: f.text("recordType", 1, 255, false),
+        record_type: f.text("recordType", schedule::RECORD_TYPE),
         record_filter: record_filter(f),
         execution_options: execution_options(f),
-        inputs: f.object("inputs", OBJECT_MAX),
-        messages: f.any("messages", OBJECT_MAX),
+        inputs: f.object("inputs", rules::FREE_JSON),
+        messages: f.any("messages", rules::FREE_JSON),
     }
 }
 

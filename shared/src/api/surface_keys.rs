@@ -7,10 +7,8 @@ use crate::app::App;
 use crate::error::{ApiResult, Detail};
 use crate::model::surface_key::ENVIRONMENTS;
 use crate::repo::surface_keys::{self, NewKey};
+use crate::rules::{self, key::MAX_SCOPES};
 use crate::validate::{Fields, Patch};
-
-/// Most entries `scopes` may hold.
-const MAX_SCOPES: usize = 50;
 
 fn scopes(f: &mut Fields) -> Option<Vec<String>> {
     match f.raw("scopes") {
@@ -27,9 +25,7 @@ fn scopes(f: &mut Fields) -> Option<Vec<String>> {
             let mut out = Vec::new();
             for (i, e) in entries.iter().enumerate() {
                 match e.as_str() {
-                    Some(s) if !s.trim().is_empty() && s.len() <= 255 && !s.contains('\0') => {
-                        out.push(s.trim().to_string())
-                    }
+                    Some(s) if rules::key::SCOPE.admits(s) => out.push(s.trim().to_string()),
                     Some(_) => f.push(Detail::new(
                         format!("scopes.{i}"),
                         "INVALID_FORMAT",
@@ -53,7 +49,7 @@ fn scopes(f: &mut Fields) -> Option<Vec<String>> {
 
 /// `expiresAt`: an RFC 3339 instant in the future, answered in UTC with milliseconds.
 fn expires_at(f: &mut Fields) -> Option<String> {
-    let Patch::Value(raw) = f.text("expiresAt", 1, 64, true) else {
+    let Patch::Value(raw) = f.text("expiresAt", rules::INSTANT) else {
         return None;
     };
     match crate::time::parse(&raw) {
@@ -85,12 +81,10 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let surface_id = call.id("surfaceId", "surf", "Surface")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let name = f.text("name", 0, 255, false).value();
+    let name = f.text("name", rules::LABEL).value();
     let scopes = scopes(&mut f);
-    let per_minute = f
-        .integer("rateLimitPerMinute", 1, i64::from(i32::MAX))
-        .value();
-    let per_day = f.integer("rateLimitPerDay", 1, i64::from(i32::MAX)).value();
+    let per_minute = f.integer("rateLimitPerMinute", rules::RATE).value();
+    let per_day = f.integer("rateLimitPerDay", rules::RATE).value();
     let expires_at = expires_at(&mut f);
     let p = f.one_of("environment", ENVIRONMENTS);
     let environment = f

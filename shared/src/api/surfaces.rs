@@ -9,19 +9,18 @@ use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::Surface;
 use crate::repo::partition::Partition;
 use crate::repo::surfaces;
+use crate::rules::{self, surface};
 use crate::validate::{self, Fields, Patch};
-
-const OBJECT_MAX: usize = 64 * 1024;
 
 /// `config`, and inside it `rateLimit.perMinute`/`perDay` (integers ≥ 1).
 fn config(f: &mut Fields) -> Patch<Map<String, Value>> {
-    let config = f.object("config", OBJECT_MAX);
+    let config = f.object("config", rules::FREE_JSON);
     if let Patch::Value(c) = &config {
         let mut inner = Fields::nested(c, "config");
-        if let Patch::Value(rl) = inner.object("rateLimit", OBJECT_MAX) {
+        if let Patch::Value(rl) = inner.object("rateLimit", rules::FREE_JSON) {
             let mut limits = Fields::nested(&rl, "config.rateLimit");
-            limits.integer("perMinute", 1, i64::from(i32::MAX));
-            limits.integer("perDay", 1, i64::from(i32::MAX));
+            limits.integer("perMinute", rules::RATE);
+            limits.integer("perDay", rules::RATE);
             inner.errors.append(&mut limits.errors);
         }
         f.errors.append(&mut inner.errors);
@@ -33,7 +32,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let name = f.required_text("name", 1, 255, true);
+    let name = f.required_text("name", surface::NAME);
     let kind = match f.one_of("type", TYPES) {
         Patch::Value(t) => Some(t),
         Patch::Absent if f.has("type") && !f.raw("type").is_some_and(Value::is_null) => None,
@@ -52,9 +51,9 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         .not_null("environment", p)
         .unwrap_or_else(|| "development".into());
     let config = config(&mut f).value();
-    let behavior = f.object("behavior", OBJECT_MAX).value();
-    let inbound = f.object("inbound", OBJECT_MAX).value();
-    let outbound = f.object("outbound", OBJECT_MAX).value();
+    let behavior = f.object("behavior", rules::FREE_JSON).value();
+    let inbound = f.object("inbound", rules::FREE_JSON).value();
+    let outbound = f.object("outbound", rules::FREE_JSON).value();
     f.finish()?;
 
     let now = crate::time::now_string();
@@ -85,7 +84,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let id = call.id("surfaceId", "surf", "Surface")?;
     let body = call.json()?;
     let mut f = Fields::new(&body);
-    let p = f.text("name", 1, 255, true);
+    let p = f.text("name", surface::NAME);
     let name = f.not_null("name", p);
     let p = f.one_of("type", TYPES);
     let kind = f.not_null("type", p);
@@ -94,9 +93,9 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let p = f.one_of("environment", ENVIRONMENTS);
     let environment = f.not_null("environment", p);
     let config = config(&mut f).nullable();
-    let behavior = f.object("behavior", OBJECT_MAX);
-    let inbound = f.object("inbound", OBJECT_MAX).nullable();
-    let outbound = f.object("outbound", OBJECT_MAX).nullable();
+    let behavior = f.object("behavior", rules::FREE_JSON);
+    let inbound = f.object("inbound", rules::FREE_JSON).nullable();
+    let outbound = f.object("outbound", rules::FREE_JSON).nullable();
     f.finish()?;
 
     let surface = surfaces::update(app.table(), call.owner(), product_id, id, |s| {
