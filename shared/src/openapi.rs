@@ -117,6 +117,20 @@ fn time() -> Value {
     json!({ "type": "string", "format": "date-time" })
 }
 
+/// An object whose properties are all required but those whose name ends in `?`.
+fn record(props: &[(&str, Value)]) -> Value {
+    let required: Vec<&str> = props
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !k.ends_with('?'))
+        .collect();
+    let props: Vec<(&str, Value)> = props
+        .iter()
+        .map(|(k, v)| (k.trim_end_matches('?'), v.clone()))
+        .collect();
+    schema(&props, &required)
+}
+
 fn schema(props: &[(&str, Value)], required: &[&str]) -> Value {
     let mut p = Map::new();
     for (k, v) in props {
@@ -130,119 +144,59 @@ fn extend(base: &str, props: &[(&str, Value)], required: &[&str]) -> Value {
 }
 
 fn schemas() -> Value {
-    let product = schema(
-        &[
-            ("id", string()),
-            ("name", string()),
-            ("description", nullable(string())),
-            ("icon", nullable(string())),
-            ("canvas", object()),
-            ("spec", object()),
-            ("createdAt", time()),
-            ("updatedAt", time()),
-        ],
-        &[
-            "id",
-            "name",
-            "description",
-            "icon",
-            "canvas",
-            "spec",
-            "createdAt",
-            "updatedAt",
-        ],
-    );
-    let capability = schema(
-        &[
-            ("id", string()),
-            ("productId", string()),
-            ("flowId", nullable(string())),
-            ("agentId", nullable(string())),
-            ("capabilityName", string()),
-            ("capabilityDescription", nullable(string())),
-            ("enabled", boolean()),
-            ("displayOrder", nullable(json!({ "type": "integer" }))),
-            ("parametersSchema", any()),
-            ("createdAt", time()),
-            ("updatedAt", time()),
-        ],
-        &[
-            "id",
-            "productId",
-            "flowId",
-            "agentId",
-            "capabilityName",
-            "capabilityDescription",
-            "enabled",
-            "displayOrder",
-            "createdAt",
-            "updatedAt",
-        ],
-    );
-    let surface = schema(
-        &[
-            ("id", string()),
-            ("productId", string()),
-            ("name", string()),
-            ("type", enumeration(TYPES)),
-            ("status", enumeration(STATUSES)),
-            ("environment", enumeration(SURFACE_ENVIRONMENTS)),
-            ("config", nullable(object())),
-            ("behavior", nullable(object())),
-            ("inbound", nullable(object())),
-            ("outbound", nullable(object())),
-            ("endpoint", nullable(string())),
-            ("createdAt", time()),
-            ("updatedAt", time()),
-        ],
-        &[
-            "id",
-            "productId",
-            "name",
-            "type",
-            "status",
-            "environment",
-            "config",
-            "behavior",
-            "inbound",
-            "outbound",
-            "endpoint",
-            "createdAt",
-            "updatedAt",
-        ],
-    );
-    let item = schema(
-        &[
-            ("id", string()),
-            ("surfaceId", string()),
-            ("capabilityId", string()),
-            ("exposedName", nullable(string())),
-            ("exposedDescription", nullable(string())),
-            ("endpointSlug", nullable(string())),
-            ("isEntryPoint", boolean()),
-            ("enabled", boolean()),
-            ("displayOrder", nullable(json!({ "type": "integer" }))),
-            ("config", nullable(object())),
-            ("presentation", nullable(object())),
-            ("createdAt", time()),
-            ("updatedAt", time()),
-        ],
-        &[
-            "id",
-            "surfaceId",
-            "capabilityId",
-            "exposedName",
-            "exposedDescription",
-            "endpointSlug",
-            "isEntryPoint",
-            "enabled",
-            "displayOrder",
-            "config",
-            "presentation",
-            "createdAt",
-            "updatedAt",
-        ],
-    );
+    let product = record(&[
+        ("id", string()),
+        ("name", string()),
+        ("description", nullable(string())),
+        ("icon", nullable(string())),
+        ("canvas", object()),
+        ("spec", object()),
+        ("createdAt", time()),
+        ("updatedAt", time()),
+    ]);
+    let capability = record(&[
+        ("id", string()),
+        ("productId", string()),
+        ("flowId", nullable(string())),
+        ("agentId", nullable(string())),
+        ("capabilityName", string()),
+        ("capabilityDescription", nullable(string())),
+        ("enabled", boolean()),
+        ("displayOrder", nullable(json!({ "type": "integer" }))),
+        ("parametersSchema?", any()),
+        ("createdAt", time()),
+        ("updatedAt", time()),
+    ]);
+    let surface = record(&[
+        ("id", string()),
+        ("productId", string()),
+        ("name", string()),
+        ("type", enumeration(TYPES)),
+        ("status", enumeration(STATUSES)),
+        ("environment", enumeration(SURFACE_ENVIRONMENTS)),
+        ("config", nullable(object())),
+        ("behavior", nullable(object())),
+        ("inbound", nullable(object())),
+        ("outbound", nullable(object())),
+        ("endpoint", nullable(string())),
+        ("createdAt", time()),
+        ("updatedAt", time()),
+    ]);
+    let item = record(&[
+        ("id", string()),
+        ("surfaceId", string()),
+        ("capabilityId", string()),
+        ("exposedName", nullable(string())),
+        ("exposedDescription", nullable(string())),
+        ("endpointSlug", nullable(string())),
+        ("isEntryPoint", boolean()),
+        ("enabled", boolean()),
+        ("displayOrder", nullable(json!({ "type": "integer" }))),
+        ("config", nullable(object())),
+        ("presentation", nullable(object())),
+        ("createdAt", time()),
+        ("updatedAt", time()),
+    ]);
     let item_detail = extend(
         "SurfaceItem",
         &[
@@ -299,66 +253,39 @@ fn schemas() -> Value {
         &[("surfaceId", string()), ("key", string())],
         &["surfaceId", "key"],
     );
-    let schedule = schema(
-        &[
-            ("id", string()),
-            ("name", nullable(string())),
-            ("productSurfaceId", string()),
-            ("flowId", string()),
-            ("agentId", nullable(string())),
-            ("triggerType", enumeration(TRIGGER_TYPES)),
-            ("cron", nullable(string())),
-            ("runAt", nullable(time())),
-            ("timezone", string()),
-            ("enabled", boolean()),
-            ("nextRunAt", nullable(time())),
-            ("lastRunAt", nullable(time())),
-            ("recordIds", nullable(array(string()))),
-            ("recordType", nullable(string())),
-            ("recordFilter", nullable(object())),
-            ("executionOptions", object()),
-            ("inputs", nullable(object())),
-            ("messages", any()),
-            ("organizationId", nullable(string())),
-            ("userId", string()),
-            ("createdAt", time()),
-            ("updatedAt", time()),
-        ],
-        &[
-            "id",
-            "productSurfaceId",
-            "flowId",
-            "triggerType",
-            "timezone",
-            "enabled",
-            "nextRunAt",
-            "lastRunAt",
-            "executionOptions",
-            "userId",
-            "createdAt",
-            "updatedAt",
-        ],
-    );
-    let run = schema(
-        &[
-            ("id", string()),
-            ("status", string()),
-            ("batchExecutionId", nullable(string())),
-            ("startedAt", nullable(time())),
-            ("completedAt", nullable(time())),
-            ("error", nullable(string())),
-            ("createdAt", time()),
-        ],
-        &[
-            "id",
-            "status",
-            "batchExecutionId",
-            "startedAt",
-            "completedAt",
-            "error",
-            "createdAt",
-        ],
-    );
+    let schedule = record(&[
+        ("id", string()),
+        ("name?", nullable(string())),
+        ("productSurfaceId", string()),
+        ("flowId", string()),
+        ("agentId?", nullable(string())),
+        ("triggerType", enumeration(TRIGGER_TYPES)),
+        ("cron?", nullable(string())),
+        ("runAt?", nullable(time())),
+        ("timezone", string()),
+        ("enabled", boolean()),
+        ("nextRunAt", nullable(time())),
+        ("lastRunAt", nullable(time())),
+        ("recordIds?", nullable(array(string()))),
+        ("recordType?", nullable(string())),
+        ("recordFilter?", nullable(object())),
+        ("executionOptions", object()),
+        ("inputs?", nullable(object())),
+        ("messages?", any()),
+        ("organizationId?", nullable(string())),
+        ("userId", string()),
+        ("createdAt", time()),
+        ("updatedAt", time()),
+    ]);
+    let run = record(&[
+        ("id", string()),
+        ("status", string()),
+        ("batchExecutionId", nullable(string())),
+        ("startedAt", nullable(time())),
+        ("completedAt", nullable(time())),
+        ("error", nullable(string())),
+        ("createdAt", time()),
+    ]);
     let pagination = schema(
         &[
             ("limit", json!({ "type": "integer" })),
