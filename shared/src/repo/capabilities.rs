@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Capability, SurfaceItem};
-use crate::store::{Cond, Item, Table};
+use crate::store::{Cond, Table};
 
 use super::cascade::{self, Subtree};
 use super::items;
@@ -19,26 +19,10 @@ fn name_taken(name: &str) -> ApiError {
     ))
 }
 
-impl Record for Capability {
-    fn to_item(&self, version: u64) -> Item {
-        let mut it = item(
-            k::capability(&self.product_id, &self.id),
-            entity::CAPABILITY,
-            self,
-            version,
-            &self.created_at,
-        );
-        it.gsi1 = Some((
-            k::owner_index(&self.owner),
-            k::capability_index_sk(&self.product_id, &self.id),
-        ));
-        it
-    }
-
-    fn touch(&mut self, now: &str) {
-        self.updated_at = now.to_string();
-    }
-}
+record!(Capability, entity::CAPABILITY, |c| k::capability(&c.product_id, &c.id), gsi1: (
+    k::owner_index(&c.owner),
+    k::capability_index_sk(&c.product_id, &c.id)
+));
 
 /// Reserve `c`'s name in `tx`; taken, the write answers 409.
 fn reserve_name(tx: &mut Tx, c: &Capability) {

@@ -14,21 +14,11 @@ use super::partition::Partition;
 use super::surface_keys::drop_scope_ops;
 use super::{get_owned, item, Record, Retry, Tx};
 
-impl Record for SurfaceItem {
-    fn to_item(&self, version: u64) -> Item {
-        item(
-            k::surface_item(&self.product_id, &self.surface_id, &self.id),
-            entity::SURFACE_ITEM,
-            self,
-            version,
-            &self.created_at,
-        )
-    }
-
-    fn touch(&mut self, now: &str) {
-        self.updated_at = now.to_string();
-    }
-}
+record!(SurfaceItem, entity::SURFACE_ITEM, |i| k::surface_item(
+    &i.product_id,
+    &i.surface_id,
+    &i.id
+));
 
 fn binding_item(i: &SurfaceItem) -> Item {
     item(

@@ -7,6 +7,26 @@
 //! (one page of a list). `Tx` names each transaction operation so a cancellation is matched
 //! by name; `Retry` is the one retry loop for writes that lose optimistic-concurrency races.
 
+/// `impl Record` for a model stored at `key` (an expression of `$r`, the record) as `entity`,
+/// listed in the owner index at `gsi1` when given.
+macro_rules! record {
+    ($t:ty, $entity:expr, |$r:ident| $key:expr $(, gsi1: $gsi1:expr)?) => {
+        impl $crate::repo::Record for $t {
+            fn to_item(&self, version: u64) -> $crate::store::Item {
+                let $r = self;
+                #[allow(unused_mut)]
+                let mut it = $crate::repo::item($key, $entity, $r, version, &$r.created_at);
+                $(it.gsi1 = Some($gsi1);)?
+                it
+            }
+
+            fn touch(&mut self, now: &str) {
+                self.updated_at = now.to_string();
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod capabilities;
 pub mod cascade;

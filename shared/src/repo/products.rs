@@ -5,32 +5,19 @@ use serde_json::{json, Value};
 
 use crate::error::ApiResult;
 use crate::model::{Capability, Product, Surface};
-use crate::store::{Cond, Index, Item, Query, Table};
+use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
 use super::schedules;
-use super::{decode, get_owned, item, Record};
+use super::{decode, get_owned, Record};
 
-impl Record for Product {
-    fn to_item(&self, version: u64) -> Item {
-        let mut it = item(
-            k::product(&self.id),
-            entity::PRODUCT,
-            self,
-            version,
-            &self.created_at,
-        );
-        it.gsi1 = Some((k::owner_index(&self.owner), k::product_index_sk(&self.id)));
-        it
-    }
-
-    fn touch(&mut self, now: &str) {
-        self.updated_at = now.to_string();
-    }
-}
+record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
+    k::owner_index(&p.owner),
+    k::product_index_sk(&p.id)
+));
 
 pub async fn create(table: &dyn Table, product: &Product) -> ApiResult<()> {
     table.put(product.to_item(1), Cond::NotExists).await?;

@@ -5,34 +5,18 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::Surface;
-use crate::store::{Cond, Index, Item, Query, Table};
+use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use super::{decode, get_owned, item, products, schedules, Record, Tx};
+use super::{decode, get_owned, products, schedules, Record, Tx};
 
-impl Record for Surface {
-    fn to_item(&self, version: u64) -> Item {
-        let mut it = item(
-            k::surface(&self.product_id, &self.id),
-            entity::SURFACE,
-            self,
-            version,
-            &self.created_at,
-        );
-        it.gsi1 = Some((
-            k::owner_index(&self.owner),
-            k::surface_index_sk(&self.product_id, &self.id),
-        ));
-        it
-    }
-
-    fn touch(&mut self, now: &str) {
-        self.updated_at = now.to_string();
-    }
-}
+record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
+    k::owner_index(&s.owner),
+    k::surface_index_sk(&s.product_id, &s.id)
+));
 
 pub async fn create(table: &dyn Table, surface: &Surface) -> ApiResult<()> {
     products::get(table, &surface.owner, &surface.product_id).await?;
