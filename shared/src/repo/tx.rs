@@ -17,7 +17,7 @@ pub struct Tx {
 }
 
 impl Tx {
-    pub fn push(&mut self, op: TxOp) -> Op {
+    fn push(&mut self, op: TxOp) -> Op {
         self.ops.push(op);
         Op(self.ops.len() - 1)
     }
@@ -34,26 +34,10 @@ impl Tx {
         self.push(TxOp::Check { key, cond })
     }
 
-    pub fn extend(&mut self, ops: impl IntoIterator<Item = TxOp>) {
-        self.ops.extend(ops);
-    }
-
     /// When `op`'s condition cancels the transaction, the write answers `answer` instead of
     /// being tried again (a name taken, a parent gone).
     pub fn or_answer(&mut self, op: Op, answer: ApiError) {
         self.answers.push((op, answer));
-    }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    pub fn into_ops(self) -> Vec<TxOp> {
-        self.ops
     }
 
     pub async fn commit(self, table: &dyn Table) -> Result<(), Rejected> {
