@@ -36,6 +36,19 @@ impl<T> Patch<T> {
     }
 }
 
+/// A checked field of a partial update (`Some` when it was given), written into the record.
+pub trait Assign<T> {
+    fn assign(&self, target: &mut T);
+}
+
+impl<T: Clone> Assign<T> for Option<T> {
+    fn assign(&self, target: &mut T) {
+        if let Some(v) = self {
+            *target = v.clone();
+        }
+    }
+}
+
 /// Parse a request body: empty means `{}`; anything but a JSON object is a 400.
 pub fn json_object(body: &[u8]) -> ApiResult<Map<String, Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {

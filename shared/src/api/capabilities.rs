@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::Capability;
 use crate::repo::capabilities;
 use crate::rules::{self, capability, Text};
-use crate::validate::{Fields, Patch};
+use crate::validate::{Assign, Fields, Patch};
 
 pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
@@ -106,18 +106,12 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        if let Some(n) = &name {
-            c.capability_name = n.clone();
-        }
-        if let Some(d) = &description {
-            c.capability_description = d.clone();
-        }
+        name.assign(&mut c.capability_name);
+        description.assign(&mut c.capability_description);
         if let Some(s) = &schema {
             c.parameters_schema = s.clone().filter(|v| !v.is_null());
         }
-        if let Some(e) = enabled {
-            c.enabled = e;
-        }
+        enabled.assign(&mut c.enabled);
         Ok(())
     })
     .await?;

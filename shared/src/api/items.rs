@@ -9,7 +9,7 @@ use crate::model::surface::is_slug;
 use crate::model::SurfaceItem;
 use crate::repo::items;
 use crate::rules::{self, item, Text};
-use crate::validate::{deep_merge, Fields, Patch};
+use crate::validate::{deep_merge, Assign, Fields, Patch};
 
 /// `endpointSlug`: `^[a-z0-9-]+$`, 1..100 characters.
 fn slug(f: &mut Fields) -> Patch<String> {
@@ -155,29 +155,17 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
                     "capabilityId cannot change; bind the other capability as a new item",
                 ));
             }
-            if let Some(v) = &exposed_name {
-                it.exposed_name = v.clone();
-            }
-            if let Some(v) = &exposed_description {
-                it.exposed_description = v.clone();
-            }
-            if let Some(v) = &endpoint_slug {
-                it.endpoint_slug = v.clone();
-            }
-            if let Some(v) = is_entry_point {
-                it.is_entry_point = v;
-            }
-            if let Some(v) = enabled {
-                it.enabled = v;
-            }
+            exposed_name.assign(&mut it.exposed_name);
+            exposed_description.assign(&mut it.exposed_description);
+            endpoint_slug.assign(&mut it.endpoint_slug);
+            is_entry_point.assign(&mut it.is_entry_point);
+            enabled.assign(&mut it.enabled);
             match &config {
                 Patch::Absent => {}
                 Patch::Null => it.config = None,
                 Patch::Value(patch) => deep_merge(it.config.get_or_insert_with(Map::new), patch),
             }
-            if let Some(v) = &presentation {
-                it.presentation = v.clone();
-            }
+            presentation.assign(&mut it.presentation);
             Ok(())
         },
     )

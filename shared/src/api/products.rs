@@ -9,7 +9,7 @@ use crate::model::Product;
 use crate::repo::partition::Partition;
 use crate::repo::products;
 use crate::rules::{self, product};
-use crate::validate::{self, deep_merge, Fields, Patch};
+use crate::validate::{self, deep_merge, Assign, Fields, Patch};
 
 /// `canvas`/`spec`: an object; `null` stands for an empty one.
 fn free_object(f: &mut Fields, name: &str) -> Option<Map<String, Value>> {
@@ -63,15 +63,9 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     f.finish()?;
 
     let product = products::update(app.table(), call.owner(), id, |p| {
-        if let Some(n) = &name {
-            p.name = n.clone();
-        }
-        if let Some(d) = &description {
-            p.description = d.clone();
-        }
-        if let Some(i) = &icon {
-            p.icon = i.clone();
-        }
+        name.assign(&mut p.name);
+        description.assign(&mut p.description);
+        icon.assign(&mut p.icon);
         merge_free(&mut p.canvas, &canvas);
         merge_free(&mut p.spec, &spec);
         validate_merged(p)

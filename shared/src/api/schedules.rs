@@ -11,7 +11,7 @@ use crate::model::Schedule;
 use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
 use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
 use crate::rules::{self, Text};
-use crate::validate::{Fields, Patch};
+use crate::validate::{Assign, Fields, Patch};
 
 const OPS: &[&str] = &[
     "eq",
@@ -436,48 +436,25 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
             s.timezone.clone(),
             s.enabled,
         );
-        if let Some(v) = b.name.clone().nullable() {
-            s.name = v;
-        }
-        if let Some(v) = b.flow_id.clone().value() {
-            s.flow_id = v;
-        }
-        if let Some(v) = b.agent_id.clone().nullable() {
-            s.agent_id = v;
-        }
-        if let Some(v) = b.trigger_type.clone().value() {
-            s.trigger_type = v;
-        }
-        if let Some(v) = b.cron.clone().nullable() {
-            s.cron = v;
-        }
-        if let Some(v) = b.run_at.clone().nullable() {
-            s.run_at = v;
-        }
-        if let Some(v) = b.timezone.clone().value() {
-            s.timezone = v;
-        }
-        if let Some(v) = b.enabled.clone().value() {
-            s.enabled = v;
-        }
-        if let Some(v) = b.record_ids.clone().nullable() {
-            s.record_ids = v;
-        }
-        if let Some(v) = b.record_type.clone().nullable() {
-            s.record_type = v;
-        }
-        if let Some(v) = b.record_filter.clone().nullable() {
-            s.record_filter = v;
-        }
+        b.name.clone().nullable().assign(&mut s.name);
+        b.flow_id.clone().value().assign(&mut s.flow_id);
+        b.agent_id.clone().nullable().assign(&mut s.agent_id);
+        b.trigger_type.clone().value().assign(&mut s.trigger_type);
+        b.cron.clone().nullable().assign(&mut s.cron);
+        b.run_at.clone().nullable().assign(&mut s.run_at);
+        b.timezone.clone().value().assign(&mut s.timezone);
+        b.enabled.clone().value().assign(&mut s.enabled);
+        b.record_ids.clone().nullable().assign(&mut s.record_ids);
+        b.record_type.clone().nullable().assign(&mut s.record_type);
+        b.record_filter
+            .clone()
+            .nullable()
+            .assign(&mut s.record_filter);
         if let Some(v) = b.execution_options.clone().nullable() {
             s.execution_options = v.unwrap_or_default();
         }
-        if let Some(v) = b.inputs.clone().nullable() {
-            s.inputs = v;
-        }
-        if let Some(v) = b.messages.clone().nullable() {
-            s.messages = v;
-        }
+        b.inputs.clone().nullable().assign(&mut s.inputs);
+        b.messages.clone().nullable().assign(&mut s.messages);
         match s.trigger_type.as_str() {
             "recurring" if s.cron.is_none() => {
                 return Err(ApiError::Validation(vec![missing(

@@ -10,7 +10,7 @@ use crate::model::Surface;
 use crate::repo::partition::Partition;
 use crate::repo::surfaces;
 use crate::rules::{self, surface};
-use crate::validate::{self, Fields, Patch};
+use crate::validate::{self, Assign, Fields, Patch};
 
 /// `config`, and inside it `rateLimit.perMinute`/`perDay` (integers ≥ 1).
 fn config(f: &mut Fields) -> Patch<Map<String, Value>> {
@@ -111,18 +111,10 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
                 )]);
             }
         }
-        if let Some(n) = &name {
-            s.name = n.clone();
-        }
-        if let Some(st) = &status {
-            s.status = st.clone();
-        }
-        if let Some(e) = &environment {
-            s.environment = e.clone();
-        }
-        if let Some(c) = &config {
-            s.config = c.clone();
-        }
+        name.assign(&mut s.name);
+        status.assign(&mut s.status);
+        environment.assign(&mut s.environment);
+        config.assign(&mut s.config);
         match &behavior {
             Patch::Absent => {}
             Patch::Null => s.behavior = None,
@@ -137,12 +129,8 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
                 }
             }
         }
-        if let Some(i) = &inbound {
-            s.inbound = i.clone();
-        }
-        if let Some(o) = &outbound {
-            s.outbound = o.clone();
-        }
+        inbound.assign(&mut s.inbound);
+        outbound.assign(&mut s.outbound);
         Ok(())
     })
     .await?;

@@ -13,3 +13,14 @@ pub use product::Product;
 pub use schedule::{Execution, Run, Schedule};
 pub use surface::{Surface, SurfaceItem};
 pub use surface_key::{KeyHash, SurfaceKey};
+
+/// A record's public JSON: its stored fields (camelCase), less the internal ones named.
+pub fn public(record: &impl serde::Serialize, internal: &[&str]) -> serde_json::Value {
+    let mut v = serde_json::to_value(record).expect("records serialise");
+    if let serde_json::Value::Object(m) = &mut v {
+        for name in internal {
+            m.remove(*name);
+        }
+    }
+    v
+}

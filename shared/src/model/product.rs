@@ -1,7 +1,7 @@
 //! Products: the stored record and its public JSON.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -22,16 +22,7 @@ pub struct Product {
 
 impl Product {
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "description": self.description,
-            "icon": self.icon,
-            "canvas": self.canvas,
-            "spec": self.spec,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
+        super::public(self, &["owner", "capabilitySeq"])
     }
 }
 

@@ -37,30 +37,9 @@ pub struct Schedule {
 
 impl Schedule {
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "productSurfaceId": self.surface_id,
-            "flowId": self.flow_id,
-            "agentId": self.agent_id,
-            "triggerType": self.trigger_type,
-            "cron": self.cron,
-            "runAt": self.run_at,
-            "timezone": self.timezone,
-            "enabled": self.enabled,
-            "nextRunAt": self.next_run_at,
-            "lastRunAt": self.last_run_at,
-            "recordIds": self.record_ids,
-            "recordType": self.record_type,
-            "recordFilter": self.record_filter,
-            "executionOptions": self.execution_options,
-            "inputs": self.inputs,
-            "messages": self.messages,
-            "organizationId": self.organization_id,
-            "userId": self.user_id,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
+        let mut v = super::public(self, &["owner", "productId", "surfaceId"]);
+        v["productSurfaceId"] = json!(self.surface_id);
+        v
     }
 
     pub fn record_count(&self) -> usize {
@@ -89,15 +68,10 @@ pub struct Run {
 
 impl Run {
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "status": self.status,
-            "batchExecutionId": self.batch_execution_id,
-            "startedAt": self.started_at,
-            "completedAt": self.completed_at,
-            "error": self.error,
-            "createdAt": self.created_at,
-        })
+        super::public(
+            self,
+            &["scheduleId", "recordCount", "trigger", "scheduledFor"],
+        )
     }
 }
 

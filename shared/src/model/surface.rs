@@ -59,21 +59,9 @@ impl Surface {
     }
 
     pub fn to_json(&self, base: &str) -> Value {
-        json!({
-            "id": self.id,
-            "productId": self.product_id,
-            "name": self.name,
-            "type": self.kind,
-            "status": self.status,
-            "environment": self.environment,
-            "config": self.config,
-            "behavior": self.behavior,
-            "inbound": self.inbound,
-            "outbound": self.outbound,
-            "endpoint": self.endpoint(base),
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
+        let mut v = super::public(self, &["owner"]);
+        v["endpoint"] = json!(self.endpoint(base));
+        v
     }
 
     /// The kind part of this surface's API keys.
@@ -109,21 +97,7 @@ pub struct SurfaceItem {
 
 impl SurfaceItem {
     pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "surfaceId": self.surface_id,
-            "capabilityId": self.capability_id,
-            "exposedName": self.exposed_name,
-            "exposedDescription": self.exposed_description,
-            "endpointSlug": self.endpoint_slug,
-            "isEntryPoint": self.is_entry_point,
-            "enabled": self.enabled,
-            "displayOrder": self.display_order,
-            "config": self.config,
-            "presentation": self.presentation,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-        })
+        super::public(self, &["owner", "productId"])
     }
 
     /// The item with its capability's name, flow, agent and parameters (GET surface).
