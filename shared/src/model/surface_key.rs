@@ -31,8 +31,8 @@ pub struct SurfaceKey {
 }
 
 impl SurfaceKey {
-    /// The key as GET surface shows it: never the plaintext.
-    pub fn to_json(&self) -> Value {
+    /// What every view of the key shows (never the plaintext, never the hash).
+    fn common_json(&self) -> Value {
         json!({
             "id": self.id,
             "name": self.name,
@@ -45,32 +45,26 @@ impl SurfaceKey {
             "expiresAt": self.expires_at,
             "isActive": true,
             "environment": self.environment,
-            "isDevelopment": self.environment == "test",
-            "canReveal": false,
-            "lastUsedAt": null,
-            "usageCount": 0,
             "createdAt": self.created_at,
         })
+    }
+
+    /// The key as GET surface shows it.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.common_json();
+        v["isDevelopment"] = json!(self.environment == "test");
+        v["canReveal"] = json!(false);
+        v["lastUsedAt"] = Value::Null;
+        v["usageCount"] = json!(0);
+        v
     }
 
     /// The create answer, the one place the plaintext appears.
     pub fn created_json(&self, plaintext: &str) -> Value {
-        json!({
-            "id": self.id,
-            "surfaceId": self.surface_id,
-            "name": self.name,
-            "key": plaintext,
-            "keyPrefix": self.key_prefix,
-            "keyHint": self.key_hint,
-            "scopes": self.scopes,
-            "scopeTargetIds": self.scope_target_ids,
-            "rateLimitPerMinute": self.rate_limit_per_minute,
-            "rateLimitPerDay": self.rate_limit_per_day,
-            "expiresAt": self.expires_at,
-            "isActive": true,
-            "environment": self.environment,
-            "createdAt": self.created_at,
-        })
+        let mut v = self.common_json();
+        v["surfaceId"] = json!(self.surface_id);
+        v["key"] = json!(plaintext);
+        v
     }
 
     /// Whether every scope entry is the wildcard.
