@@ -69,6 +69,7 @@ pub fn item(
         created_at: created_at.to_string(),
         updated_at: crate::time::now_string(),
         expires_at: None,
+        count: None,
         data: serde_json::to_value(record).expect("records serialise"),
     }
 }

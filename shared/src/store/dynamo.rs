@@ -244,6 +244,8 @@ struct Stored {
     updated_at: String,
     #[serde(rename = "expiresAt", skip_serializing_if = "Option::is_none", default)]
     expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    count: Option<i64>,
     data: String,
 }
 
@@ -260,6 +262,7 @@ fn to_attrs(item: &Item) -> StoreResult<Attrs> {
         created_at: item.created_at.clone(),
         updated_at: item.updated_at.clone(),
         expires_at: item.expires_at,
+        count: item.count,
         data: serde_json::to_string(&item.data).map_err(internal)?,
     };
     serde_dynamo::to_item(stored).map_err(internal)
@@ -276,6 +279,7 @@ fn from_attrs(attrs: Attrs) -> StoreResult<Item> {
         created_at: s.created_at,
         updated_at: s.updated_at,
         expires_at: s.expires_at,
+        count: s.count,
         data: serde_json::from_str(&s.data).map_err(internal)?,
     })
 }
@@ -613,7 +617,16 @@ impl Table for DynamoTable {
         Ok(())
     }
 
-    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64> {
+    async fn increment(
+        &self,
+        key: &Key,
+        delta: i64,
+        ceiling: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
+        if ceiling.is_some_and(|c| delta > c) {
+            return Ok(None);
+        }
         let now = crate::time::now_string();
         let mut expr = "ADD #count :delta, #version :one SET #type = if_not_exists(#type, :counter), #created = if_not_exists(#created, :now), #updated = :now, #data = if_not_exists(#data, :empty)".to_string();
         let mut names = HashMap::from([
@@ -636,20 +649,31 @@ impl Table for DynamoTable {
             names.insert("#exp".into(), TABLE.ttl_attribute.into());
             values.insert(":exp".into(), AttributeValue::N(t.to_string()));
         }
+        // A single conditional UpdateItem: DynamoDB applies the check and the add as one step,
+        // and concurrent updates of one item queue rather than conflict.
+        let condition = ceiling.map(|c| {
+            values.insert(":max".into(), AttributeValue::N((c - delta).to_string()));
+            "attribute_not_exists(#count) OR #count <= :max"
+        });
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .update_expression(expr)
+            .set_condition_expression(condition.map(str::to_string))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify);
+        let out = match out {
+            Err(StoreError::ConditionFailed) => return Ok(None),
+            other => other?,
+        };
         match out.attributes.and_then(|mut a| a.remove(definition::COUNT)) {
-            Some(AttributeValue::N(n)) => n.parse().map_err(internal),
+            Some(AttributeValue::N(n)) => n.parse().map(Some).map_err(internal),
             _ => Err(StoreError::Internal(
                 "counter update answered no count".into(),
             )),

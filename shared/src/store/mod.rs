@@ -46,6 +46,8 @@ pub struct Item {
     pub updated_at: String,
     /// Unix seconds after which the item is dead (TTL attribute; also checked in code).
     pub expires_at: Option<i64>,
+    /// The value of a counter item (`Table::increment`); `None` for records.
+    pub count: Option<i64>,
     pub data: Value,
 }
 
@@ -212,6 +214,15 @@ pub trait Table: Send + Sync {
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()>;
 
     /// Atomically add `delta` to the counter item at `key` (created at 0 if absent) and
-    /// answer the new value. `expires_at` sets the item's TTL.
-    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64>;
+    /// answer the new value — unless that would take it past `ceiling`: then nothing
+    /// changes and the answer is `None`. One conditional write, never a transaction, so
+    /// any number of concurrent callers on one hot counter see no contention errors.
+    /// `expires_at` sets the item's TTL.
+    async fn increment(
+        &self,
+        key: &Key,
+        delta: i64,
+        ceiling: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Option<i64>>;
 }

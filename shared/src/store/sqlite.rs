@@ -34,6 +34,8 @@ CREATE INDEX IF NOT EXISTS items_gsi2 ON items (gsi2pk, gsi2sk, pk, sk) WHERE gs
 
 const COLUMNS: &str =
     "pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, type, version, created_at, updated_at, expires_at, data";
+/// What is read back: the written columns and a counter's value.
+const READ_COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, type, version, created_at, updated_at, expires_at, data, count";
 
 pub struct SqliteTable {
     conn: Arc<Mutex<Connection>>,
@@ -158,6 +160,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Item, String)> {
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
         expires_at: r.get(10)?,
+        count: r.get(12)?,
         data: serde_json::Value::Null,
     };
     Ok((item, r.get(11)?))
@@ -182,7 +185,7 @@ impl Table for SqliteTable {
         self.run(move |conn| {
             let row = conn
                 .query_row(
-                    &format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
+                    &format!("SELECT {READ_COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
                     [&key.pk, &key.sk],
                     read_row,
                 )
@@ -267,7 +270,7 @@ impl Table for SqliteTable {
                 Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
                 Some(Index::Gsi2) => ("gsi2pk", "gsi2sk"),
             };
-            let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?");
+            let mut sql = format!("SELECT {READ_COLUMNS} FROM items WHERE {pk_col} = ?");
             let mut args: Vec<Sql> = vec![Sql::Text(q.pk.clone())];
             if let Some(p) = &q.sk_prefix {
                 sql += &format!(" AND {sk_col} >= ? AND {sk_col} < ?");
@@ -338,10 +341,21 @@ impl Table for SqliteTable {
         Ok(())
     }
 
-    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64> {
+    async fn increment(
+        &self,
+        key: &Key,
+        delta: i64,
+        ceiling: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
+        if ceiling.is_some_and(|c| delta > c) {
+            return Ok(None);
+        }
         let key = key.clone();
         self.run(move |conn| {
             let now = crate::time::now_string();
+            // One statement: SQLite's write lock makes the check and the add one step, across
+            // processes sharing the file.
             conn.query_row(
                 "INSERT INTO items (pk, sk, type, version, created_at, updated_at, expires_at, data, count)
                  VALUES (?1, ?2, 'counter', 1, ?3, ?3, ?4, '{}', ?5)
@@ -350,10 +364,12 @@ impl Table for SqliteTable {
                     version = version + 1,
                     updated_at = excluded.updated_at,
                     expires_at = coalesce(excluded.expires_at, expires_at)
+                 WHERE ?6 IS NULL OR coalesce(count, 0) + excluded.count <= ?6
                  RETURNING count",
-                rusqlite::params![key.pk, key.sk, now, expires_at, delta],
+                rusqlite::params![key.pk, key.sk, now, expires_at, delta, ceiling],
                 |r| r.get::<_, i64>(0),
             )
+            .optional()
             .map_err(map_err)
         })
         .await

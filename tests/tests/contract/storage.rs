@@ -30,6 +30,7 @@ fn item(pk: &str, sk: &str, data: serde_json::Value) -> Item {
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
         expires_at: None,
+        count: None,
         data,
     }
 }
@@ -232,9 +233,20 @@ async fn batches_and_counters(store: Store) {
         .items
         .is_empty());
     let c = Key::new("COUNTER#x", "COUNTER#x");
-    assert_eq!(t.increment(&c, 1, None).await.unwrap(), 1);
-    assert_eq!(t.increment(&c, 4, Some(4_000_000_000)).await.unwrap(), 5);
+    assert_eq!(t.increment(&c, 1, None, None).await.unwrap(), Some(1));
+    assert_eq!(
+        t.increment(&c, 4, None, Some(4_000_000_000)).await.unwrap(),
+        Some(5)
+    );
+    // a ceiling: up to it and not past it, and a refused add changes nothing
+    assert_eq!(t.increment(&c, 2, Some(7), None).await.unwrap(), Some(7));
+    assert_eq!(t.increment(&c, 1, Some(7), None).await.unwrap(), None);
+    assert_eq!(t.increment(&c, -1, Some(7), None).await.unwrap(), Some(6));
+    let fresh = Key::new("COUNTER#y", "COUNTER#y");
+    assert_eq!(t.increment(&fresh, 3, Some(2), None).await.unwrap(), None);
+    assert_eq!(t.increment(&fresh, 2, Some(2), None).await.unwrap(), Some(2));
     let got = t.get(&c).await.unwrap().unwrap();
+    assert_eq!(got.count, Some(6));
     assert_eq!(got.expires_at, Some(4_000_000_000));
     assert!(!got.is_expired(1_000));
     assert!(got.is_expired(4_000_000_001));

@@ -722,9 +722,15 @@ impl Table for Interrupting {
         self.spend()?;
         self.inner.delete_many(keys).await
     }
-    async fn increment(&self, key: &Key, delta: i64, expires_at: Option<i64>) -> StoreResult<i64> {
+    async fn increment(
+        &self,
+        key: &Key,
+        delta: i64,
+        ceiling: Option<i64>,
+        expires_at: Option<i64>,
+    ) -> StoreResult<Option<i64>> {
         self.spend()?;
-        self.inner.increment(key, delta, expires_at).await
+        self.inner.increment(key, delta, ceiling, expires_at).await
     }
 }
 
