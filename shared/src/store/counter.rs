@@ -1,17 +1,47 @@
-//! Counts storage round trips, so tests can hold each endpoint to its request budget.
+//! Counts storage requests and sequential round trips, so tests can hold each endpoint to its
+//! budget. Requests issued at the same time (joined futures) share one round trip: a round
+//! starts when a request starts while none is in flight.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+#[derive(Debug, Default)]
+struct Counts {
+    requests: AtomicU64,
+    in_flight: AtomicU64,
+    rounds: AtomicU64,
+}
+
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<AtomicU64>);
+pub struct RequestCounter(Arc<Counts>);
+
+/// A request in flight; dropping it marks the request done.
+#[derive(Debug)]
+pub struct InFlight(RequestCounter);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0 .0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 impl RequestCounter {
-    pub fn add(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+    /// A request starts; keep the guard until its answer has been taken.
+    pub fn start(&self) -> InFlight {
+        self.0.requests.fetch_add(1, Ordering::SeqCst);
+        if self.0.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.0.rounds.fetch_add(1, Ordering::SeqCst);
+        }
+        InFlight(self.clone())
     }
 
+    /// Requests made so far.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.requests.load(Ordering::SeqCst)
+    }
+
+    /// Sequential round trips made so far.
+    pub fn rounds(&self) -> u64 {
+        self.0.rounds.load(Ordering::SeqCst)
     }
 }

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -44,15 +47,34 @@ impl Intercept for CountRequests {
         "CountRequests"
     }
 
-    fn read_before_transmit(
+    fn read_before_execution(
         &self,
-        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
-        _rc: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.add();
+        cfg.interceptor_state()
+            .store_put(Started(Some(self.0.start())));
         Ok(())
     }
+
+    fn read_after_execution(
+        &self,
+        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // replacing the guard ends the request
+        cfg.interceptor_state().store_put(Started(None));
+        Ok(())
+    }
+}
+
+/// The request an operation counts, held in its config bag until it ends.
+#[derive(Debug)]
+struct Started(#[allow(dead_code)] Option<super::counter::InFlight>);
+
+impl Storable for Started {
+    type Storer = StoreReplace<Self>;
 }
 
 impl DynamoTable {
