@@ -8,6 +8,7 @@ use crate::jwt::{JwtConfig, JwtVerifier};
 use crate::store::dynamo::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{RequestCounter, StoreResult, Table};
+use crate::time::Clock;
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct App {
     /// Storage round trips made so far (for request budgets in tests and benchmarks).
     pub requests: RequestCounter,
     pub config: Config,
+    /// "Now" for rate-limit windows and expiry (fixed by tests).
+    pub clock: Clock,
 }
 
 impl App {
@@ -72,6 +75,7 @@ impl App {
             table,
             requests,
             config,
+            clock: Clock::system(),
         })
     }
 
@@ -81,7 +85,12 @@ impl App {
             table,
             requests,
             config,
+            clock: Clock::system(),
         }
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// The shared handle to the table.

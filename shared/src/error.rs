@@ -43,6 +43,14 @@ pub enum ApiError {
     NotFound(String),
     MethodNotAllowed(Vec<&'static str>),
     Conflict(String),
+    /// A 409 that names what it is about (`details`).
+    ConflictAbout(String, Vec<Detail>),
+    /// A 422 with its own code (`IDEMPOTENCY_KEY_REUSED`).
+    Unprocessable {
+        code: &'static str,
+        message: String,
+    },
+    /// A body over the route's limit, in bytes.
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited {
@@ -50,6 +58,8 @@ pub enum ApiError {
     },
     Internal,
     Unavailable,
+    /// Any of the above with extra response headers (`Retry-After`, `X-RateLimit-*`).
+    WithHeaders(Box<ApiError>, Vec<(&'static str, String)>),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -63,8 +73,22 @@ impl ApiError {
         ApiError::NotFound(format!("{what} not found"))
     }
 
+    /// This error, answered with `headers` as well.
+    pub fn with_headers(self, headers: Vec<(&'static str, String)>) -> ApiError {
+        match self {
+            ApiError::WithHeaders(inner, mut more) => {
+                more.extend(headers);
+                ApiError::WithHeaders(inner, more)
+            }
+            e => ApiError::WithHeaders(Box::new(e), headers),
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
+            ApiError::WithHeaders(inner, _) => inner.status(),
+            ApiError::ConflictAbout(..) => 409,
+            ApiError::Unprocessable { .. } => 422,
             ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized(_) => 401,
             ApiError::Forbidden(_) => 403,
@@ -81,6 +105,9 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
+            ApiError::WithHeaders(inner, _) => inner.code(),
+            ApiError::ConflictAbout(..) => "CONFLICT",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::BadRequest { code, .. } => code,
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
@@ -98,6 +125,10 @@ impl ApiError {
 
     pub fn message(&self) -> String {
         match self {
+            ApiError::WithHeaders(inner, _) => inner.message(),
+            ApiError::ConflictAbout(message, _) | ApiError::Unprocessable { message, .. } => {
+                message.clone()
+            }
             ApiError::Validation(details) => match details.as_slice() {
                 [one] => format!("Invalid request: {} ({})", one.message, one.path),
                 _ => format!("Invalid request: {} fields are invalid", details.len()),
@@ -110,7 +141,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 format!("Method not allowed here; allowed: {}", allow.join(", "))
             }
-            ApiError::PayloadTooLarge => "Request body is larger than 1 MiB".into(),
+            ApiError::PayloadTooLarge => "Request body is too large".into(),
             ApiError::UnsupportedMediaType => {
                 "Request body must be JSON (Content-Type: application/json)".into()
             }
@@ -123,7 +154,12 @@ impl ApiError {
     /// The contract's error body: `{error, code}` plus `details` for validation errors.
     pub fn body(&self) -> Value {
         let mut body = json!({ "error": self.message(), "code": self.code() });
-        if let ApiError::Validation(details) = self {
+        let details = match self {
+            ApiError::WithHeaders(inner, _) => return inner.body(),
+            ApiError::Validation(details) | ApiError::ConflictAbout(_, details) => Some(details),
+            _ => None,
+        };
+        if let Some(details) = details {
             body["details"] = details
                 .iter()
                 .map(|d| {
@@ -144,6 +180,11 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => vec![("allow", allow.join(", "))],
             ApiError::RateLimited { retry_after_secs } => {
                 vec![("retry-after", retry_after_secs.to_string())]
+            }
+            ApiError::WithHeaders(inner, extra) => {
+                let mut h = inner.headers();
+                h.extend(extra.iter().cloned());
+                h
             }
             _ => vec![],
         }

@@ -6,6 +6,8 @@ pub mod app;
 pub mod auth;
 pub mod cron;
 pub mod error;
+pub mod gateway;
+pub mod idempotency;
 pub mod ids;
 pub mod json;
 pub mod jwt;

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::model::schedule::TRIGGER_TYPES;
 use crate::model::surface::{ENVIRONMENTS as SURFACE_ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::surface_key::ENVIRONMENTS as KEY_ENVIRONMENTS;
-use crate::router::{routes, Route};
+use crate::router::{routes, Access, Route};
 use crate::rules::{self, capability, item, key, product, schedule, surface, Text};
 
 fn r(name: &str) -> Value {
@@ -111,6 +111,78 @@ fn record_filter() -> Value {
         ],
         &["type"],
     )
+}
+
+fn execution() -> Value {
+    let id = || nullable(string());
+    record(&[
+        ("id", string()),
+        ("status", enumeration(crate::model::execution::STATUSES)),
+        ("source", enumeration(crate::model::execution::SOURCES)),
+        ("productId", string()),
+        ("surfaceId", string()),
+        ("itemId", id()),
+        ("scheduleId", id()),
+        ("runId", id()),
+        ("capabilityId", id()),
+        ("flowId", id()),
+        ("agentId", id()),
+        ("keyId", id()),
+        ("environment", enumeration(KEY_ENVIRONMENTS)),
+        ("inputs", nullable(object())),
+        ("messages", any()),
+        ("record", nullable(object())),
+        ("recordIds", nullable(array(string()))),
+        ("result", any()),
+        ("error", nullable(string())),
+        ("attempts", json!({ "type": "integer", "minimum": 0 })),
+        ("createdAt", time()),
+        ("startedAt", nullable(time())),
+        ("completedAt", nullable(time())),
+        ("statusUrl", nullable(string())),
+    ])
+}
+
+/// The body of a gateway invocation: only these fields.
+fn invocation() -> Value {
+    use crate::rules::gateway as g;
+    let message = schema(
+        &[("role", enumeration(g::ROLES)), ("content", string())],
+        &["role", "content"],
+    );
+    let record_field = || g::RECORD_FIELD.schema();
+    let mut record = schema(
+        &[
+            ("id", record_field()),
+            ("name", record_field()),
+            ("type", record_field()),
+            ("metadata", rules::FREE_JSON.object_schema()),
+        ],
+        &[],
+    );
+    record["additionalProperties"] = json!(false);
+    let mut body = schema(
+        &[
+            ("inputs", nullable(rules::FREE_JSON.object_schema())),
+            (
+                "messages",
+                nullable(json!({ "type": "array", "items": message, "maxItems": g::MAX_MESSAGES })),
+            ),
+            ("record", nullable(record)),
+            (
+                "metadata",
+                nullable(json!({
+                    "type": "object",
+                    "additionalProperties": g::METADATA_VALUE.schema(),
+                    "maxProperties": g::MAX_METADATA,
+                })),
+            ),
+        ],
+        &[],
+    );
+    body["additionalProperties"] = json!(false);
+    body["description"] = json!(format!("At most {} KiB.", g::MAX_BODY / 1024));
+    body
 }
 
 fn time() -> Value {
@@ -352,6 +424,7 @@ fn schemas() -> Value {
         ("Presentation", presentation),
         ("Schedule", schedule),
         ("ScheduleRun", run),
+        ("Execution", execution()),
     ] {
         s.insert(name.to_string(), v);
     }
@@ -615,6 +688,60 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 &["status", "schedule"],
             ),
         ),
+        "describe-surface-api" => {
+            let limits = || {
+                schema(
+                    &[
+                        ("perMinute", nullable(json!({ "type": "integer" }))),
+                        ("perDay", nullable(json!({ "type": "integer" }))),
+                    ],
+                    &["perMinute", "perDay"],
+                )
+            };
+            let endpoint = record(&[
+                ("slug", string()),
+                ("name", nullable(string())),
+                ("description", nullable(string())),
+                ("parametersSchema", any()),
+                ("isEntryPoint", boolean()),
+                ("method", enumeration(&["POST"])),
+                ("url", string()),
+            ]);
+            let body = record(&[
+                (
+                    "surface",
+                    record(&[
+                        ("id", string()),
+                        ("name", string()),
+                        ("type", string()),
+                        ("environment", string()),
+                    ]),
+                ),
+                ("endpoints", array(endpoint)),
+                (
+                    "rateLimits",
+                    record(&[("key", limits()), ("surface", limits())]),
+                ),
+            ]);
+            (None, 200, body)
+        }
+        "invoke-surface-entry" | "invoke-surface-endpoint" => {
+            (Some(invocation()), 202, r("Execution"))
+        }
+        "get-surface-execution" | "get-execution" | "cancel-execution" => {
+            (None, 200, r("Execution"))
+        }
+        "list-executions" => (
+            None,
+            200,
+            schema(
+                &[
+                    ("data", array(r("Execution"))),
+                    ("pagination", r("Pagination")),
+                ],
+                &["data", "pagination"],
+            ),
+        ),
         "run-schedule-now" => (
             None,
             202,
@@ -654,12 +781,19 @@ fn query_parameters(function: &str) -> Vec<Value> {
             v.push(q("status", enumeration(STATUSES)));
             v
         }
+        "list-executions" => {
+            let mut v = paging();
+            v.push(q("surfaceId", string()));
+            v.push(q("status", enumeration(crate::model::execution::STATUSES)));
+            v.push(q("source", enumeration(crate::model::execution::SOURCES)));
+            v
+        }
         _ => vec![],
     }
 }
 
 /// Every operation may answer these, with the contract's error body.
-const ERRORS: [(&str, &str); 10] = [
+const ERRORS: [(&str, &str); 12] = [
     (
         "400",
         "Invalid request (VALIDATION_ERROR with details, INVALID_JSON, INVALID_CURSOR)",
@@ -678,7 +812,18 @@ const ERRORS: [(&str, &str); 10] = [
         "409",
         "Conflict (a unique name, binding or slug is taken; a concurrent change)",
     ),
-    ("413", "Body larger than 1 MiB"),
+    (
+        "413",
+        "Body too large (1 MiB; 256 KiB for a gateway invocation)",
+    ),
+    (
+        "422",
+        "The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED)",
+    ),
+    (
+        "429",
+        "A rate limit of the surface key or the surface (gateway; with Retry-After)",
+    ),
     ("415", "Body is not JSON"),
     ("500", "Internal error"),
     ("503", "Storage unavailable"),
@@ -686,6 +831,15 @@ const ERRORS: [(&str, &str); 10] = [
 
 fn error_response(description: &str) -> Value {
     json!({ "description": description, "content": { "application/json": { "schema": r("Error") } } })
+}
+
+/// Management routes take a platform key or session token; the gateway a surface key, in
+/// `Authorization` or `X-API-Key`.
+fn security(route: &Route) -> Value {
+    match route.access {
+        Access::Management => json!([{ "bearer": [] }]),
+        Access::SurfaceKey => json!([{ "surfaceKey": [] }, { "surfaceApiKey": [] }]),
+    }
 }
 
 fn path_item(route: &Route) -> (String, Value) {
@@ -697,6 +851,15 @@ fn path_item(route: &Route) -> (String, Value) {
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": string() }))
         .collect();
     parameters.extend(query_parameters(route.function));
+    if route.method == http::Method::POST {
+        parameters.push(json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": false,
+            "description": "Answer a repeat of this request (same caller, method, path and body) as the first time, for 24 hours",
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$" },
+        }));
+    }
     let mut responses = Map::new();
     responses.insert(
         status.to_string(),
@@ -712,7 +875,7 @@ fn path_item(route: &Route) -> (String, Value) {
         "operationId": route.function,
         "parameters": parameters,
         "responses": responses,
-        "security": [{ "bearer": [] }],
+        "security": security(route),
     });
     if let Some(body) = body {
         op["requestBody"] =
@@ -745,14 +908,16 @@ pub fn document() -> Value {
         "info": {
             "title": "Runtype Products API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Products, capabilities, surfaces, surface items, surface API keys and schedules.",
+            "description": "Products, capabilities, surfaces, surface items, surface API keys, schedules, executions, and the surface gateway.",
         },
         "paths": paths,
         "components": {
             "schemas": schemas(),
             "responses": ERRORS.iter().map(|(code, what)| (format!("Error{code}"), error_response(what))).collect::<Map<String, Value>>(),
             "securitySchemes": {
-                "bearer": { "type": "http", "scheme": "bearer", "description": "A platform API key (rt_live_… / rt_test_…) or a session JWT" }
+                "bearer": { "type": "http", "scheme": "bearer", "description": "A platform API key (rt_live_… / rt_test_…) or a session JWT" },
+                "surfaceKey": { "type": "http", "scheme": "bearer", "description": "A surface API key (papi_live_… / papi_test_…), on the surface gateway" },
+                "surfaceApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key", "description": "A surface API key, on the surface gateway" }
             }
         },
         "security": [{ "bearer": [] }],

@@ -22,6 +22,15 @@ pub type Handler = for<'a> fn(&'a App, Call) -> HandlerFuture<'a>;
 /// Path parameters: (name in the template, decoded value).
 pub type Params = Vec<(&'static str, String)>;
 
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Platform keys and session tokens (the management API).
+    Management,
+    /// Surface keys (the gateway).
+    SurfaceKey,
+}
+
 pub struct Route {
     pub method: Method,
     /// Path template with `:name` parameters, as in API.md.
@@ -29,6 +38,7 @@ pub struct Route {
     /// The Lambda function (crate under `functions/`) that serves this route.
     pub function: &'static str,
     pub handler: Handler,
+    pub access: Access,
 }
 
 impl std::fmt::Debug for Route {
@@ -40,12 +50,13 @@ impl std::fmt::Debug for Route {
 /// Each route is a `static`, so a Lambda binary that names only its own route links only
 /// that route's handler; `ROUTES` lists them all for the local server and the tests.
 macro_rules! routes {
-    ($($name:ident: $method:ident $path:literal => $function:literal $handler:path;)*) => {
+    ($($name:ident: $method:ident $path:literal => $function:literal $handler:path $([$access:ident])?;)*) => {
         $(
             pub static $name: Route = Route {
                 method: Method::$method,
                 path: $path,
                 function: $function,
+                access: routes!(@access $($access)?),
                 handler: {
                     fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
                         Box::pin($handler(app, call))
@@ -57,9 +68,11 @@ macro_rules! routes {
         /// Every route, in the order of API.md.
         pub static ROUTES: &[&Route] = &[$(&$name),*];
     };
+    (@access) => { Access::Management };
+    (@access surface_key) => { Access::SurfaceKey };
 }
 
-use api::{capabilities, items, products, schedules, surface_keys, surfaces};
+use api::{capabilities, executions, gateway, items, products, schedules, surface_keys, surfaces};
 
 #[rustfmt::skip]
 routes! {
@@ -89,6 +102,13 @@ routes! {
     PAUSE_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/pause" => "pause-schedule" schedules::pause;
     RESUME_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/resume" => "resume-schedule" schedules::resume;
     RUN_SCHEDULE_NOW: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/run-now" => "run-schedule-now" schedules::run_now;
+    DESCRIBE_SURFACE_API: GET "/v1/products/:id/surfaces/:surfaceId/api" => "describe-surface-api" gateway::describe [surface_key];
+    INVOKE_SURFACE_ENTRY: POST "/v1/products/:id/surfaces/:surfaceId/api" => "invoke-surface-entry" gateway::invoke_entry [surface_key];
+    INVOKE_SURFACE_ENDPOINT: POST "/v1/products/:id/surfaces/:surfaceId/api/:endpointSlug" => "invoke-surface-endpoint" gateway::invoke [surface_key];
+    GET_SURFACE_EXECUTION: GET "/v1/products/:id/surfaces/:surfaceId/api/executions/:executionId" => "get-surface-execution" gateway::execution [surface_key];
+    LIST_EXECUTIONS: GET "/v1/products/:id/executions" => "list-executions" executions::list;
+    GET_EXECUTION: GET "/v1/products/:id/executions/:executionId" => "get-execution" executions::get;
+    CANCEL_EXECUTION: POST "/v1/products/:id/executions/:executionId/cancel" => "cancel-execution" executions::cancel;
 }
 
 /// Every route.
@@ -231,20 +251,58 @@ pub async fn dispatch(
     if !body.is_empty() && !is_json(&parts.headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let caller = auth::authenticate(app, &parts.headers).await?;
+    let (caller, gateway, scope) = match route.access {
+        Access::Management => {
+            let caller = auth::authenticate(app, &parts.headers).await?;
+            let scope = format!("OWNER#{}", caller.owner);
+            (caller, None, scope)
+        }
+        Access::SurfaceKey => {
+            let param = |name: &str| {
+                params
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            let g = crate::gateway::open(
+                app.table(),
+                &parts.headers,
+                param("id"),
+                param("surfaceId"),
+                app.now(),
+            )
+            .await?;
+            let scope = format!("KEY#{}", g.key.key_id);
+            (g.caller(), Some(Box::new(g)), scope)
+        }
+    };
     if caller.read_only && parts.method != Method::GET {
         return Err(ApiError::Forbidden(
             "This API key is read-only; it may only make GET requests".into(),
         ));
     }
+    let path = parts.uri.path().to_string();
     let call = Call {
         caller,
         params,
         query: parse_query(parts.uri.query()),
-        body,
+        body: body.clone(),
         public_url: public_url(app, &parts.headers),
+        headers: parts.headers,
+        gateway,
     };
-    (route.handler)(app, call).await
+    if parts.method != Method::POST {
+        return (route.handler)(app, call).await;
+    }
+    let headers = call.headers.clone();
+    let post = crate::idempotency::Post {
+        scope: &scope,
+        method: &parts.method,
+        path: &path,
+        headers: &headers,
+        body: &body,
+    };
+    crate::idempotency::run(app.table(), post, app.now(), (route.handler)(app, call)).await
 }
 
 /// The configured public base URL, else `https://<Host>` (behind API Gateway with no
@@ -263,10 +321,13 @@ fn public_url(app: &App, headers: &HeaderMap) -> String {
 
 /// Turn a handler's result into the HTTP response, with `x-request-id` always set.
 pub fn respond(result: ApiResult<Reply>, request_id: &str) -> Response<Bytes> {
-    let (status, body, extra) = match result {
-        Ok(reply) => (reply.status, reply.body, Vec::new()),
+    let (status, body, mut extra) = match result {
+        Ok(reply) => (reply.status, reply.body, reply.headers),
         Err(e) => (e.status(), e.body(), e.headers()),
     };
+    // every answer: never cached, never sniffed
+    extra.push(("cache-control", "no-store".into()));
+    extra.push(("x-content-type-options", "nosniff".into()));
     let mut res = Response::new(Bytes::from(body.to_string()));
     *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = res.headers_mut();

@@ -140,3 +140,17 @@ pub mod schedule {
     pub const LOGGING_POLICIES: &[&str] = &["default", "on", "off"];
     pub const MODEL_OVERRIDE: Text = Text::new(1, 255);
 }
+
+pub mod gateway {
+    use super::Text;
+    /// Largest invocation body, in bytes.
+    pub const MAX_BODY: usize = 256 * 1024;
+    pub const MAX_MESSAGES: usize = 100;
+    pub const ROLES: &[&str] = &["user", "assistant", "system"];
+    pub const MAX_METADATA: usize = 20;
+    pub const METADATA_VALUE: Text = Text::new(0, 1000);
+    pub const RECORD_FIELD: Text = Text::new(1, 255);
+    /// The fields an invocation body may have (any other is a 400 here).
+    pub const FIELDS: &[&str] = &["inputs", "messages", "record", "metadata"];
+    pub const RECORD_FIELDS: &[&str] = &["id", "name", "type", "metadata"];
+}

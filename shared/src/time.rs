@@ -20,3 +20,36 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
+
+/// Where "now" comes from: the system clock, or (in tests) a time the test sets and moves,
+/// so rate-limit windows and expiry are exercised without sleeping.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<std::sync::Arc<std::sync::atomic::AtomicI64>>);
+
+impl Clock {
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock standing at `t` until it is set or advanced.
+    pub fn fixed(t: DateTime<Utc>) -> Clock {
+        Clock(Some(std::sync::Arc::new(t.timestamp_millis().into())))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match &self.0 {
+            None => now(),
+            Some(ms) => {
+                DateTime::from_timestamp_millis(ms.load(std::sync::atomic::Ordering::SeqCst))
+                    .unwrap_or_else(now)
+            }
+        }
+    }
+
+    /// Move a fixed clock to `t` (a system clock ignores this).
+    pub fn set(&self, t: DateTime<Utc>) {
+        if let Some(ms) = &self.0 {
+            ms.store(t.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}

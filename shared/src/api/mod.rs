@@ -2,6 +2,8 @@
 //! body, make one call into the repository, answer.
 
 pub mod capabilities;
+pub mod executions;
+pub mod gateway;
 pub mod items;
 pub mod products;
 pub mod schedules;
@@ -9,6 +11,7 @@ pub mod surface_keys;
 pub mod surfaces;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
@@ -20,8 +23,11 @@ pub struct Call {
     pub params: crate::router::Params,
     pub query: Vec<(String, String)>,
     pub body: Bytes,
+    pub headers: HeaderMap,
     /// Base of the public URLs in answers (configured, else from the request's host).
     pub public_url: String,
+    /// The verified surface-key call, on gateway routes.
+    pub gateway: Option<Box<crate::gateway::Gateway>>,
 }
 
 impl Call {
@@ -55,22 +61,52 @@ impl Call {
 }
 
 /// A successful answer.
+#[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub headers: Vec<(&'static str, String)>,
+    /// The id of what a secret in this answer opens (a new surface key): such an answer is
+    /// never stored for an idempotent replay.
+    pub secret_of: Option<String>,
 }
 
 impl Reply {
+    pub fn with_status(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            body,
+            headers: Vec::new(),
+            secret_of: None,
+        }
+    }
+
     pub fn ok(body: Value) -> Reply {
-        Reply { status: 200, body }
+        Reply::with_status(200, body)
     }
 
     pub fn created(body: Value) -> Reply {
-        Reply { status: 201, body }
+        Reply::with_status(201, body)
     }
 
     pub fn accepted(body: Value) -> Reply {
-        Reply { status: 202, body }
+        Reply::with_status(202, body)
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn headers(mut self, more: Vec<(&'static str, String)>) -> Reply {
+        self.headers.extend(more);
+        self
+    }
+
+    /// This answer shows the secret of `id` (once).
+    pub fn carrying_secret(mut self, id: &str) -> Reply {
+        self.secret_of = Some(id.to_string());
+        self
     }
 
     pub fn deleted() -> Reply {

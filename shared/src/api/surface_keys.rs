@@ -102,7 +102,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     };
     let (key, plaintext) =
         surface_keys::create(app.table(), call.owner(), product_id, surface_id, new).await?;
-    Ok(Reply::created(key.created_json(&plaintext)))
+    Ok(Reply::created(key.created_json(&plaintext)).carrying_secret(&key.id))
 }
 
 pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {

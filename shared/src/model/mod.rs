@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod capability;
+pub mod execution;
 pub mod product;
 pub mod schedule;
 pub mod surface;
@@ -9,8 +10,9 @@ pub mod surface_key;
 
 pub use account::{Account, PlatformKey};
 pub use capability::Capability;
+pub use execution::Execution;
 pub use product::Product;
-pub use schedule::{Execution, Run, Schedule};
+pub use schedule::{Run, Schedule};
 pub use surface::{Surface, SurfaceItem};
 pub use surface_key::{KeyHash, SurfaceKey};
 

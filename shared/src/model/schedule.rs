@@ -74,28 +74,3 @@ impl Run {
         )
     }
 }
-
-/// What the downstream flow runner needs to execute one run (a DynamoDB stream consumer
-/// picks these up as they are written).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Execution {
-    pub id: String,
-    pub run_id: String,
-    pub schedule_id: String,
-    pub product_id: String,
-    pub surface_id: String,
-    pub owner: String,
-    pub flow_id: String,
-    pub agent_id: Option<String>,
-    pub record_ids: Option<Vec<String>>,
-    pub record_type: Option<String>,
-    pub record_filter: Option<Value>,
-    pub record_count: usize,
-    pub execution_options: Map<String, Value>,
-    pub inputs: Option<Map<String, Value>>,
-    pub messages: Option<Value>,
-    pub status: String,
-    pub trigger: String,
-    pub created_at: String,
-}

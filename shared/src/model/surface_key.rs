@@ -49,13 +49,13 @@ impl SurfaceKey {
         })
     }
 
-    /// The key as GET surface shows it.
-    pub fn to_json(&self) -> Value {
+    /// The key as GET surface shows it, with its usage (count, last use) if it has been used.
+    pub fn to_json(&self, usage: Option<&(i64, String)>) -> Value {
         let mut v = self.common_json();
         v["isDevelopment"] = json!(self.environment == "test");
         v["canReveal"] = json!(false);
-        v["lastUsedAt"] = Value::Null;
-        v["usageCount"] = json!(0);
+        v["lastUsedAt"] = json!(usage.map(|(_, at)| at));
+        v["usageCount"] = json!(usage.map_or(0, |(n, _)| *n));
         v
     }
 

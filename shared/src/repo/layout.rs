@@ -117,6 +117,38 @@ pub fn execution(id: &str) -> Key {
     Key::new(k.clone(), k)
 }
 
+/// GSI1 partition of a product's executions, sorted by id (time-ordered).
+pub fn executions_index(product_id: &str) -> String {
+    format!("EXECS#{product_id}")
+}
+
+/// A key's usage counter (admitted gateway calls; its `updatedAt` is the last use), under
+/// the surface so it goes with it.
+pub fn key_usage(product_id: &str, surface_id: &str, key_id: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("{}USAGE#{key_id}", surface_subtree(surface_id)),
+    )
+}
+
+/// The key id of a usage counter's sort key.
+pub fn key_of_usage_sk(sk: &str) -> Option<&str> {
+    sk.split_once("#USAGE#").map(|(_, id)| id)
+}
+
+/// A fixed rate-limit window's counter: `scope` is `KEY` or `SURFACE`, `span` `MINUTE` or
+/// `DAY`, `start` the window's first Unix second. Each its own partition: no hot partition.
+pub fn rate_window(scope: &str, id: &str, span: &str, start: i64) -> Key {
+    let k = format!("RATE#{scope}#{id}#{span}#{start}");
+    Key::new(k.clone(), k)
+}
+
+/// An idempotency record: the caller (`scope`) and the SHA-256 of its key.
+pub fn idempotency(scope: &str, key_hash: &str) -> Key {
+    let k = format!("IDEMPOTENCY#{scope}#{key_hash}");
+    Key::new(k.clone(), k)
+}
+
 /// GSI2, the due index: only enabled schedules with a next fire carry it, spread over a
 /// few partitions, sorted by the next fire.
 pub const DUE_SHARDS: u32 = 4;
@@ -180,4 +212,7 @@ pub mod entity {
     pub const SCHEDULE: &str = "schedule";
     pub const RUN: &str = "scheduleRun";
     pub const EXECUTION: &str = "execution";
+    /// Atomic counters (`Table::increment`): key usage, rate-limit windows.
+    pub const COUNTER: &str = "counter";
+    pub const IDEMPOTENCY: &str = "idempotency";
 }

@@ -31,8 +31,10 @@ pub mod accounts;
 pub mod capabilities;
 pub mod cascade;
 pub mod cursor;
+pub mod executions;
 pub mod items;
 pub mod layout;
+pub mod limits;
 pub mod listing;
 pub mod partition;
 pub mod products;
@@ -117,7 +119,8 @@ owned!(
     crate::model::Surface => "Surface",
     crate::model::SurfaceItem => "Surface item",
     crate::model::SurfaceKey => "Key",
-    crate::model::Schedule => "Schedule"
+    crate::model::Schedule => "Schedule",
+    crate::model::Execution => "Execution"
 );
 
 /// The record at `key` and its version (one GetItem), if it is `owner`'s; anything else is

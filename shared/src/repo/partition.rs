@@ -2,6 +2,8 @@
 //! GET product, GET surface and every write that must see several of a product's records
 //! start here.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -19,6 +21,8 @@ pub struct Partition {
     pub items: Vec<(SurfaceItem, u64)>,
     pub keys: Vec<(SurfaceKey, u64)>,
     pub schedules: Vec<Schedule>,
+    /// Admitted gateway calls per key id: (count, time of the last).
+    pub usage: HashMap<String, (i64, String)>,
     /// The key of every item in the partition.
     pub all: Vec<Key>,
 }
@@ -26,6 +30,14 @@ pub struct Partition {
 impl Partition {
     /// The product `id` of `owner` and everything under it; 404 if not theirs.
     pub async fn load(table: &dyn Table, owner: &str, id: &str) -> ApiResult<Partition> {
+        Self::read(table, id)
+            .await?
+            .filter(|p| p.product.owner == owner)
+            .ok_or_else(|| ApiError::not_found("Product"))
+    }
+
+    /// The product `id` and everything under it, whoever owns it (one Query).
+    pub async fn read(table: &dyn Table, id: &str) -> ApiResult<Option<Partition>> {
         let page = table.query(&Query::partition(k::product_pk(id))).await?;
         let mut product = None;
         let mut p = Partition {
@@ -36,6 +48,7 @@ impl Partition {
             items: Vec::new(),
             keys: Vec::new(),
             schedules: Vec::new(),
+            usage: HashMap::new(),
             all: Vec::with_capacity(page.items.len()),
         };
         for it in &page.items {
@@ -47,19 +60,25 @@ impl Partition {
                 entity::SURFACE_ITEM => p.items.push((decode(it)?, it.version)),
                 entity::SURFACE_KEY => p.keys.push((decode(it)?, it.version)),
                 entity::SCHEDULE => p.schedules.push(decode(it)?),
+                entity::COUNTER => {
+                    if let Some(key_id) = k::key_of_usage_sk(&it.key.sk) {
+                        let used = (it.count.unwrap_or(0), it.updated_at.clone());
+                        p.usage.insert(key_id.to_string(), used);
+                    }
+                }
                 _ => {}
             }
         }
-        let (product, version) = product
-            .filter(|(p, _)| p.owner == owner)
-            .ok_or_else(|| ApiError::not_found("Product"))?;
+        let Some((product, version)) = product else {
+            return Ok(None);
+        };
         p.product = product;
         p.version = version;
         p.capabilities
             .sort_by(|a, b| (a.0.display_order, &a.0.id).cmp(&(b.0.display_order, &b.0.id)));
         p.items
             .sort_by(|a, b| (a.0.display_order, &a.0.id).cmp(&(b.0.display_order, &b.0.id)));
-        Ok(p)
+        Ok(Some(p))
     }
 
     pub fn capability(&self, id: &str) -> Option<&Capability> {
@@ -122,7 +141,7 @@ impl Partition {
             .collect();
         v["keys"] = self
             .keys_of(&surface.id)
-            .map(|(k, _)| k.to_json())
+            .map(|(key, _)| key.to_json(self.usage.get(&key.id)))
             .collect();
         v["scopeTargets"] = items
             .iter()

@@ -243,23 +243,35 @@ fn firing(
     };
     let exec = Execution {
         id: run.batch_execution_id.clone(),
-        run_id: run.id.clone(),
-        schedule_id: s.id.clone(),
+        status: "queued".into(),
+        source: "schedule".into(),
         product_id: s.product_id.clone(),
         surface_id: s.surface_id.clone(),
-        owner: s.owner.clone(),
-        flow_id: s.flow_id.clone(),
+        item_id: None,
+        schedule_id: Some(s.id.clone()),
+        run_id: Some(run.id.clone()),
+        capability_id: None,
+        flow_id: Some(s.flow_id.clone()),
         agent_id: s.agent_id.clone(),
-        record_ids: s.record_ids.clone(),
-        record_type: s.record_type.clone(),
-        record_filter: s.record_filter.clone(),
-        record_count: run.record_count,
-        execution_options: s.execution_options.clone(),
+        key_id: None,
+        // a schedule runs for real: there is no test key behind it
+        environment: "production".into(),
         inputs: s.inputs.clone(),
         messages: s.messages.clone(),
-        status: "queued".into(),
-        trigger: trigger.into(),
+        record: None,
+        record_ids: s.record_ids.clone(),
+        result: None,
+        error: None,
+        attempts: 0,
         created_at: now.to_string(),
+        started_at: None,
+        completed_at: None,
+        owner: s.owner.clone(),
+        metadata: None,
+        record_type: s.record_type.clone(),
+        record_filter: s.record_filter.clone(),
+        execution_options: Some(s.execution_options.clone()),
+        trigger: trigger.into(),
     };
     (run, exec)
 }
@@ -276,16 +288,7 @@ fn record_firing(tx: &mut Tx, run: &Run, exec: &Execution) {
         ),
         Cond::NotExists,
     );
-    tx.put(
-        item(
-            k::execution(&exec.id),
-            entity::EXECUTION,
-            exec,
-            1,
-            &exec.created_at,
-        ),
-        Cond::NotExists,
-    );
+    tx.put(exec.to_item(1), Cond::NotExists);
 }
 
 /// Run now: record a run and its execution, leaving `nextRunAt` alone.

@@ -212,6 +212,7 @@ pub async fn delete(
     let (key, _) = get_owned::<SurfaceKey>(table, &record, owner).await?;
     let mut tx = Tx::default();
     tx.delete(k::surface_key_hash(&key.hash), Cond::Always);
+    tx.delete(k::key_usage(product_id, surface_id, key_id), Cond::Always);
     let record = tx.delete(record, Cond::Exists);
     tx.or_answer(record, ApiError::not_found("Key"));
     Ok(tx.commit(table).await?)
@@ -263,24 +264,26 @@ pub enum Rejection {
     SurfaceInactive,
 }
 
-/// Verify a presented surface key, in this order: format and checksum (no storage read if
-/// they fail) → one GetItem by SHA-256 → expiry (checked here: TTL deletion lags) → the
-/// surface still exists and is active (one more GetItem, only for a key that passed).
-pub async fn verify(
-    table: &dyn Table,
-    presented: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Result<ActiveKey, Rejection>, StoreError> {
+/// The SHA-256 of a presented key whose shape and checksum are right; anything else is
+/// refused without a storage read.
+pub fn presented_hash(presented: &str) -> Result<String, Rejection> {
     let well_formed = PREFIXES
         .iter()
         .any(|p| presented.starts_with(p) && secrets::well_formed(p, presented));
-    if !well_formed {
-        return Ok(Err(Rejection::Malformed));
+    if well_formed {
+        Ok(secrets::hash(presented))
+    } else {
+        Err(Rejection::Malformed)
     }
-    let Some(found) = table
-        .get(&k::surface_key_hash(&secrets::hash(presented)))
-        .await?
-    else {
+}
+
+/// What the hash item found for a key says: unknown (no item) or expired (checked here:
+/// TTL deletion lags), else the key.
+pub fn judge(
+    found: Option<Item>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<KeyHash, Rejection>, StoreError> {
+    let Some(found) = found else {
         return Ok(Err(Rejection::Unknown));
     };
     let key: KeyHash = serde_json::from_value(found.data.clone())
@@ -293,6 +296,26 @@ pub async fn verify(
     if expired || found.is_expired(now.timestamp()) {
         return Ok(Err(Rejection::Expired));
     }
+    Ok(Ok(key))
+}
+
+/// Verify a presented surface key, in this order: format and checksum (no storage read if
+/// they fail) → one GetItem by SHA-256 → expiry → the surface still exists and is active
+/// (one more GetItem, only for a key that passed). The gateway runs the same checks with
+/// the surface's partition read beside the hash item (`gateway::open`).
+pub async fn verify(
+    table: &dyn Table,
+    presented: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<ActiveKey, Rejection>, StoreError> {
+    let hash = match presented_hash(presented) {
+        Ok(h) => h,
+        Err(r) => return Ok(Err(r)),
+    };
+    let key = match judge(table.get(&k::surface_key_hash(&hash)).await?, now)? {
+        Ok(key) => key,
+        Err(r) => return Ok(Err(r)),
+    };
     let Some(surface) = table
         .get(&k::surface(&key.product_id, &key.surface_id))
         .await?

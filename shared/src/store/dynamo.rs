@@ -9,7 +9,6 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::config::interceptors::{
     BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -20,6 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde::{Deserialize, Serialize};
 
 use super::definition::{self, TABLE};

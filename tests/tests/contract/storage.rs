@@ -244,7 +244,10 @@ async fn batches_and_counters(store: Store) {
     assert_eq!(t.increment(&c, -1, Some(7), None).await.unwrap(), Some(6));
     let fresh = Key::new("COUNTER#y", "COUNTER#y");
     assert_eq!(t.increment(&fresh, 3, Some(2), None).await.unwrap(), None);
-    assert_eq!(t.increment(&fresh, 2, Some(2), None).await.unwrap(), Some(2));
+    assert_eq!(
+        t.increment(&fresh, 2, Some(2), None).await.unwrap(),
+        Some(2)
+    );
     let got = t.get(&c).await.unwrap().unwrap();
     assert_eq!(got.count, Some(6));
     assert_eq!(got.expires_at, Some(4_000_000_000));

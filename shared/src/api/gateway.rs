@@ -1,0 +1,362 @@
+//! The surface gateway (the data plane): …/surfaces/:surfaceId/api[/:endpointSlug] and
+//! …/api/executions/:executionId, called with a surface key. The router has verified the key
+//! and the surface (`gateway::open`, one round trip) before any of these runs.
+
+use serde_json::{json, Map, Value};
+
+use super::{Call, Reply};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult, Detail};
+use crate::gateway::Gateway;
+use crate::model::{Capability, Execution, SurfaceItem};
+use crate::repo::executions;
+use crate::repo::layout as k;
+use crate::repo::limits::{self, Admission};
+use crate::rules::gateway as rules;
+use crate::validate::Fields;
+
+fn opened(call: &Call) -> &Gateway {
+    call.gateway
+        .as_deref()
+        .expect("the router opens the gateway for gateway routes")
+}
+
+fn capability<'a>(g: &'a Gateway, item: &SurfaceItem) -> Option<&'a Capability> {
+    g.partition.capability(&item.capability_id)
+}
+
+/// GET …/api: what the key may call, and the limits it calls under.
+pub async fn describe(app: &App, call: Call) -> ApiResult<Reply> {
+    let g = opened(&call);
+    let base = format!(
+        "{}/v1/products/{}/surfaces/{}/api",
+        call.public_url, g.surface.product_id, g.surface.id
+    );
+    let endpoints: Vec<Value> = g
+        .enabled_items()
+        .filter(|i| g.allows(i))
+        .filter_map(|i| {
+            let slug = i.endpoint_slug.as_ref()?;
+            let cap = capability(g, i);
+            Some(json!({
+                "slug": slug,
+                "name": i.exposed_name.clone().or_else(|| cap.map(|c| c.capability_name.clone())),
+                "description": i.exposed_description.clone().or_else(|| cap.and_then(|c| c.capability_description.clone())),
+                "parametersSchema": cap.and_then(|c| c.parameters_schema.clone()),
+                "isEntryPoint": i.is_entry_point,
+                "method": "POST",
+                "url": format!("{base}/{slug}"),
+            }))
+        })
+        .collect();
+    let surface_limit = |name: &str| {
+        g.surface
+            .config
+            .as_ref()
+            .and_then(|c| c.get("rateLimit"))
+            .and_then(|r| r.get(name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let body = json!({
+        "surface": {
+            "id": g.surface.id,
+            "name": g.surface.name,
+            "type": g.surface.kind,
+            "environment": g.surface.environment,
+        },
+        "endpoints": endpoints,
+        "rateLimits": {
+            "key": { "perMinute": g.key.rate_limit_per_minute, "perDay": g.key.rate_limit_per_day },
+            "surface": { "perMinute": surface_limit("perMinute"), "perDay": surface_limit("perDay") },
+        },
+    });
+    let standing = limits::standing(app.table(), &g.windows(app.now())).await?;
+    Ok(Reply::ok(body).headers(standing.map(|s| s.headers()).unwrap_or_default()))
+}
+
+/// POST …/api/:endpointSlug: run the item with that slug.
+pub async fn invoke(app: &App, call: Call) -> ApiResult<Reply> {
+    let g = opened(&call);
+    let slug = call.param("endpointSlug");
+    let item = g
+        .enabled_items()
+        .find(|i| i.endpoint_slug.as_deref() == Some(slug))
+        .ok_or_else(|| ApiError::not_found("Endpoint"))?;
+    run(app, &call, g, item).await
+}
+
+/// POST …/api: run the surface's entry point (the enabled entry item first in order).
+pub async fn invoke_entry(app: &App, call: Call) -> ApiResult<Reply> {
+    let g = opened(&call);
+    let item = g
+        .enabled_items()
+        .find(|i| i.is_entry_point)
+        .ok_or_else(|| ApiError::not_found("Entry point"))?;
+    run(app, &call, g, item).await
+}
+
+/// The rest of the contract's checks (scope, body, limits), then the execution: written
+/// beside the key's usage count, one round trip after the limits' one.
+async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResult<Reply> {
+    if !g.allows(item) {
+        return Err(ApiError::Forbidden(
+            "This key's scopes do not include this endpoint".into(),
+        ));
+    }
+    let body = invocation(&call.body)?;
+    let now = app.now();
+    let windows = g.windows(now);
+    let standing = match limits::admit(app.table(), &windows, now).await? {
+        Admission::Admitted(standing) => standing,
+        Admission::Limited(standing, wait) => {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            }
+            .with_headers(standing.headers()))
+        }
+    };
+    let cap = capability(g, item);
+    let stamp = crate::time::format(now);
+    let execution = Execution {
+        id: crate::ids::new_id("exec"),
+        status: "queued".into(),
+        source: "surface".into(),
+        product_id: g.surface.product_id.clone(),
+        surface_id: g.surface.id.clone(),
+        item_id: Some(item.id.clone()),
+        schedule_id: None,
+        run_id: None,
+        capability_id: Some(item.capability_id.clone()),
+        flow_id: cap.and_then(|c| c.flow_id.clone()),
+        agent_id: cap.and_then(|c| c.agent_id.clone()),
+        key_id: Some(g.key.key_id.clone()),
+        environment: g.key.environment.clone(),
+        inputs: body.inputs,
+        messages: body.messages,
+        record: body.record,
+        record_ids: None,
+        result: None,
+        error: None,
+        attempts: 0,
+        created_at: stamp,
+        started_at: None,
+        completed_at: None,
+        owner: g.key.owner.clone(),
+        metadata: body.metadata,
+        record_type: None,
+        record_filter: None,
+        execution_options: None,
+        trigger: "gateway".into(),
+    };
+    let usage = k::key_usage(&g.surface.product_id, &g.surface.id, &g.key.key_id);
+    let (written, counted) = tokio::join!(
+        executions::create(app.table(), &execution),
+        app.table().increment(&usage, 1, None, None)
+    );
+    written?;
+    if let Err(e) = counted {
+        // the call is admitted and recorded; only the usage figure misses it
+        crate::log::error("key usage not counted", &e.to_string());
+    }
+    let location = execution.status_url(&call.public_url).unwrap_or_default();
+    Ok(Reply::accepted(execution.to_json(&call.public_url))
+        .header("location", location)
+        .headers(standing.map(|s| s.headers()).unwrap_or_default()))
+}
+
+/// GET …/api/executions/:executionId: an execution made through this surface.
+pub async fn execution(app: &App, call: Call) -> ApiResult<Reply> {
+    let g = opened(&call);
+    let id = call.id("executionId", "exec", "Execution")?;
+    let windows = g.windows(app.now());
+    let record = k::execution(id);
+    let (found, standing) = tokio::join!(
+        app.table().get(&record),
+        limits::standing(app.table(), &windows)
+    );
+    let e: Execution = match found? {
+        Some(it) => crate::repo::decode(&it)?,
+        None => return Err(ApiError::not_found("Execution")),
+    };
+    if e.surface_id != g.surface.id || e.product_id != g.surface.product_id {
+        return Err(ApiError::not_found("Execution"));
+    }
+    Ok(Reply::ok(e.to_json(&call.public_url))
+        .headers(standing?.map(|s| s.headers()).unwrap_or_default()))
+}
+
+/// A checked invocation body.
+struct Invocation {
+    inputs: Option<Map<String, Value>>,
+    messages: Option<Value>,
+    record: Option<Value>,
+    metadata: Option<Map<String, Value>>,
+}
+
+/// The invocation body: at most 256 KiB; `inputs`, `messages`, `record`, `metadata`, all
+/// optional; any other field is a 400 here.
+fn invocation(raw: &[u8]) -> ApiResult<Invocation> {
+    if raw.len() > rules::MAX_BODY {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let body = crate::validate::json_object(raw)?;
+    let mut f = Fields::new(&body);
+    for name in body.keys().filter(|n| !rules::FIELDS.contains(&n.as_str())) {
+        f.fail(
+            name,
+            "INVALID_FORMAT",
+            format!(
+                "unknown field {name}; an invocation takes inputs, messages, record and metadata"
+            ),
+        );
+    }
+    let inputs = f.object("inputs", crate::rules::FREE_JSON).value();
+    let messages = messages(&mut f);
+    let record = record(&mut f);
+    let metadata = metadata(&mut f, "metadata", body.get("metadata"));
+    f.finish()?;
+    Ok(Invocation {
+        inputs,
+        messages,
+        record,
+        metadata,
+    })
+}
+
+fn messages(f: &mut Fields) -> Option<Value> {
+    let list = match f.raw("messages") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            f.fail("messages", "INVALID_TYPE", "messages must be a list");
+            return None;
+        }
+    };
+    if list.len() > rules::MAX_MESSAGES {
+        f.fail(
+            "messages",
+            "TOO_LONG",
+            format!("messages may hold at most {} entries", rules::MAX_MESSAGES),
+        );
+        return None;
+    }
+    for (i, m) in list.iter().enumerate() {
+        let path = format!("messages.{i}");
+        let Some(obj) = m.as_object() else {
+            f.push(Detail::new(
+                &path,
+                "INVALID_TYPE",
+                format!("{path} must be an object {{role, content}}"),
+            ));
+            continue;
+        };
+        let mut g = Fields::nested(obj, &path);
+        for name in obj.keys().filter(|n| *n != "role" && *n != "content") {
+            g.fail(
+                name,
+                "INVALID_FORMAT",
+                format!("unknown field {name}; a message is {{role, content}}"),
+            );
+        }
+        if g.one_of("role", rules::ROLES).value().is_none()
+            && !g.errors.iter().any(|d| d.path.ends_with(".role"))
+        {
+            g.fail(
+                "role",
+                "MISSING_REQUIRED_FIELD",
+                format!("{path}.role is required (user, assistant or system)"),
+            );
+        }
+        match obj.get("content") {
+            Some(Value::String(s)) if !s.contains('\0') => {}
+            Some(Value::String(_)) => g.fail(
+                "content",
+                "INVALID_FORMAT",
+                "content must not contain NUL characters",
+            ),
+            None | Some(Value::Null) => g.fail(
+                "content",
+                "MISSING_REQUIRED_FIELD",
+                format!("{path}.content is required"),
+            ),
+            Some(_) => g.fail(
+                "content",
+                "INVALID_TYPE",
+                format!("{path}.content must be a string"),
+            ),
+        }
+        f.errors.append(&mut g.errors);
+    }
+    Some(Value::Array(list.clone()))
+}
+
+fn record(f: &mut Fields) -> Option<Value> {
+    let obj = match f.raw("record") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(obj)) => obj,
+        Some(_) => {
+            f.fail(
+                "record",
+                "INVALID_TYPE",
+                "record must be an object {id?, name?, type?, metadata?}",
+            );
+            return None;
+        }
+    };
+    let mut g = Fields::nested(obj, "record");
+    for name in obj
+        .keys()
+        .filter(|n| !rules::RECORD_FIELDS.contains(&n.as_str()))
+    {
+        g.fail(
+            name,
+            "INVALID_FORMAT",
+            format!("unknown field {name}; a record has id, name, type and metadata"),
+        );
+    }
+    for name in ["id", "name", "type"] {
+        g.text(name, rules::RECORD_FIELD);
+    }
+    g.object("metadata", crate::rules::FREE_JSON);
+    f.errors.append(&mut g.errors);
+    Some(Value::Object(obj.clone()))
+}
+
+/// An object of at most 20 string values.
+fn metadata(f: &mut Fields, name: &str, raw: Option<&Value>) -> Option<Map<String, Value>> {
+    let obj = match raw {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(obj)) => obj,
+        Some(_) => {
+            f.fail(
+                name,
+                "INVALID_TYPE",
+                format!("{name} must be an object of strings"),
+            );
+            return None;
+        }
+    };
+    if obj.len() > rules::MAX_METADATA {
+        f.fail(
+            name,
+            "TOO_LONG",
+            format!("{name} may hold at most {} keys", rules::MAX_METADATA),
+        );
+        return None;
+    }
+    let mut g = Fields::nested(obj, name);
+    for (key, value) in obj {
+        if value.is_string() {
+            g.text(key, rules::METADATA_VALUE);
+        } else {
+            g.fail(
+                key,
+                "INVALID_TYPE",
+                format!("{name}.{key} must be a string"),
+            );
+        }
+    }
+    f.errors.append(&mut g.errors);
+    Some(obj.clone())
+}

@@ -1,0 +1,134 @@
+//! The surface gateway's door: who may call an `api` surface's endpoint. Surface keys only,
+//! checked in the contract's order, with the key's hash item and the product's partition
+//! read at the same time (the path already names both), so a verified call has cost one
+//! storage round trip.
+
+use http::HeaderMap;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{KeyHash, Surface, SurfaceItem};
+use crate::repo::layout as k;
+use crate::repo::limits::{self, Window};
+use crate::repo::partition::Partition;
+use crate::repo::surface_keys::{judge, presented_hash, Rejection};
+use crate::store::Table;
+
+/// A verified gateway call: the key, its surface (of type `api`, active), and the product's
+/// records.
+pub struct Gateway {
+    pub key: KeyHash,
+    pub surface: Surface,
+    pub partition: Partition,
+}
+
+fn unauthorized(msg: &str) -> ApiError {
+    ApiError::Unauthorized(msg.to_string())
+}
+
+/// The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+fn presented(headers: &HeaderMap) -> ApiResult<&str> {
+    if let Some(v) = headers.get("x-api-key") {
+        let key = v
+            .to_str()
+            .map_err(|_| unauthorized("Malformed X-API-Key header"))?
+            .trim();
+        if !key.is_empty() {
+            return Ok(key);
+        }
+    }
+    if headers.contains_key(http::header::AUTHORIZATION) {
+        return crate::auth::bearer(headers);
+    }
+    Err(unauthorized(
+        "Missing surface key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+    ))
+}
+
+/// Verify the call, in the contract's order: a key at all, its shape and checksum (no
+/// storage read), then — from one round trip — the key known and unexpired, of this surface
+/// and product, of the kind the surface takes (401 for any of these); the surface of type
+/// `api` (404) and active (403).
+pub async fn open(
+    table: &dyn Table,
+    headers: &HeaderMap,
+    product_id: &str,
+    surface_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Gateway> {
+    let hash =
+        presented_hash(presented(headers)?).map_err(|_| unauthorized("Invalid surface key"))?;
+    let well_shaped =
+        crate::ids::is_valid("prod", product_id) && crate::ids::is_valid("surf", surface_id);
+    if !well_shaped {
+        // no such key can belong here; answered before any read, like a bad checksum
+        return Err(unauthorized("Invalid or unknown surface key"));
+    }
+    let hash_item = k::surface_key_hash(&hash);
+    let (found, partition) =
+        tokio::join!(table.get(&hash_item), Partition::read(table, product_id));
+    let key = match judge(found?, now)? {
+        Ok(key) => key,
+        Err(Rejection::Expired) => return Err(unauthorized("This surface key has expired")),
+        Err(_) => return Err(unauthorized("Invalid or unknown surface key")),
+    };
+    let partition = partition?;
+    let surface = partition
+        .as_ref()
+        .filter(|p| p.product.owner == key.owner)
+        .and_then(|p| p.surface(surface_id).ok())
+        .map(|(s, _)| s.clone());
+    let Some((surface, partition)) = surface.zip(partition) else {
+        return Err(unauthorized("Invalid or unknown surface key"));
+    };
+    if key.surface_id != surface_id || key.product_id != product_id {
+        return Err(unauthorized("This key belongs to another surface"));
+    }
+    if surface.kind != "api" {
+        return Err(ApiError::not_found("Surface API"));
+    }
+    if key.kind != surface.key_kind() {
+        return Err(unauthorized(
+            "This kind of key does not open an api surface",
+        ));
+    }
+    if surface.status != "active" {
+        return Err(ApiError::Forbidden(format!(
+            "This surface is {}; it answers calls only when active",
+            surface.status
+        )));
+    }
+    Ok(Gateway {
+        key,
+        surface,
+        partition,
+    })
+}
+
+impl Gateway {
+    /// Who is calling, for the parts of the router every caller goes through (idempotency).
+    pub fn caller(&self) -> Caller {
+        Caller {
+            owner: self.key.owner.clone(),
+            principal: self.key.key_id.clone(),
+            read_only: false,
+        }
+    }
+
+    /// Whether the key's scopes allow `item`.
+    pub fn allows(&self, item: &SurfaceItem) -> bool {
+        self.key.scopes == ["*"] || self.key.scope_target_ids.contains(&item.id)
+    }
+
+    /// The surface's enabled items, in display order.
+    pub fn enabled_items(&self) -> impl Iterator<Item = &SurfaceItem> {
+        self.partition
+            .items_of(&self.surface.id)
+            .filter(|i| i.enabled)
+    }
+
+    /// The rate-limit windows of this call at `now`.
+    pub fn windows(&self, now: chrono::DateTime<chrono::Utc>) -> Vec<Window> {
+        limits::windows(&self.key, &self.surface, now)
+    }
+}

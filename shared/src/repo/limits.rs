@@ -1,0 +1,185 @@
+//! Rate limits: four fixed windows (the key's and the surface's, per UTC minute and UTC day),
+//! each a counter item of its own.
+//!
+//! Admission adds one to every window that applies, at the same time, each with a single
+//! conditional write that refuses to pass the window's limit (`Table::increment` with a
+//! ceiling). The store applies each check-and-add atomically, so no window ever admits more
+//! than its limit, whatever the concurrency and however many processes or Lambda instances
+//! share the table; and since no write is a transaction, a hot key sees queueing, never
+//! `TransactionConflict`. When one window refuses, the ones that accepted are given their
+//! count back, so a refused call uses up nothing (for the moment between the add and the
+//! refund, a concurrent call may be refused that would have fitted: the error is always on
+//! the side of admitting fewer, never more).
+
+use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
+
+use crate::error::ApiResult;
+use crate::model::{KeyHash, Surface};
+use crate::store::{Key, Table};
+
+use super::layout as k;
+
+/// One fixed window that applies to a call.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub limit: i64,
+    /// Unix second at which the window ends (its counter starts over).
+    pub resets_at: i64,
+    counter: Key,
+}
+
+/// What the `X-RateLimit-*` headers say: the tightest window after this call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub limit: i64,
+    pub remaining: i64,
+    pub resets_at: i64,
+}
+
+impl Standing {
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("x-ratelimit-limit", self.limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", self.resets_at.to_string()),
+        ]
+    }
+}
+
+/// What trying to admit a call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Admitted (`None`: no limit applies).
+    Admitted(Option<Standing>),
+    /// Refused: the tightest refusing window, and whole seconds until it ends.
+    Limited(Standing, u64),
+}
+
+const MINUTE: i64 = 60;
+const DAY: i64 = 86_400;
+
+/// The windows that apply at `now` to a call with `key` on `surface` (an absent limit does
+/// not apply).
+pub fn windows(key: &KeyHash, surface: &Surface, now: DateTime<Utc>) -> Vec<Window> {
+    let surface_limit = |name: &str| {
+        surface
+            .config
+            .as_ref()
+            .and_then(|c| c.get("rateLimit"))
+            .and_then(|r| r.get(name))
+            .and_then(|v| v.as_i64())
+            .filter(|n| *n >= 1)
+    };
+    let t = now.timestamp();
+    [
+        (
+            "KEY",
+            key.key_id.as_str(),
+            "MINUTE",
+            MINUTE,
+            key.rate_limit_per_minute,
+        ),
+        (
+            "KEY",
+            key.key_id.as_str(),
+            "DAY",
+            DAY,
+            key.rate_limit_per_day,
+        ),
+        (
+            "SURFACE",
+            surface.id.as_str(),
+            "MINUTE",
+            MINUTE,
+            surface_limit("perMinute"),
+        ),
+        (
+            "SURFACE",
+            surface.id.as_str(),
+            "DAY",
+            DAY,
+            surface_limit("perDay"),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(scope, id, span, length, limit)| {
+        let limit = limit?;
+        let start = t - t.rem_euclid(length);
+        Some(Window {
+            limit,
+            resets_at: start + length,
+            counter: k::rate_window(scope, id, span, start),
+        })
+    })
+    .collect()
+}
+
+/// The tightest of `(window, count)`: least remaining, then soonest reset.
+fn tightest<'a>(counts: impl Iterator<Item = (&'a Window, i64)>) -> Option<Standing> {
+    counts
+        .map(|(w, count)| Standing {
+            limit: w.limit,
+            remaining: (w.limit - count).max(0),
+            resets_at: w.resets_at,
+        })
+        .min_by_key(|s| (s.remaining, s.resets_at))
+}
+
+/// Counter items outlive their window by a little, then TTL removes them.
+fn expiry(w: &Window) -> Option<i64> {
+    Some(w.resets_at + MINUTE)
+}
+
+/// Count the call in every window, or in none (see the module comment).
+pub async fn admit(
+    table: &dyn Table,
+    windows: &[Window],
+    now: DateTime<Utc>,
+) -> ApiResult<Admission> {
+    let added = join_all(
+        windows
+            .iter()
+            .map(|w| table.increment(&w.counter, 1, Some(w.limit), expiry(w))),
+    )
+    .await;
+    let mut counts = Vec::with_capacity(windows.len());
+    let mut refused = Vec::new();
+    for (w, outcome) in windows.iter().zip(added) {
+        match outcome? {
+            Some(count) => counts.push((w, count)),
+            None => refused.push(w),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(Admission::Admitted(tightest(
+            counts.iter().map(|(w, c)| (*w, *c)),
+        )));
+    }
+    let refunds = counts
+        .iter()
+        .map(|(w, _)| table.increment(&w.counter, -1, None, expiry(w)));
+    for outcome in join_all(refunds).await {
+        // a refund that fails leaves a window one short until it ends: safe, and logged
+        if let Err(e) = outcome {
+            crate::log::error("rate-limit refund failed", &e.to_string());
+        }
+    }
+    let standing = tightest(refused.iter().map(|w| (*w, w.limit))).expect("a refusing window");
+    let wait = refused
+        .iter()
+        .map(|w| w.resets_at)
+        .max()
+        .map_or(1, |end| (end - now.timestamp()).max(1) as u64);
+    Ok(Admission::Limited(standing, wait))
+}
+
+/// Where the windows stand, without counting anything (for the gateway's reads).
+pub async fn standing(table: &dyn Table, windows: &[Window]) -> ApiResult<Option<Standing>> {
+    let found = join_all(windows.iter().map(|w| table.get(&w.counter))).await;
+    let mut counts = Vec::with_capacity(windows.len());
+    for (w, item) in windows.iter().zip(found) {
+        counts.push((w, item?.and_then(|i| i.count).unwrap_or(0)));
+    }
+    Ok(tightest(counts.into_iter()))
+}
