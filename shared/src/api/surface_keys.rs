@@ -48,7 +48,7 @@ fn scopes(f: &mut Fields) -> Option<Vec<String>> {
 }
 
 /// `expiresAt`: an RFC 3339 instant in the future, answered in UTC with milliseconds.
-fn expires_at(f: &mut Fields) -> Option<String> {
+fn expires_at(f: &mut Fields, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
     let Patch::Value(raw) = f.text("expiresAt", rules::INSTANT) else {
         return None;
     };
@@ -64,7 +64,7 @@ fn expires_at(f: &mut Fields) -> Option<String> {
             );
             None
         }
-        Some(t) if t <= crate::time::now() => {
+        Some(t) if t <= now => {
             f.fail(
                 "expiresAt",
                 "OUT_OF_RANGE",
@@ -85,7 +85,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let scopes = scopes(&mut f);
     let per_minute = f.integer("rateLimitPerMinute", rules::RATE).value();
     let per_day = f.integer("rateLimitPerDay", rules::RATE).value();
-    let expires_at = expires_at(&mut f);
+    let expires_at = expires_at(&mut f, app.now());
     let p = f.one_of("environment", ENVIRONMENTS);
     let environment = f
         .not_null("environment", p)

@@ -70,6 +70,9 @@ impl SqliteTable {
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
         let _request = self.counter.start();
+        // Requests issued together (joined) all start before any can finish, as they do over
+        // a network, so the counter sees them as one round trip.
+        tokio::task::yield_now().await;
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());

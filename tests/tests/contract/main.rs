@@ -11,6 +11,7 @@ mod common;
 mod budget;
 mod capabilities;
 mod conventions;
+mod gateway;
 mod lambda;
 mod nasty;
 mod openapi;
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
         ("budget", budget::cases()),
         ("capabilities", capabilities::cases()),
         ("conventions", conventions::cases()),
+        ("gateway", gateway::cases()),
         ("lambda", lambda::cases()),
         ("nasty", nasty::cases()),
         ("openapi", openapi::cases()),
