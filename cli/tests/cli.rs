@@ -96,21 +96,7 @@ impl Server {
 
     /// One HTTP/1.1 request; answers (status, body).
     fn request(&self, method: &str, path: &str, key: &str, body: Option<&str>) -> (u16, Value) {
-        let addr = self.url.trim_start_matches("http://");
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let body = body.unwrap_or("");
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let status = raw[9..12].parse().unwrap();
-        let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        request(&self.url, method, path, key, body)
     }
 
     fn logs(&self) -> Vec<String> {
@@ -120,6 +106,25 @@ impl Server {
         }
         out
     }
+}
+
+/// One HTTP/1.1 request to the server at `url`; answers (status, body).
+fn request(url: &str, method: &str, path: &str, key: &str, body: Option<&str>) -> (u16, Value) {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let status = raw[9..12].parse().unwrap();
+    let body = raw.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 #[test]
@@ -394,12 +399,26 @@ fn surface_keys_never_reach_logs_or_disk() {
     assert_eq!(status, 201);
     let plaintext = created["key"].as_str().unwrap().to_string();
     assert!(plaintext.starts_with("papi_live_"));
+    // the key at work on the gateway: admitted, and still nowhere but in the create answer
+    let (status, execution) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/api/answer-questions"),
+        &plaintext,
+        Some(r#"{"inputs":{"q":"hi"}}"#),
+    );
+    assert_eq!(status, 202, "{execution}");
+    assert!(!execution.to_string().contains(&plaintext));
     let (_, got) = server.request("GET", &format!("/v1/products/{p}/surfaces/{s}"), &key, None);
     assert!(!got.to_string().contains(&plaintext));
     let logs = server.logs();
     assert!(
         logs.iter()
             .any(|l| l.contains("/v1/products/:id/surfaces/:surfaceId/keys")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("/v1/products/:id/surfaces/:surfaceId/api/:endpointSlug")),
         "{logs:?}"
     );
     drop(server);
@@ -496,5 +515,69 @@ fn schedules_tick_fires_due_schedules() {
     let o = run(&["schedules", "tick", "--now", "yesterday", "--data", data_s]);
     assert_eq!(o.status.code(), Some(2));
     drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two `runtype serve` processes on one data file share the rate limits exactly: a key
+/// limited to 10 calls a day gets 10 admitted between them, however the calls interleave.
+#[test]
+fn two_servers_on_one_file_admit_exactly_the_limit() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let a = Server::start(&data);
+    let key = a.key().unwrap();
+    let (_, product) = a.request("POST", "/v1/products", &key, Some(r#"{"name":"p"}"#));
+    let p = product["id"].as_str().unwrap().to_string();
+    let (_, cap) = a.request(
+        "POST",
+        &format!("/v1/products/{p}/capabilities"),
+        &key,
+        Some(r#"{"capabilityName":"Answer","flowId":"flow_1"}"#),
+    );
+    let (_, surface) = a.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        &key,
+        Some(r#"{"name":"api","type":"api"}"#),
+    );
+    let s = surface["id"].as_str().unwrap().to_string();
+    let body = format!(r#"{{"capabilityId":"{}"}}"#, cap["id"].as_str().unwrap());
+    a.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        &key,
+        Some(&body),
+    );
+    // a day window: a test cannot straddle it the way it could a minute
+    let (_, created) = a.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        &key,
+        Some(r#"{"rateLimitPerDay":10}"#),
+    );
+    let surface_key = created["key"].as_str().unwrap().to_string();
+    let b = Server::start(&data);
+    let path = format!("/v1/products/{p}/surfaces/{s}/api/answer");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..30)
+            .map(|i| {
+                let url = if i % 2 == 0 { &a.url } else { &b.url };
+                let (path, key) = (&path, &surface_key);
+                scope.spawn(move || request(url, "POST", path, key, Some("{}")).0)
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        20,
+        "{statuses:?}"
+    );
+    drop((a, b));
     let _ = std::fs::remove_dir_all(dir);
 }
