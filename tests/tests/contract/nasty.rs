@@ -10,6 +10,7 @@ crate::cases! {
     both: [
         nasty_bodies_are_4xx_and_store_nothing,
         nasty_strings_in_every_string_field,
+        nasty_gateway_calls_are_4xx_and_admit_nothing,
     ],
 }
 
@@ -291,4 +292,140 @@ async fn nasty_strings_in_every_string_field(store: Store) {
         }
     }
     assert_eq!(footprint(&f.t, &f.p).await, before, "nothing was stored");
+}
+
+/// The gateway under hostile input: keys, headers, bodies, slugs and ids that are wrong in
+/// every way each get the contract's 4xx and admit (and store) nothing.
+async fn nasty_gateway_calls_are_4xx_and_admit_nothing(store: Store) {
+    let t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    let c = t.capability(&p, "c").await;
+    let s = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "api" })),
+        )
+        .await
+        .id();
+    t.call(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        Some(json!({ "capabilityId": c })),
+    )
+    .await;
+    let key = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces/{s}/keys"),
+            Some(json!({})),
+        )
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let base = format!("/v1/products/{p}/surfaces/{s}/api");
+    let send = |method: &str, path: &str, headers: Vec<(&str, Vec<u8>)>, body: Vec<u8>| {
+        let mut b = http::Request::builder().method(method).uri(path);
+        for (n, v) in headers {
+            b = b.header(n, http::HeaderValue::from_bytes(&v).unwrap());
+        }
+        t.raw(b.body(Bytes::from(body)).unwrap())
+    };
+    let bearer = |k: &str| vec![("authorization", format!("Bearer {k}").into_bytes())];
+    let long = format!("papi_test_{}", "A".repeat(100_000));
+    let keys: Vec<Vec<(&str, Vec<u8>)>> = vec![
+        vec![],
+        vec![("authorization", b"Bearer".to_vec())],
+        vec![("authorization", b"Basic abc".to_vec())],
+        vec![("authorization", b"Bearer caf\xe9".to_vec())],
+        vec![("x-api-key", b"".to_vec())],
+        vec![("x-api-key", b"\xff\xfe".to_vec())],
+        bearer(&long),
+        bearer(&key.to_uppercase()),
+        bearer(&format!("{key} {key}")),
+        bearer(&key.replace("papi_", "mcp_")),
+        bearer(&t.key),
+        vec![("x-api-key", b"rt_live_nope".to_vec())],
+    ];
+    let slug = format!("{base}/c");
+    for headers in keys {
+        let shown = format!(
+            "{:?}",
+            headers
+                .iter()
+                .map(|(n, v)| (n, v.len()))
+                .collect::<Vec<_>>()
+        );
+        let r = send("POST", &slug, headers, b"{}".to_vec()).await;
+        assert_eq!(r.status, 401, "{shown}: {r:?}");
+        assert!(is_contract_error(&r), "{shown}: {r:?}");
+    }
+    let ok = bearer(&key);
+    let bodies: Vec<(Option<&str>, Vec<u8>)> = vec![
+        (Some("application/json"), vec![b'{', 0xff, b'}']),
+        (Some("application/json"), b"[]".to_vec()),
+        (Some("application/json"), b"null".to_vec()),
+        (
+            Some("application/json"),
+            b"{\"inputs\":1,\"inputs\":2}".to_vec(),
+        ),
+        (
+            Some("application/json"),
+            format!(
+                "{{\"inputs\":{}1{}}}",
+                "{\"a\":".repeat(10_000),
+                "}".repeat(10_000)
+            )
+            .into_bytes(),
+        ),
+        (
+            Some("application/json"),
+            format!(
+                "{{\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+                "\\u0000"
+            )
+            .into_bytes(),
+        ),
+        (Some("text/plain"), b"hello".to_vec()),
+        (Some("application/json"), vec![b' '; 300 * 1024]),
+        (
+            Some("application/json"),
+            format!("{{\"metadata\":{{\"k\":\"{}\"}}}}", "x".repeat(2000)).into_bytes(),
+        ),
+    ];
+    for (ct, body) in bodies {
+        let mut headers = ok.clone();
+        if let Some(ct) = ct {
+            headers.push(("content-type", ct.as_bytes().to_vec()));
+        }
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).to_string();
+        let r = send("POST", &slug, headers, body).await;
+        assert!(is_contract_error(&r), "{shown}: {r:?}");
+    }
+    let paths = [
+        format!("{base}/{}", "x".repeat(5000)),
+        format!("{base}/%00"),
+        format!("{base}/..%2F..%2Fkeys"),
+        format!("{base}/executions/exec_00000000000000000000000000"),
+        format!("{base}/executions/not-an-id"),
+        format!("/v1/products/prod_zzz/surfaces/{s}/api/c"),
+        format!("/v1/products/{p}/surfaces/surf_zzz/api/c"),
+    ];
+    for path in &paths {
+        let method = if path.contains("/executions/") {
+            "GET"
+        } else {
+            "POST"
+        };
+        let r = send(method, path, ok.clone(), b"{}".to_vec()).await;
+        assert!(is_contract_error(&r), "{path}: {r:?}");
+    }
+    let executions = t
+        .call("GET", &format!("/v1/products/{p}/executions"), None)
+        .await;
+    assert_eq!(executions.body["data"], json!([]), "nothing was admitted");
+    let stored = crate::common::everything_stored(&t).await;
+    assert!(!stored.contains("USAGE#"), "no call was counted as a use");
 }
