@@ -172,12 +172,31 @@ async fn main() {
         json!({ "capabilityId": c }),
     )
     .await;
+    // a surface key whose limits never refuse a run
+    let surface_key = call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        json!({ "rateLimitPerMinute": 1_000_000, "rateLimitPerDay": 1_000_000 }),
+    )
+    .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let vars = [
         ("KEY", key.as_str()),
         ("PRODUCT_ID", p.as_str()),
         ("SURFACE_ID", s.as_str()),
         ("CAPABILITY_ID", c.as_str()),
+        ("SURFACE_KEY", surface_key.as_str()),
     ];
+    // every run a new call, not an idempotent replay
+    let mut invoke = event("invoke-surface-endpoint", &vars);
+    invoke["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("idempotency-key");
 
     let mut cases = vec![
         Case {
@@ -194,6 +213,11 @@ async fn main() {
             name: "get-surface".into(),
             binary: bins.join("get-surface"),
             event: event("get-surface", &vars),
+        },
+        Case {
+            name: "invoke-surface-endpoint".into(),
+            binary: bins.join("invoke-surface-endpoint"),
+            event: invoke,
         },
         Case {
             name: "fire-schedules".into(),

@@ -163,6 +163,34 @@ async fn functions_serve_api_gateway_events() {
     assert_eq!(got["keys"][0]["id"], created["id"]);
     assert!(!res.to_string().contains(plaintext));
 
+    // the key opens the surface's endpoint: 202, an execution, its Location; the same
+    // Idempotency-Key again answers the same execution
+    let gw = [
+        ("SURFACE_KEY", plaintext),
+        ("PRODUCT_ID", p.as_str()),
+        ("SURFACE_ID", s.as_str()),
+    ];
+    let res = d
+        .invoke(
+            "invoke-surface-endpoint",
+            event_file("invoke-surface-endpoint", &gw),
+        )
+        .await;
+    let (status, execution) = answer(&res);
+    assert_eq!(status, 202, "{res}");
+    assert_eq!(execution["source"], "surface");
+    assert_eq!(execution["inputs"]["question"], "What is new?");
+    assert_eq!(res["headers"]["location"], execution["statusUrl"]);
+    assert_eq!(res["headers"]["cache-control"], "no-store");
+    let again = d
+        .invoke(
+            "invoke-surface-endpoint",
+            event_file("invoke-surface-endpoint", &gw),
+        )
+        .await;
+    assert_eq!(answer(&again).1["id"], execution["id"]);
+    assert_eq!(again["headers"]["idempotent-replayed"], "true");
+
     // behind a function URL there are no pathParameters: ids come from the raw path
     let mut raw = event_file("get-surface", &vars);
     raw.as_object_mut().unwrap().remove("pathParameters");
