@@ -3,11 +3,13 @@
 //! product is one Query.
 
 use crate::common::{Store, TestApp};
+use crate::gateway::Api;
 use serde_json::json;
 
 crate::cases! {
     both: [
         each_endpoint_stays_within_its_budget,
+        gateway_round_trips,
     ],
 }
 
@@ -64,4 +66,37 @@ async fn each_endpoint_stays_within_its_budget(store: Store) {
         );
     }
     eprintln!("storage requests beyond auth:\n{}", report.join("\n"));
+}
+
+/// The gateway's budgets, in sequential round trips (requests issued together count once).
+async fn gateway_round_trips(store: Store) {
+    let a = Api::new(
+        store,
+        json!({ "rateLimit": { "perMinute": 100, "perDay": 1000 } }),
+        json!({ "rateLimitPerMinute": 100, "rateLimitPerDay": 1000 }),
+    )
+    .await;
+    let path = format!("{}/answer-questions", a.base());
+    let counter = &a.t.app.requests;
+    let measure = |before: (u64, u64)| (counter.get() - before.0, counter.rounds() - before.1);
+    let now = || (counter.get(), counter.rounds());
+    // admitted: at most 3 sequential round trips (all four windows apply)
+    let before = now();
+    assert_eq!(a.invoke(json!({})).await.status, 202);
+    let (_, rounds) = measure(before);
+    assert!(rounds <= 3, "admitted call: {rounds} round trips");
+    // a malformed key, a bad checksum: no storage request at all
+    for key in [
+        "papi_live_short",
+        &format!("{}x", &a.key[..a.key.len() - 1]),
+    ] {
+        let before = now();
+        assert_eq!(a.gw("POST", &path, Some(key), None).await.status, 401);
+        assert_eq!(measure(before), (0, 0), "{key}");
+    }
+    // an unknown key: one round trip
+    let unknown = runtype::secrets::generate("papi_live_");
+    let before = now();
+    assert_eq!(a.gw("POST", &path, Some(&unknown), None).await.status, 401);
+    assert_eq!(measure(before).1, 1);
 }
