@@ -15,12 +15,12 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::api::Reply;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::repo::layout::{self as k, entity};
 use crate::repo::{decode, item};
+use crate::secrets::sha256_hex;
 use crate::store::{Cond, Item, Key, StoreError, Table};
 
 /// How long a key is remembered.
@@ -65,11 +65,9 @@ fn presented(headers: &HeaderMap) -> ApiResult<Option<&str>> {
     Ok(Some(s))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Where the use of `idempotency_key` by `scope` is remembered.
+pub fn record_key(scope: &str, idempotency_key: &str) -> Key {
+    k::idempotency(scope, &sha256_hex(idempotency_key.as_bytes()))
 }
 
 /// A POST as far as idempotency sees it.
@@ -95,8 +93,8 @@ where
     let Some(idem) = presented(post.headers)? else {
         return handler.await;
     };
-    let key = k::idempotency(post.scope, &hex(idem.as_bytes()));
-    let request = format!("{} {} {}", post.method, post.path, hex(post.body));
+    let key = record_key(post.scope, idem);
+    let request = format!("{} {} {}", post.method, post.path, sha256_hex(post.body));
     let version = match claim(table, &key, &request, now).await? {
         Claimed::Fresh(version) => version,
         Claimed::Used(answer) => return answer,

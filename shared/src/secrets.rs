@@ -64,7 +64,12 @@ pub fn well_formed(prefix: &str, key: &str) -> bool {
 
 /// Lowercase hex SHA-256: the only form in which a key is ever stored.
 pub fn hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
+    sha256_hex(key.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(64);
     for b in digest {
         out.push_str(&format!("{b:02x}"));

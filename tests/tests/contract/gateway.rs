@@ -25,6 +25,7 @@ crate::cases! {
         executions_are_listed_read_and_cancelled,
         schedule_fires_are_the_same_executions,
         idempotent_posts,
+        idempotency_in_flight_and_expiry,
         keys_never_at_rest_after_calls,
     ],
 }
@@ -844,4 +845,81 @@ async fn keys_never_at_rest_after_calls(store: Store) {
         !stored.contains(&a.key),
         "the plaintext key reached storage"
     );
+}
+
+async fn idempotency_in_flight_and_expiry(store: Store) {
+    let mut a = Api::new(store, json!(null), json!({})).await;
+    let path = format!("{}/answer-questions", a.base());
+    let keys =
+        a.t.call(
+            "GET",
+            &format!("/v1/products/{}/surfaces/{}", a.p, a.s),
+            None,
+        )
+        .await;
+    let key_id = keys.body["keys"][0]["id"].as_str().unwrap().to_string();
+    // a first call still running: its claim is there with no answer yet
+    let claim = runtype::idempotency::record_key(&format!("KEY#{key_id}"), "busy-1");
+    let pending = runtype::repo::item(
+        claim,
+        "idempotency",
+        &json!({ "request": format!("POST {path} {}", runtype::secrets::sha256_hex(b"{}")), "answer": null }),
+        1,
+        "2026-03-10T12:00:00.000Z",
+    );
+    let mut pending = pending;
+    pending.expires_at = Some((t0() + Duration::hours(24)).timestamp());
+    a.t.app
+        .table()
+        .put(pending, runtype::store::Cond::NotExists)
+        .await
+        .unwrap();
+    let busy = gateway_call(
+        &a.t.app,
+        "POST",
+        &path,
+        Some(&a.key),
+        Some(json!({})),
+        &[("idempotency-key", "busy-1")],
+    )
+    .await;
+    assert_eq!(busy.status, 409, "{busy:?}");
+    assert_eq!(header(&busy, "retry-after"), Some("1"));
+    // a key is remembered 24 hours, then it is free again
+    let first = gateway_call(
+        &a.t.app,
+        "POST",
+        &path,
+        Some(&a.key),
+        Some(json!({})),
+        &[("idempotency-key", "day-1")],
+    )
+    .await;
+    a.at(t0() + Duration::hours(23));
+    let replay = gateway_call(
+        &a.t.app,
+        "POST",
+        &path,
+        Some(&a.key),
+        Some(json!({})),
+        &[("idempotency-key", "day-1")],
+    )
+    .await;
+    assert_eq!(replay.body["id"], first.body["id"]);
+    a.at(t0() + Duration::hours(25));
+    let fresh = gateway_call(
+        &a.t.app,
+        "POST",
+        &path,
+        Some(&a.key),
+        Some(json!({})),
+        &[("idempotency-key", "day-1")],
+    )
+    .await;
+    assert_eq!(fresh.status, 202);
+    assert_ne!(
+        fresh.body["id"], first.body["id"],
+        "after 24 hours the key runs again"
+    );
+    assert!(header(&fresh, "idempotent-replayed").is_none());
 }
