@@ -4,8 +4,8 @@
 # profile the README recommends) from a cold target directory and again after a change to
 # `shared`; each function's stripped size; and, for both profiles (`release` and `dist`),
 # the init time and peak RSS of four functions beside the hello-world floor, with the cold
-# start harness of bench/run.sh (x86_64 builds, so they run here). Writes BUILD.md figures to
-# stdout; paste the table into BENCHMARKS.md.   Usage: bench/build.sh [RUNS (default 20)]
+# start harness of bench/run.sh (x86_64 builds, so they run here). Prints the tables for
+# BENCHMARKS.md.   Usage: bench/build.sh [RUNS (default 20)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-20}"
@@ -40,7 +40,8 @@ unset CARGO_TARGET_DIR
 
 # init and RSS of both profiles, x86_64, beside the floors
 HOST_BINS="-p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p fire-schedules"
-cargo build --release --quiet $HOST_BINS -p runtype-tests --bin coldstart
+cargo build --release --quiet $HOST_BINS
+cargo build --release --quiet -p runtype-tests --bin coldstart
 cargo build --profile dist --quiet $HOST_BINS
 cargo build --release --quiet --manifest-path bench/floors/Cargo.toml
 RELEASE=$(target/release/coldstart "$RUNS" target/release bench/floors/target/release)
