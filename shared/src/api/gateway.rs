@@ -82,8 +82,8 @@ pub async fn invoke(app: &App, call: Call) -> ApiResult<Reply> {
     let item = g
         .enabled_items()
         .find(|i| i.endpoint_slug.as_deref() == Some(slug))
-        .ok_or_else(|| ApiError::not_found("Endpoint"))?;
-    run(app, &call, g, item).await
+        .ok_or_else(|| ApiError::not_found("Endpoint"));
+    with_standing(app, g, async { run(app, &call, g, item?).await }).await
 }
 
 /// POST …/api: run the surface's entry point (the enabled entry item first in order).
@@ -92,8 +92,27 @@ pub async fn invoke_entry(app: &App, call: Call) -> ApiResult<Reply> {
     let item = g
         .enabled_items()
         .find(|i| i.is_entry_point)
-        .ok_or_else(|| ApiError::not_found("Entry point"))?;
-    run(app, &call, g, item).await
+        .ok_or_else(|| ApiError::not_found("Entry point"));
+    with_standing(app, g, async { run(app, &call, g, item?).await }).await
+}
+
+/// A refusal before the limits were counted (slug, scope, body) still says where the
+/// key's windows stand, as every gateway answer does.
+async fn with_standing(
+    app: &App,
+    g: &Gateway,
+    call: impl std::future::Future<Output = ApiResult<Reply>>,
+) -> ApiResult<Reply> {
+    match call.await {
+        Err(e) if e.status() != 429 && e.status() < 500 => {
+            let standing = limits::standing(app.table(), &g.windows(app.now())).await?;
+            Err(match standing {
+                Some(s) => e.with_headers(s.headers()),
+                None => e,
+            })
+        }
+        other => other,
+    }
 }
 
 /// The rest of the contract's checks (scope, body, limits), then the execution: written
