@@ -66,7 +66,7 @@ W1=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/post.lua" "$API/v
 W2=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/get.lua" "$API/v1/products/$P/surfaces/$S")
 W3=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency "http://127.0.0.1:$HELLO_PORT/")
 W4=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/gateway.lua" "$API/v1/products/$P/surfaces/$S/api/answer-questions")
-CODES=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SK" -d '{}' "$API/v1/products/$P/surfaces/$S/api/answer-questions")
+CODES=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SK" -H 'Content-Type: application/json' -d '{}' "$API/v1/products/$P/surfaces/$S/api/answer-questions")
 [ "$CODES" = 202 ] || { echo "bench: the gateway answered $CODES, not 202"; exit 1; }
 rps() { echo "$1" | awk '/Requests\/sec/{print $2}'; }
 RATIO=$(python3 -c "print(f'{float(\"$(rps "$W4")\") / float(\"$(rps "$W2")\"):.2f}')")

@@ -1,22 +1,23 @@
 //! Rate limits: four fixed windows (the key's and the surface's, per UTC minute and UTC day),
 //! each a counter item of its own.
 //!
-//! Admission adds one to every window that applies, at the same time, each with a single
-//! conditional write that refuses to pass the window's limit (`Table::increment` with a
-//! ceiling). The store applies each check-and-add atomically, so no window ever admits more
-//! than its limit, whatever the concurrency and however many processes or Lambda instances
-//! share the table; and since no write is a transaction, a hot key sees queueing, never
-//! `TransactionConflict`. When one window refuses, the ones that accepted are given their
-//! count back, so a refused call uses up nothing (for the moment between the add and the
-//! refund, a concurrent call may be refused that would have fitted: the error is always on
-//! the side of admitting fewer, never more).
+//! Admission adds one to every window that applies, all or none (`Table::increment_all`).
+//! On DynamoDB each add is a single conditional write that refuses to pass the window's
+//! limit, all of them at once; the store applies each check-and-add atomically, so no window
+//! ever admits more than its limit, whatever the concurrency and however many Lambda
+//! instances share the table, and since no write is a transaction a hot key sees queueing,
+//! never `TransactionConflict`. When one window refuses, the ones that accepted are given
+//! their count back, so a refused call uses up nothing (for the moment between the add and
+//! the refund, a concurrent call may be refused that would have fitted: the error is always
+//! on the side of admitting fewer, never more). The embedded store does the same adds in one
+//! write transaction, under the file's lock shared by every process: nothing to take back.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
 
 use crate::error::ApiResult;
 use crate::model::{KeyHash, Surface};
-use crate::store::{Key, Table};
+use crate::store::{Bump, Key, Table};
 
 use super::layout as k;
 
@@ -137,41 +138,29 @@ pub async fn admit(
     windows: &[Window],
     now: DateTime<Utc>,
 ) -> ApiResult<Admission> {
-    let added = join_all(
-        windows
-            .iter()
-            .map(|w| table.increment(&w.counter, 1, Some(w.limit), expiry(w))),
-    )
-    .await;
-    let mut counts = Vec::with_capacity(windows.len());
-    let mut refused = Vec::new();
-    for (w, outcome) in windows.iter().zip(added) {
-        match outcome? {
-            Some(count) => counts.push((w, count)),
-            None => refused.push(w),
+    let bumps: Vec<Bump> = windows
+        .iter()
+        .map(|w| Bump {
+            key: w.counter.clone(),
+            delta: 1,
+            ceiling: Some(w.limit),
+            expires_at: expiry(w),
+        })
+        .collect();
+    match table.increment_all(&bumps).await? {
+        Ok(counts) => Ok(Admission::Admitted(tightest(windows.iter().zip(counts)))),
+        Err(refused) => {
+            let refused: Vec<&Window> = refused.iter().map(|i| &windows[*i]).collect();
+            let standing =
+                tightest(refused.iter().map(|w| (*w, w.limit))).expect("a refusing window");
+            let wait = refused
+                .iter()
+                .map(|w| w.resets_at)
+                .max()
+                .map_or(1, |end| (end - now.timestamp()).max(1) as u64);
+            Ok(Admission::Limited(standing, wait))
         }
     }
-    if refused.is_empty() {
-        return Ok(Admission::Admitted(tightest(
-            counts.iter().map(|(w, c)| (*w, *c)),
-        )));
-    }
-    let refunds = counts
-        .iter()
-        .map(|(w, _)| table.increment(&w.counter, -1, None, expiry(w)));
-    for outcome in join_all(refunds).await {
-        // a refund that fails leaves a window one short until it ends: safe, and logged
-        if let Err(e) = outcome {
-            crate::log::error("rate-limit refund failed", &e.to_string());
-        }
-    }
-    let standing = tightest(refused.iter().map(|w| (*w, w.limit))).expect("a refusing window");
-    let wait = refused
-        .iter()
-        .map(|w| w.resets_at)
-        .max()
-        .map_or(1, |end| (end - now.timestamp()).max(1) as u64);
-    Ok(Admission::Limited(standing, wait))
 }
 
 /// Where the windows stand, without counting anything (for the gateway's reads).

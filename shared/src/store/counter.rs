@@ -26,9 +26,14 @@ impl Drop for InFlight {
 }
 
 impl RequestCounter {
-    /// A request starts; keep the guard until its answer has been taken.
-    pub fn start(&self) -> InFlight {
+    /// One request is sent.
+    pub fn request(&self) {
         self.0.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A storage operation starts (on the first poll of its future, so operations joined
+    /// together have all started before any ends); keep the guard until it has ended.
+    pub fn begin(&self) -> InFlight {
         if self.0.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
             self.0.rounds.fetch_add(1, Ordering::SeqCst);
         }

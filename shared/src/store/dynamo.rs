@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::interceptors::{
-    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
-};
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -19,7 +17,6 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde::{Deserialize, Serialize};
 
 use super::definition::{self, TABLE};
@@ -35,6 +32,9 @@ const ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roots.pem"));
 
 pub struct DynamoTable {
     client: Client,
+    /// Counts round trips (each operation of the `Table` trait); the client's interceptor
+    /// counts the requests sent.
+    counter: RequestCounter,
     table: String,
 }
 
@@ -47,34 +47,15 @@ impl Intercept for CountRequests {
         "CountRequests"
     }
 
-    fn read_before_execution(
+    fn read_before_transmit(
         &self,
-        _ctx: &BeforeSerializationInterceptorContextRef<'_>,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        cfg.interceptor_state()
-            .store_put(Started(Some(self.0.start())));
-        Ok(())
-    }
-
-    fn read_after_execution(
-        &self,
-        _ctx: &FinalizerInterceptorContextRef<'_>,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
         _rc: &RuntimeComponents,
-        cfg: &mut ConfigBag,
+        _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // replacing the guard ends the request
-        cfg.interceptor_state().store_put(Started(None));
+        self.0.request();
         Ok(())
     }
-}
-
-/// The request an operation counts, held in its config bag until it ends.
-#[derive(Debug)]
-struct Started(#[allow(dead_code)] Option<super::counter::InFlight>);
-
-impl Storable for Started {
-    type Storer = StoreReplace<Self>;
 }
 
 impl DynamoTable {
@@ -131,10 +112,11 @@ impl DynamoTable {
         }
         let shared = loader.load().await;
         let config = aws_sdk_dynamodb::config::Builder::from(&shared)
-            .interceptor(CountRequests(counter))
+            .interceptor(CountRequests(counter.clone()))
             .build();
         DynamoTable {
             client: Client::from_conf(config),
+            counter,
             table,
         }
     }
@@ -162,12 +144,13 @@ impl DynamoTable {
             .http_client(Self::http_client())
             .timeout_config(Self::timeouts())
             .retry_config(Self::retries())
-            .interceptor(CountRequests(counter));
+            .interceptor(CountRequests(counter.clone()));
         if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
             config = config.endpoint_url(url);
         }
         Ok(DynamoTable {
             client: Client::from_conf(config.build()),
+            counter,
             table,
         })
     }
@@ -395,6 +378,7 @@ fn start_key(q: &Query, p: &Position) -> Attrs {
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        let _round = self.counter.begin();
         let out = self
             .client
             .get_item()
@@ -408,6 +392,7 @@ impl Table for DynamoTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
+        let _round = self.counter.begin();
         let mut req = self
             .client
             .put_item()
@@ -424,6 +409,7 @@ impl Table for DynamoTable {
     }
 
     async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()> {
+        let _round = self.counter.begin();
         let mut req = self
             .client
             .delete_item()
@@ -440,6 +426,7 @@ impl Table for DynamoTable {
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
+        let _round = self.counter.begin();
         let mut items = Vec::with_capacity(ops.len());
         for op in &ops {
             let built = match op {
@@ -539,6 +526,7 @@ impl Table for DynamoTable {
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
+        let _round = self.counter.begin();
         let (index, pk_attr, sk_attr) = match q.index {
             None => (None, TABLE.partition_key, TABLE.sort_key),
             Some(i) => {
@@ -601,6 +589,7 @@ impl Table for DynamoTable {
     }
 
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()> {
+        let _round = self.counter.begin();
         for chunk in keys.chunks(super::MAX_BATCH) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
@@ -646,6 +635,7 @@ impl Table for DynamoTable {
         ceiling: Option<i64>,
         expires_at: Option<i64>,
     ) -> StoreResult<Option<i64>> {
+        let _round = self.counter.begin();
         if ceiling.is_some_and(|c| delta > c) {
             return Ok(None);
         }

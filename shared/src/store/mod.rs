@@ -76,6 +76,16 @@ pub enum TxOp {
     Check { key: Key, cond: Cond },
 }
 
+/// One counter to add to (`Table::increment_all`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bump {
+    pub key: Key,
+    pub delta: i64,
+    /// The most the counter may reach.
+    pub ceiling: Option<i64>,
+    pub expires_at: Option<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Index {
     Gsi1,
@@ -225,4 +235,40 @@ pub trait Table: Send + Sync {
         ceiling: Option<i64>,
         expires_at: Option<i64>,
     ) -> StoreResult<Option<i64>>;
+
+    /// Add to every counter of `bumps`, or to none of them: `Ok(values)`, or `Err(refused)`
+    /// with the positions of the counters that would have passed their ceilings. This way:
+    /// every increment at once (one round trip), and the ones that took back if any refused —
+    /// so a counter may be one higher for a moment, never past its ceiling. A backend that
+    /// can do it in one atomic step does.
+    async fn increment_all(&self, bumps: &[Bump]) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
+        let added = futures_util::future::join_all(
+            bumps
+                .iter()
+                .map(|b| self.increment(&b.key, b.delta, b.ceiling, b.expires_at)),
+        )
+        .await;
+        let mut values = Vec::with_capacity(bumps.len());
+        let mut refused = Vec::new();
+        for (i, outcome) in added.into_iter().enumerate() {
+            match outcome? {
+                Some(v) => values.push((i, v)),
+                None => refused.push(i),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(Ok(values.into_iter().map(|(_, v)| v).collect()));
+        }
+        let refunds = values.iter().map(|(i, _)| {
+            let b = &bumps[*i];
+            self.increment(&b.key, -b.delta, None, b.expires_at)
+        });
+        for outcome in futures_util::future::join_all(refunds).await {
+            // a refund that fails leaves a counter high until it expires: safe, and logged
+            if let Err(e) = outcome {
+                crate::log::error("counter refund failed", &e.to_string());
+            }
+        }
+        Ok(Err(refused))
+    }
 }

@@ -10,7 +10,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Cond, Index, Item, Key, Page, Query, RequestCounter, StoreError, StoreResult, Table, TxOp,
+    Bump, Cond, Index, Item, Key, Page, Query, RequestCounter, StoreError, StoreResult, Table, TxOp,
 };
 
 const SCHEMA: &str = "
@@ -69,7 +69,8 @@ impl SqliteTable {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
     {
-        let _request = self.counter.start();
+        self.counter.request();
+        let _round = self.counter.begin();
         // Requests issued together (joined) all start before any can finish, as they do over
         // a network, so the counter sees them as one round trip.
         tokio::task::yield_now().await;
@@ -355,26 +356,67 @@ impl Table for SqliteTable {
             return Ok(None);
         }
         let key = key.clone();
+        // One statement: SQLite's write lock makes the check and the add one step, across
+        // processes sharing the file.
+        self.run(move |conn| bump(conn, &key, delta, ceiling, expires_at))
+            .await
+    }
+
+    /// All or nothing in one write transaction: nothing to take back.
+    async fn increment_all(&self, bumps: &[Bump]) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
+        let bumps = bumps.to_vec();
         self.run(move |conn| {
-            let now = crate::time::now_string();
-            // One statement: SQLite's write lock makes the check and the add one step, across
-            // processes sharing the file.
-            conn.query_row(
-                "INSERT INTO items (pk, sk, type, version, created_at, updated_at, expires_at, data, count)
-                 VALUES (?1, ?2, 'counter', 1, ?3, ?3, ?4, '{}', ?5)
-                 ON CONFLICT (pk, sk) DO UPDATE SET
-                    count = coalesce(count, 0) + excluded.count,
-                    version = version + 1,
-                    updated_at = excluded.updated_at,
-                    expires_at = coalesce(excluded.expires_at, expires_at)
-                 WHERE ?6 IS NULL OR coalesce(count, 0) + excluded.count <= ?6
-                 RETURNING count",
-                rusqlite::params![key.pk, key.sk, now, expires_at, delta, ceiling],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map_err(map_err)
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(map_err)?;
+            let mut values = Vec::with_capacity(bumps.len());
+            let mut refused = Vec::new();
+            for (i, b) in bumps.iter().enumerate() {
+                match bump(&tx, &b.key, b.delta, b.ceiling, b.expires_at)? {
+                    Some(v) => values.push(v),
+                    None => refused.push(i),
+                }
+            }
+            if refused.is_empty() {
+                tx.commit().map_err(map_err)?;
+                Ok(Ok(values))
+            } else {
+                // dropping the transaction rolls every add back
+                Ok(Err(refused))
+            }
         })
         .await
     }
+}
+
+/// Add `delta` to the counter at `key` unless that passes `ceiling`; the new value.
+fn bump(
+    conn: &Connection,
+    key: &Key,
+    delta: i64,
+    ceiling: Option<i64>,
+    expires_at: Option<i64>,
+) -> StoreResult<Option<i64>> {
+    conn.query_row(
+        "INSERT INTO items (pk, sk, type, version, created_at, updated_at, expires_at, data, count)
+         VALUES (?1, ?2, 'counter', 1, ?3, ?3, ?4, '{}', ?5)
+         ON CONFLICT (pk, sk) DO UPDATE SET
+            count = coalesce(count, 0) + excluded.count,
+            version = version + 1,
+            updated_at = excluded.updated_at,
+            expires_at = coalesce(excluded.expires_at, expires_at)
+         WHERE ?6 IS NULL OR coalesce(count, 0) + excluded.count <= ?6
+         RETURNING count",
+        rusqlite::params![
+            key.pk,
+            key.sk,
+            crate::time::now_string(),
+            expires_at,
+            delta,
+            ceiling
+        ],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()
+    .map_err(map_err)
 }
