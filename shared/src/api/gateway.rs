@@ -9,10 +9,11 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::gateway::Gateway;
 use crate::model::{Capability, Execution, SurfaceItem};
-use crate::repo::executions;
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Admission};
+use crate::repo::Record;
 use crate::rules::gateway as rules;
+use crate::store::{Admit, Bump};
 use crate::validate::Fields;
 
 fn opened(call: &Call) -> &Gateway {
@@ -125,18 +126,7 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
     }
     let body = invocation(&call.body)?;
     let now = app.now();
-    let windows = g.windows(now);
-    let standing = match limits::admit(app.table(), &windows, now).await? {
-        Admission::Admitted(standing) => standing,
-        Admission::Limited(standing, wait) => {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait,
-            }
-            .with_headers(standing.headers()))
-        }
-    };
     let cap = capability(g, item);
-    let stamp = crate::time::format(now);
     let execution = Execution {
         id: crate::ids::new_id("exec"),
         status: "queued".into(),
@@ -158,7 +148,7 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
         result: None,
         error: None,
         attempts: 0,
-        created_at: stamp,
+        created_at: crate::time::format(now),
         started_at: None,
         completed_at: None,
         owner: g.key.owner.clone(),
@@ -168,16 +158,27 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
         execution_options: None,
         trigger: "gateway".into(),
     };
-    let usage = k::key_usage(&g.surface.product_id, &g.surface.id, &g.key.key_id);
-    let (written, counted) = tokio::join!(
-        executions::create(app.table(), &execution),
-        app.table().increment(&usage, 1, None, None)
-    );
-    written?;
-    if let Err(e) = counted {
-        // the call is admitted and recorded; only the usage figure misses it
-        crate::log::error("key usage not counted", &e.to_string());
-    }
+    // admitted or not, in one step: the windows, then (only if they all fit) the execution
+    // and the key's usage count
+    let then = Admit {
+        limited: Vec::new(),
+        puts: vec![execution.to_item(1)],
+        counts: vec![Bump {
+            key: k::key_usage(&g.surface.product_id, &g.surface.id, &g.key.key_id),
+            delta: 1,
+            ceiling: None,
+            expires_at: None,
+        }],
+    };
+    let standing = match limits::admit(app.table(), &g.windows(now), now, then).await? {
+        Admission::Admitted(standing) => standing,
+        Admission::Limited(standing, wait) => {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            }
+            .with_headers(standing.headers()))
+        }
+    };
     let location = execution.status_url(&call.public_url).unwrap_or_default();
     Ok(Reply::accepted(execution.to_json(&call.public_url))
         .header("location", location)

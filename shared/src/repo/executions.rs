@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::model::Execution;
-use crate::store::{Cond, Index, Item, Query, Table};
+use crate::store::{Index, Item, Query, Table};
 
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
@@ -26,11 +26,6 @@ impl Record for Execution {
 
     // Its own stamps (`startedAt`, `completedAt`) say when it changed.
     fn touch(&mut self, _now: &str) {}
-}
-
-pub async fn create(table: &dyn Table, e: &Execution) -> ApiResult<()> {
-    table.put(e.to_item(1), Cond::NotExists).await?;
-    Ok(())
 }
 
 /// The execution `id` of `owner`'s product `product_id` (one GetItem); anything else is 404.

@@ -17,7 +17,7 @@ use futures_util::future::join_all;
 
 use crate::error::ApiResult;
 use crate::model::{KeyHash, Surface};
-use crate::store::{Bump, Key, Table};
+use crate::store::{Admit, Bump, Key, Table};
 
 use super::layout as k;
 
@@ -132,13 +132,15 @@ fn expiry(w: &Window) -> Option<i64> {
     Some(w.resets_at + MINUTE)
 }
 
-/// Count the call in every window, or in none (see the module comment).
+/// Count the call in every window, or in none (see the module comment), and — only when it
+/// is admitted — write `then` (its record, its usage count).
 pub async fn admit(
     table: &dyn Table,
     windows: &[Window],
     now: DateTime<Utc>,
+    then: Admit,
 ) -> ApiResult<Admission> {
-    let bumps: Vec<Bump> = windows
+    let limited: Vec<Bump> = windows
         .iter()
         .map(|w| Bump {
             key: w.counter.clone(),
@@ -147,7 +149,7 @@ pub async fn admit(
             expires_at: expiry(w),
         })
         .collect();
-    match table.increment_all(&bumps).await? {
+    match table.admit(Admit { limited, ..then }).await? {
         Ok(counts) => Ok(Admission::Admitted(tightest(windows.iter().zip(counts)))),
         Err(refused) => {
             let refused: Vec<&Window> = refused.iter().map(|i| &windows[*i]).collect();

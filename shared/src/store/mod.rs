@@ -86,6 +86,17 @@ pub struct Bump {
     pub expires_at: Option<i64>,
 }
 
+/// A write that admits itself (`Table::admit`): counters that must stay within their
+/// ceilings, and what is written — new items, counters without ceilings — only if they do.
+#[derive(Debug, Clone, Default)]
+pub struct Admit {
+    pub limited: Vec<Bump>,
+    /// Written only when every limited counter fits; each must not exist yet.
+    pub puts: Vec<Item>,
+    /// Added to only when every limited counter fits.
+    pub counts: Vec<Bump>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Index {
     Gsi1,
@@ -270,5 +281,36 @@ pub trait Table: Send + Sync {
             }
         }
         Ok(Err(refused))
+    }
+
+    /// Count `a.limited` (all or none, as `increment_all`); if they fit, write `a.puts` and
+    /// add `a.counts`. Two round trips here (the counters, then the writes side by side); a
+    /// backend that can do it all in one atomic step does.
+    async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
+        let counted = match self.increment_all(&a.limited).await? {
+            Ok(values) => values,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let puts = futures_util::future::join_all(
+            a.puts
+                .into_iter()
+                .map(|item| self.put(item, Cond::NotExists)),
+        );
+        let counts = futures_util::future::join_all(
+            a.counts
+                .iter()
+                .map(|b| self.increment(&b.key, b.delta, b.ceiling, b.expires_at)),
+        );
+        let (puts, counts) = futures_util::future::join(puts, counts).await;
+        for put in puts {
+            put?;
+        }
+        for count in counts {
+            // the admitted write stands; only a figure misses it
+            if let Err(e) = count {
+                crate::log::error("counter not added", &e.to_string());
+            }
+        }
+        Ok(Ok(counted))
     }
 }

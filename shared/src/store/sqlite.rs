@@ -10,7 +10,8 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
 use super::{
-    Bump, Cond, Index, Item, Key, Page, Query, RequestCounter, StoreError, StoreResult, Table, TxOp,
+    Admit, Bump, Cond, Index, Item, Key, Page, Query, RequestCounter, StoreError, StoreResult,
+    Table, TxOp,
 };
 
 const SCHEMA: &str = "
@@ -364,26 +365,42 @@ impl Table for SqliteTable {
 
     /// All or nothing in one write transaction: nothing to take back.
     async fn increment_all(&self, bumps: &[Bump]) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
-        let bumps = bumps.to_vec();
+        self.admit(Admit {
+            limited: bumps.to_vec(),
+            ..Admit::default()
+        })
+        .await
+    }
+
+    /// Counters, items and counts in one write transaction, under the file's lock.
+    async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
         self.run(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(map_err)?;
-            let mut values = Vec::with_capacity(bumps.len());
+            let mut values = Vec::with_capacity(a.limited.len());
             let mut refused = Vec::new();
-            for (i, b) in bumps.iter().enumerate() {
+            for (i, b) in a.limited.iter().enumerate() {
                 match bump(&tx, &b.key, b.delta, b.ceiling, b.expires_at)? {
                     Some(v) => values.push(v),
                     None => refused.push(i),
                 }
             }
-            if refused.is_empty() {
-                tx.commit().map_err(map_err)?;
-                Ok(Ok(values))
-            } else {
+            if !refused.is_empty() {
                 // dropping the transaction rolls every add back
-                Ok(Err(refused))
+                return Ok(Err(refused));
             }
+            for item in &a.puts {
+                if !holds(&tx, &item.key, Cond::NotExists)? {
+                    return Err(StoreError::ConditionFailed);
+                }
+                write_item(&tx, item)?;
+            }
+            for b in &a.counts {
+                bump(&tx, &b.key, b.delta, b.ceiling, b.expires_at)?;
+            }
+            tx.commit().map_err(map_err)?;
+            Ok(Ok(values))
         })
         .await
     }
