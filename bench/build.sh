@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-20}"
 TOOLS="$PWD/.tools"
-. scripts/dynamodb-local.sh
+. scripts/dynamodb-local.sh >&2
 
 # sam (as test.sh installs it) and cargo-lambda (which brings zig for the arm64 link)
 VENV="$TOOLS/venv"

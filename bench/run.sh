@@ -81,7 +81,7 @@ RATIO=$(python3 -c "print(f'{float(\"$(rps "$W4")\") / float(\"$(rps "$W2")\"):.
   echo "Each function started $RUNS times as a fresh process behind the Runtime API emulator"
   echo "(\`tests/src/runtime_api.rs\`) against DynamoDB Local. *init*: process start → its first"
   echo "request for an event; *first invoke*: event handed out → response. Release build"
-  echo "(x86_64, LTO, stripped). The floors are built in the same run from \`bench/floors\`."
+  echo "(x86_64, the \`release\` profile: no LTO, stripped). The floors are built in the same run from \`bench/floors\`."
   echo
   echo "$COLD"
   echo
