@@ -50,15 +50,7 @@ pub async fn describe(app: &App, call: Call) -> ApiResult<Reply> {
             }))
         })
         .collect();
-    let surface_limit = |name: &str| {
-        g.surface
-            .config
-            .as_ref()
-            .and_then(|c| c.get("rateLimit"))
-            .and_then(|r| r.get(name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+    let surface_limit = |name: &str| limits::surface_limit(&g.surface, name);
     let body = json!({
         "surface": {
             "id": g.surface.id,

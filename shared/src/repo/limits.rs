@@ -60,18 +60,21 @@ pub enum Admission {
 const MINUTE: i64 = 60;
 const DAY: i64 = 86_400;
 
+/// The surface's own limit `name` (`perMinute`, `perDay`) from `config.rateLimit`, if set.
+pub fn surface_limit(surface: &Surface, name: &str) -> Option<i64> {
+    surface
+        .config
+        .as_ref()
+        .and_then(|c| c.get("rateLimit"))
+        .and_then(|r| r.get(name))
+        .and_then(|v| v.as_i64())
+        .filter(|n| *n >= 1)
+}
+
 /// The windows that apply at `now` to a call with `key` on `surface` (an absent limit does
 /// not apply).
 pub fn windows(key: &KeyHash, surface: &Surface, now: DateTime<Utc>) -> Vec<Window> {
-    let surface_limit = |name: &str| {
-        surface
-            .config
-            .as_ref()
-            .and_then(|c| c.get("rateLimit"))
-            .and_then(|r| r.get(name))
-            .and_then(|v| v.as_i64())
-            .filter(|n| *n >= 1)
-    };
+    let surface_limit = |name: &str| surface_limit(surface, name);
     let t = now.timestamp();
     [
         (
