@@ -59,6 +59,14 @@ impl Intercept for CountRequests {
 }
 
 impl DynamoTable {
+    /// Count a round trip: operations issued together (joined) have all begun before any of
+    /// them can end, whatever the SDK does on its first poll, as over a network.
+    async fn round(&self) -> super::counter::InFlight {
+        let round = self.counter.begin();
+        tokio::task::yield_now().await;
+        round
+    }
+
     /// The HTTPS client: rustls with ring, trusting the compiled-in Mozilla roots (no reading
     /// of the system's certificate files at start-up).
     fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
@@ -378,7 +386,7 @@ fn start_key(q: &Query, p: &Position) -> Attrs {
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         let out = self
             .client
             .get_item()
@@ -392,7 +400,7 @@ impl Table for DynamoTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         let mut req = self
             .client
             .put_item()
@@ -409,7 +417,7 @@ impl Table for DynamoTable {
     }
 
     async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         let mut req = self
             .client
             .delete_item()
@@ -426,7 +434,7 @@ impl Table for DynamoTable {
     }
 
     async fn transact(&self, ops: Vec<TxOp>) -> StoreResult<()> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         let mut items = Vec::with_capacity(ops.len());
         for op in &ops {
             let built = match op {
@@ -526,7 +534,7 @@ impl Table for DynamoTable {
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         let (index, pk_attr, sk_attr) = match q.index {
             None => (None, TABLE.partition_key, TABLE.sort_key),
             Some(i) => {
@@ -589,7 +597,7 @@ impl Table for DynamoTable {
     }
 
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         for chunk in keys.chunks(super::MAX_BATCH) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
@@ -635,7 +643,7 @@ impl Table for DynamoTable {
         ceiling: Option<i64>,
         expires_at: Option<i64>,
     ) -> StoreResult<Option<i64>> {
-        let _round = self.counter.begin();
+        let _round = self.round().await;
         if ceiling.is_some_and(|c| delta > c) {
             return Ok(None);
         }
