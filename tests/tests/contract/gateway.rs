@@ -81,6 +81,21 @@ impl Api {
         Api { t, p, s, item, key }
     }
 
+    /// Another surface of the product; its id.
+    pub async fn surface(&self, name: &str, kind: &str) -> String {
+        let path = format!("/v1/products/{}/surfaces", self.p);
+        let body = json!({ "name": name, "type": kind });
+        self.t.call("POST", &path, Some(body)).await.id()
+    }
+
+    /// A new key of `surface` with `body`'s settings; its plaintext.
+    pub async fn mint(&self, surface: &str, body: Value) -> String {
+        let path = format!("/v1/products/{}/surfaces/{surface}/keys", self.p);
+        let r = self.t.call("POST", &path, Some(body)).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body["key"].as_str().unwrap().to_string()
+    }
+
     pub fn base(&self) -> String {
         format!("/v1/products/{}/surfaces/{}/api", self.p, self.s)
     }
@@ -212,47 +227,13 @@ async fn checks_in_the_contracts_order(store: Store) {
             .await;
     assert_eq!(r.status, 401);
     // a key of another surface of the product: 401
-    let other =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", a.p),
-            Some(json!({ "name": "b", "type": "api" })),
-        )
-        .await
-        .id();
-    let other_key =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{other}/keys", a.p),
-            Some(json!({})),
-        )
-        .await
-        .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let other = a.surface("b", "api").await;
+    let other_key = a.mint(&other, json!({})).await;
     let r = a.gw("POST", &slug, Some(&other_key), body.clone()).await;
     assert_eq!(code(&r), (401, "UNAUTHORIZED".into()), "{r:?}");
     // 2. a surface of another type: 404 (its own key, of its own kind)
-    let mcp =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", a.p),
-            Some(json!({ "name": "m", "type": "mcp" })),
-        )
-        .await
-        .id();
-    let mcp_key =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{mcp}/keys", a.p),
-            Some(json!({})),
-        )
-        .await
-        .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let mcp = a.surface("m", "mcp").await;
+    let mcp_key = a.mint(&mcp, json!({})).await;
     let r = a
         .gw(
             "POST",
@@ -306,17 +287,7 @@ async fn checks_in_the_contracts_order(store: Store) {
         Some(json!({ "capabilityId": c2 })),
     )
     .await;
-    let scoped =
-        a.t.call(
-            "POST",
-            &format!("{surface}/keys"),
-            Some(json!({ "scopes": [a.item] })),
-        )
-        .await
-        .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let scoped = a.mint(&a.s, json!({ "scopes": [a.item] })).await;
     let r = a
         .gw(
             "POST",
