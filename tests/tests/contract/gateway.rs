@@ -110,6 +110,21 @@ impl Api {
         gateway_call(&self.t.app, method, path, key, body, &[]).await
     }
 
+    /// The endpoint called with `Idempotency-Key: idem`.
+    pub async fn invoke_once(&self, idem: &str, body: Value) -> Res {
+        let path = format!("{}/answer-questions", self.base());
+        let headers = [("idempotency-key", idem)];
+        gateway_call(
+            &self.t.app,
+            "POST",
+            &path,
+            Some(&self.key),
+            Some(body),
+            &headers,
+        )
+        .await
+    }
+
     pub async fn invoke(&self, body: Value) -> Res {
         let path = format!("{}/answer-questions", self.base());
         self.gw("POST", &path, Some(&self.key), Some(body)).await
@@ -704,32 +719,21 @@ async fn schedule_fires_are_the_same_executions(store: Store) {
 
 async fn idempotent_posts(store: Store) {
     let a = Api::new(store, json!(null), json!({ "rateLimitPerMinute": 100 })).await;
-    let path = format!("{}/answer-questions", a.base());
-    let call = |key: &'static str, body: Value| {
-        let path = path.clone();
-        let app = &a.t.app;
-        let k = a.key.clone();
-        async move {
-            gateway_call(
-                app,
-                "POST",
-                &path,
-                Some(&k),
-                Some(body),
-                &[("idempotency-key", key)],
-            )
-            .await
-        }
-    };
-    let first = call("order-1", json!({ "inputs": { "a": 1 } })).await;
+    let first = a
+        .invoke_once("order-1", json!({ "inputs": { "a": 1 } }))
+        .await;
     assert_eq!(first.status, 202);
-    let again = call("order-1", json!({ "inputs": { "a": 1 } })).await;
+    let again = a
+        .invoke_once("order-1", json!({ "inputs": { "a": 1 } }))
+        .await;
     assert_eq!(again.status, 202);
     assert_eq!(again.body["id"], first.body["id"], "the first answer again");
     assert_eq!(header(&again, "idempotent-replayed"), Some("true"));
     assert_eq!(header(&again, "location"), header(&first, "location"));
     assert!(header(&first, "idempotent-replayed").is_none());
-    let other = call("order-1", json!({ "inputs": { "a": 2 } })).await;
+    let other = a
+        .invoke_once("order-1", json!({ "inputs": { "a": 2 } }))
+        .await;
     assert_eq!(
         (other.status, other.body["code"].as_str()),
         (422, Some("IDEMPOTENCY_KEY_REUSED"))
@@ -743,7 +747,7 @@ async fn idempotent_posts(store: Store) {
         "nothing changed"
     );
     // a bad key is a 400
-    let bad = call(Box::leak("k".repeat(256).into_boxed_str()), json!({})).await;
+    let bad = a.invoke_once(&"k".repeat(256), json!({})).await;
     assert_eq!(bad.status, 400);
     // keys are per caller: the owner's management POSTs are another space
     let product = |k: &'static str| {
@@ -845,48 +849,16 @@ async fn idempotency_in_flight_and_expiry(store: Store) {
         .put(pending, runtype::store::Cond::NotExists)
         .await
         .unwrap();
-    let busy = gateway_call(
-        &a.t.app,
-        "POST",
-        &path,
-        Some(&a.key),
-        Some(json!({})),
-        &[("idempotency-key", "busy-1")],
-    )
-    .await;
+    let busy = a.invoke_once("busy-1", json!({})).await;
     assert_eq!(busy.status, 409, "{busy:?}");
     assert_eq!(header(&busy, "retry-after"), Some("1"));
     // a key is remembered 24 hours, then it is free again
-    let first = gateway_call(
-        &a.t.app,
-        "POST",
-        &path,
-        Some(&a.key),
-        Some(json!({})),
-        &[("idempotency-key", "day-1")],
-    )
-    .await;
+    let first = a.invoke_once("day-1", json!({})).await;
     a.at(t0() + Duration::hours(23));
-    let replay = gateway_call(
-        &a.t.app,
-        "POST",
-        &path,
-        Some(&a.key),
-        Some(json!({})),
-        &[("idempotency-key", "day-1")],
-    )
-    .await;
+    let replay = a.invoke_once("day-1", json!({})).await;
     assert_eq!(replay.body["id"], first.body["id"]);
     a.at(t0() + Duration::hours(25));
-    let fresh = gateway_call(
-        &a.t.app,
-        "POST",
-        &path,
-        Some(&a.key),
-        Some(json!({})),
-        &[("idempotency-key", "day-1")],
-    )
-    .await;
+    let fresh = a.invoke_once("day-1", json!({})).await;
     assert_eq!(fresh.status, 202);
     assert_ne!(
         fresh.body["id"], first.body["id"],
