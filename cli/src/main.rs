@@ -9,10 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use runtype::app::{App, Backend, Config};
+use runtype::delivery::runner::Settings;
+use runtype::delivery::Deliverer;
 use runtype::repo::accounts;
 use runtype::store::definition::DEFAULT_TABLE_NAME;
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::RequestCounter;
+use runtype::time::Clock;
 use serde_json::json;
 
 #[derive(Parser)]
@@ -63,6 +66,9 @@ enum Command {
         /// Do not fire due schedules every minute in the background
         #[arg(long)]
         no_scheduler: bool,
+        /// Do not deliver executions to the runner in the background
+        #[arg(long)]
+        no_deliver: bool,
     },
     /// Manage accounts (owners)
     #[command(subcommand)]
@@ -76,6 +82,9 @@ enum Command {
     /// Work with schedules
     #[command(subcommand)]
     Schedules(SchedulesCmd),
+    /// Work with executions
+    #[command(subcommand)]
+    Executions(ExecutionsCmd),
     /// Print the OpenAPI document (what `serve` answers at /openapi.json)
     Openapi,
 }
@@ -84,6 +93,17 @@ enum Command {
 enum SchedulesCmd {
     /// Run one scheduler pass: fire every schedule due at or before now
     Tick {
+        /// Stand-in for the clock (RFC 3339), to simulate time
+        #[arg(long, value_name = "RFC3339")]
+        now: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExecutionsCmd {
+    /// Run one delivery pass: hand every execution due at or before now to the runner
+    /// (RUNTYPE_RUNNER and its settings)
+    Deliver {
         /// Stand-in for the clock (RFC 3339), to simulate time
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
@@ -172,6 +192,15 @@ fn print(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
+/// `--now`: an RFC 3339 instant.
+fn parse_now(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    runtype::time::parse(s).ok_or_else(|| {
+        usage(format!(
+            "--now {s:?} is not an RFC 3339 date-time (e.g. 2026-11-26T09:00:00Z)"
+        ))
+    })
+}
+
 async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::from_env("http://127.0.0.1:3000").map_err(failed)?;
     match cli.command {
@@ -179,19 +208,33 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             host,
             port,
             no_scheduler,
-        } => serve::run(&cli.store, &host, port, !no_scheduler).await,
+            no_deliver,
+        } => serve::run(&cli.store, &host, port, !no_scheduler, !no_deliver).await,
         Command::Openapi => {
             print!("{}", runtype::openapi::document_text());
+            Ok(())
+        }
+        Command::Executions(ExecutionsCmd::Deliver { now }) => {
+            let settings = Settings::from_env().map_err(usage)?;
+            if !settings.delivers() {
+                return Err(usage(
+                    "no runner is configured: set RUNTYPE_RUNNER to webhook or runtype (with RUNTYPE_RUNNER_URL and its token or secret)",
+                ));
+            }
+            let clock = match now {
+                None => Clock::system(),
+                Some(s) => Clock::fixed(parse_now(&s)?),
+            };
+            let app = open(&cli.store, config).await?;
+            let deliverer = Deliverer::new(app.table_handle(), settings, clock, &app.config.public_url);
+            let summary = deliverer.pass().await.map_err(api_failure)?;
+            print(serde_json::to_value(&summary).unwrap_or_default());
             Ok(())
         }
         Command::Schedules(SchedulesCmd::Tick { now }) => {
             let now = match now {
                 None => runtype::time::now(),
-                Some(s) => runtype::time::parse(&s).ok_or_else(|| {
-                    usage(format!(
-                        "--now {s:?} is not an RFC 3339 date-time (e.g. 2026-11-26T09:00:00Z)"
-                    ))
-                })?,
+                Some(s) => parse_now(&s)?,
             };
             let app = open(&cli.store, config).await?;
             let summary = runtype::scheduler::fire_due(app.table(), now).await;

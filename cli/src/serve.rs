@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,6 +12,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use runtype::app::{App, Config};
+use runtype::delivery::runner::Settings;
+use runtype::delivery::Deliverer;
 use runtype::error::ApiError;
 use runtype::repo::accounts;
 use runtype::router::{self, MAX_BODY};
@@ -20,7 +22,13 @@ use tokio::net::TcpListener;
 
 use crate::{failed, open, Failure, StoreArgs};
 
-pub async fn run(store: &StoreArgs, host: &str, port: u16, scheduler: bool) -> Result<(), Failure> {
+pub async fn run(
+    store: &StoreArgs,
+    host: &str,
+    port: u16,
+    scheduler: bool,
+    deliver: bool,
+) -> Result<(), Failure> {
     let listener = TcpListener::bind((host, port))
         .await
         .map_err(|e| failed(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -34,11 +42,25 @@ pub async fn run(store: &StoreArgs, host: &str, port: u16, scheduler: bool) -> R
     };
     let base = format!("http://{shown_host}:{}", local.port());
     let config = Config::from_env(&base).map_err(failed)?;
+    // a runner set up wrong is said at start, not at the first execution
+    let settings = match deliver {
+        true => Settings::from_env().map_err(failed)?,
+        false => Settings::with_runner(runtype::delivery::runner::Runner::None),
+    };
     let app = Arc::new(open(store, config).await?);
 
     first_account(&app).await;
     if scheduler {
         tokio::spawn(fire_every_minute(app.clone()));
+    }
+    if deliver && settings.delivers() {
+        let deliverer = Deliverer::new(
+            app.table_handle(),
+            settings,
+            app.clock.clone(),
+            &app.config.public_url,
+        );
+        tokio::spawn(deliver_forever(app.clone(), deliverer));
     }
     println!("runtype: serving the Runtype Products API on {base}");
     runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
@@ -71,10 +93,43 @@ async fn fire_every_minute(app: Arc<App>) {
         let into_minute = now.timestamp_millis().rem_euclid(60_000) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute)).await;
         let summary = runtype::scheduler::fire_due(app.table(), runtype::time::now()).await;
+        if summary.fired > 0 {
+            app.new_executions.notify_one();
+        }
         if summary.fired + summary.failed > 0 {
             runtype::log::line(
                 json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped }),
             );
+        }
+    }
+}
+
+/// The longest a deliverer sleeps between passes: executions written by another process
+/// on the same data file are picked up within this.
+const DELIVERY_POLL: Duration = Duration::from_secs(1);
+
+/// Deliver in the background: a pass at once whenever this process writes an execution,
+/// else when the next retry is due, else every `DELIVERY_POLL`.
+async fn deliver_forever(app: Arc<App>, deliverer: Deliverer) {
+    loop {
+        match deliverer.pass().await {
+            Ok(s) if s.delivered + s.retried + s.failed > 0 => runtype::log::line(
+                json!({ "level": "info", "msg": "delivery pass", "delivered": s.delivered, "retried": s.retried, "failed": s.failed }),
+            ),
+            Ok(_) => {}
+            Err(e) => runtype::log::error("delivery pass failed", &e.message()),
+        }
+        let next = runtype::repo::executions::next_due(app.table())
+            .await
+            .ok()
+            .flatten();
+        let wait = next
+            .map(|at| (at - app.clock.now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(DELIVERY_POLL)
+            .clamp(Duration::from_millis(20), DELIVERY_POLL);
+        tokio::select! {
+            _ = app.new_executions.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }

@@ -60,6 +60,9 @@ pub struct App {
     pub config: Config,
     /// "Now" for rate-limit windows and expiry (fixed by tests).
     pub clock: Clock,
+    /// Woken whenever this process writes an execution, so a deliverer running beside
+    /// the API (`runtype serve`) makes the first attempt at once.
+    pub new_executions: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -76,6 +79,7 @@ impl App {
             requests,
             config,
             clock: Clock::system(),
+            new_executions: Default::default(),
         })
     }
 
@@ -86,6 +90,7 @@ impl App {
             requests,
             config,
             clock: Clock::system(),
+            new_executions: Default::default(),
         }
     }
 

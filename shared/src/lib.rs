@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cron;
+pub mod delivery;
 pub mod error;
 pub mod gateway;
 pub mod idempotency;

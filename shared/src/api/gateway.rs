@@ -149,6 +149,8 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
         record_filter: None,
         execution_options: None,
         trigger: "gateway".into(),
+        scheduled_for: None,
+        delivery: Default::default(),
     };
     // admitted or not, in one step: the windows, then (only if they all fit) the execution
     // and the key's usage count
@@ -171,6 +173,7 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
             .with_headers(standing.headers()))
         }
     };
+    app.new_executions.notify_one();
     let location = execution.status_url(&call.public_url).unwrap_or_default();
     Ok(Reply::accepted(execution.to_json(&call.public_url))
         .header("location", location)

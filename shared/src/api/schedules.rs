@@ -546,6 +546,7 @@ pub async fn run_now(app: &App, call: Call) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let id = schedule_id(&call)?;
     let run = schedules::run_now(app.table(), call.owner(), at.product, at.surface, id).await?;
+    app.new_executions.notify_one();
     Ok(Reply::accepted(json!({
         "batchExecutionId": run.batch_execution_id,
         "recordCount": run.record_count,

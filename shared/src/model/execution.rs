@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::Run;
+
 pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
 pub const SOURCES: &[&str] = &["surface", "schedule"];
 
@@ -49,6 +51,29 @@ pub struct Execution {
     /// `schedule`, `manual` (run-now) or `gateway`.
     #[serde(default)]
     pub trigger: String,
+    /// The occurrence a scheduler run fired (mirrored onto its run).
+    #[serde(default)]
+    pub scheduled_for: Option<String>,
+    /// Where delivery stands (never shown).
+    #[serde(default)]
+    pub delivery: Delivery,
+}
+
+/// Delivery's bookkeeping on an execution.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// A queued execution's next attempt is due then (absent: at once).
+    pub next_attempt_at: Option<String>,
+    /// A running attempt's claim lapses then: a deliverer that died mid-attempt leaves it
+    /// to be claimed again after this.
+    pub lease_until: Option<String>,
+    /// For a run over `recordIds`: the records (by position) already dispatched and
+    /// answered 2xx, and those that failed for good. The rest are still to do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records_done: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records_failed: Vec<u32>,
 }
 
 impl Execution {
@@ -72,14 +97,80 @@ impl Execution {
                 "recordFilter",
                 "executionOptions",
                 "trigger",
+                "scheduledFor",
+                "delivery",
             ],
         );
         v["statusUrl"] = json!(self.status_url(base));
         v
     }
 
-    /// Whether nothing has happened to it yet (it can still be cancelled).
+    /// Whether no attempt is under way and none has ended it (it can still be cancelled).
     pub fn is_queued(&self) -> bool {
         self.status == "queued"
+    }
+
+    /// Whether it has ended (nothing more will happen to it).
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+
+    /// When a deliverer may next take it: a queued one at its next attempt (at once if
+    /// none is set), a running one when its claim lapses; an ended one never.
+    pub fn due_at(&self) -> Option<&str> {
+        match self.status.as_str() {
+            "queued" => Some(
+                self.delivery
+                    .next_attempt_at
+                    .as_deref()
+                    .unwrap_or(&self.created_at),
+            ),
+            "running" => self.delivery.lease_until.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The run a schedule execution mirrors onto, as it stands now.
+    pub fn run(&self) -> Option<Run> {
+        let run_id = self.run_id.clone()?;
+        let schedule_id = self.schedule_id.clone()?;
+        let total = self.record_ids.as_ref().map_or(0, Vec::len);
+        let (processed, failed) = match (self.status.as_str(), total) {
+            (_, 0) => (0, 0),
+            _ if !self.delivery.records_done.is_empty()
+                || !self.delivery.records_failed.is_empty() =>
+            {
+                (
+                    self.delivery.records_done.len(),
+                    self.delivery.records_failed.len(),
+                )
+            }
+            ("completed", n) => (n, 0),
+            ("failed", n) => (0, n),
+            _ => (0, 0),
+        };
+        Some(Run {
+            id: run_id,
+            schedule_id,
+            // a run has no `cancelled`: a cancelled execution's run failed to run
+            status: match self.status.as_str() {
+                "cancelled" => "failed".into(),
+                s => s.into(),
+            },
+            batch_execution_id: self.id.clone(),
+            record_count: total,
+            trigger: self.trigger.clone(),
+            scheduled_for: self.scheduled_for.clone(),
+            started_at: self.started_at.clone(),
+            completed_at: self.completed_at.clone(),
+            error: match self.status.as_str() {
+                "cancelled" => Some("cancelled".into()),
+                _ => self.error.clone(),
+            },
+            total_records: total,
+            processed_records: processed,
+            failed_records: failed,
+            created_at: self.created_at.clone(),
+        })
     }
 }

@@ -63,6 +63,14 @@ pub struct Run {
     pub started_at: Option<String>,
     pub completed_at: Option<String>,
     pub error: Option<String>,
+    /// Records the run covers (`recordIds`), and how many of them were dispatched with
+    /// success and how many failed, as delivery goes.
+    #[serde(default)]
+    pub total_records: usize,
+    #[serde(default)]
+    pub processed_records: usize,
+    #[serde(default)]
+    pub failed_records: usize,
     pub created_at: String,
 }
 

@@ -122,6 +122,20 @@ pub fn executions_index(product_id: &str) -> String {
     format!("EXECS#{product_id}")
 }
 
+/// GSI2, the delivery index: only executions a deliverer may take (queued, or running
+/// under a claim that can lapse) carry it, spread over a few partitions, sorted by when
+/// they are due.
+pub const DELIVERY_SHARDS: u32 = 4;
+
+pub fn delivery_pk(shard: u32) -> String {
+    format!("DELIVER#{shard}")
+}
+
+pub fn delivery_key(execution_id: &str, due: &str) -> (String, String) {
+    let shard = crc32fast::hash(execution_id.as_bytes()) % DELIVERY_SHARDS;
+    (delivery_pk(shard), format!("{due}#{execution_id}"))
+}
+
 /// A key's usage counter (admitted gateway calls; its `updatedAt` is the last use), under
 /// the surface so it goes with it.
 pub fn key_usage(product_id: &str, surface_id: &str, key_id: &str) -> Key {

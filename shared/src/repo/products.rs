@@ -11,7 +11,7 @@ use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use super::schedules;
+use super::{executions, schedules};
 use super::{decode, get_owned, Record};
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
@@ -45,10 +45,12 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
         let p = Partition::load(table, owner, id).await?;
         let product_key = k::product(id);
         let runs = schedules::run_keys(table, &p.schedule_ids(None)).await?;
+        let executions = executions::keys_of(table, id, |_| true).await?;
         Ok(Subtree::of(product_key.clone(), p.version)
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
-            .children(runs))
+            .children(runs)
+            .children(executions))
     })
     .await
 }

@@ -216,40 +216,33 @@ pub async fn delete(
     cascade::delete(table, || async move {
         let (_, version) = get(table, owner, product_id, surface_id, id).await?;
         let runs = run_keys(table, &[id.to_string()]).await?;
-        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version).children(runs))
+        let executions = super::executions::keys_of(table, product_id, |e| {
+            e.schedule_id.as_deref() == Some(id)
+        })
+        .await?;
+        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version)
+            .children(runs)
+            .children(executions))
     })
     .await
 }
 
-/// The run and execution records of one firing.
+/// The execution of one firing, and the run that mirrors it.
 fn firing(
     s: &Schedule,
     trigger: &str,
     scheduled_for: Option<String>,
     now: &str,
 ) -> (Run, Execution) {
-    let run = Run {
-        id: crate::ids::new_id("run"),
-        schedule_id: s.id.clone(),
-        status: "queued".into(),
-        batch_execution_id: crate::ids::new_id("exec"),
-        record_count: s.record_count(),
-        trigger: trigger.into(),
-        scheduled_for,
-        started_at: None,
-        completed_at: None,
-        error: None,
-        created_at: now.to_string(),
-    };
     let exec = Execution {
-        id: run.batch_execution_id.clone(),
+        id: crate::ids::new_id("exec"),
         status: "queued".into(),
         source: "schedule".into(),
         product_id: s.product_id.clone(),
         surface_id: s.surface_id.clone(),
         item_id: None,
         schedule_id: Some(s.id.clone()),
-        run_id: Some(run.id.clone()),
+        run_id: Some(crate::ids::new_id("run")),
         capability_id: None,
         flow_id: Some(s.flow_id.clone()),
         agent_id: s.agent_id.clone(),
@@ -272,22 +265,16 @@ fn firing(
         record_filter: s.record_filter.clone(),
         execution_options: Some(s.execution_options.clone()),
         trigger: trigger.into(),
+        scheduled_for,
+        delivery: Default::default(),
     };
+    let run = exec.run().expect("a schedule execution has a run");
     (run, exec)
 }
 
 /// Write the run and execution records of a firing in `tx`.
 fn record_firing(tx: &mut Tx, run: &Run, exec: &Execution) {
-    tx.put(
-        item(
-            k::run(&run.schedule_id, &run.id),
-            entity::RUN,
-            run,
-            1,
-            &run.created_at,
-        ),
-        Cond::NotExists,
-    );
+    tx.put(super::executions::run_item(run, 1), Cond::NotExists);
     tx.put(exec.to_item(1), Cond::NotExists);
 }
 

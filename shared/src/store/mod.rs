@@ -234,6 +234,12 @@ pub trait Table: Send + Sync {
     /// Unconditional deletes, in batches of at most `MAX_BATCH`.
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()>;
 
+    /// Remove items whose `expires_at` has passed, where the store has no expiry of its
+    /// own (DynamoDB's TTL does this there: nothing to do).
+    async fn purge_expired(&self, _now_unix: i64) -> StoreResult<usize> {
+        Ok(0)
+    }
+
     /// Atomically add `delta` to the counter item at `key` (created at 0 if absent) and
     /// answer the new value — unless that would take it past `ceiling`: then nothing
     /// changes and the answer is `None`. One conditional write, never a transaction, so

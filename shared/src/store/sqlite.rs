@@ -346,6 +346,17 @@ impl Table for SqliteTable {
         Ok(())
     }
 
+    async fn purge_expired(&self, now_unix: i64) -> StoreResult<usize> {
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+                [now_unix],
+            )
+            .map_err(map_err)
+        })
+        .await
+    }
+
     async fn increment(
         &self,
         key: &Key,

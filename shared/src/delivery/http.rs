@@ -1,0 +1,155 @@
+//! The one HTTP client delivery sends with: hyper over rustls with the compiled-in web PKI
+//! roots (no certificate files read), pooled connections, a deadline on every attempt.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// The most of an answer kept as an execution's `result`.
+pub const MAX_RESULT: usize = 64 * 1024;
+
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
+#[derive(Clone)]
+pub struct HttpClient {
+    client: Client<Connector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+/// What one request came to.
+#[derive(Debug)]
+pub enum Reply {
+    Answered {
+        status: u16,
+        /// `Retry-After`, as a wait.
+        retry_after: Option<Duration>,
+        /// The body as JSON (a non-JSON body as a string; too large: `{"truncated": true}`).
+        body: Value,
+    },
+    TimedOut,
+    /// No answer: the connection failed or broke.
+    Unreachable(String),
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration) -> HttpClient {
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(https);
+        HttpClient { client, timeout }
+    }
+
+    /// POST `body` to `url` with `headers`; the whole exchange, body included, within the
+    /// timeout.
+    pub async fn post(&self, url: &http::Uri, headers: &[(&str, String)], body: Bytes) -> Reply {
+        let mut req = http::Request::post(url.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::USER_AGENT, "runtype-delivery/1");
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        let req = match req.body(Full::new(body)) {
+            Ok(req) => req,
+            Err(e) => return Reply::Unreachable(format!("bad request: {e}")),
+        };
+        let exchange = async {
+            let res = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = res.status().as_u16();
+            let retry_after = res
+                .headers()
+                .get(http::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(retry_after);
+            let body = match Limited::new(res.into_body(), MAX_RESULT).collect().await {
+                Ok(b) => parse_body(&b.to_bytes()),
+                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                    serde_json::json!({ "truncated": true })
+                }
+                Err(e) => return Err(format!("the answer broke off: {e}")),
+            };
+            Ok(Reply::Answered {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(e)) => Reply::Unreachable(e),
+            Err(_) => Reply::TimedOut,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// A connection error, without the URL (which may carry credentials).
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    let mut text = if e.is_connect() {
+        "cannot connect to the runner".to_string()
+    } else {
+        "the request to the runner failed".to_string()
+    };
+    if let Some(source) = std::error::Error::source(e) {
+        text.push_str(&format!(": {source}"));
+    }
+    text
+}
+
+fn parse_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// `Retry-After`: whole seconds, or an HTTP date.
+pub fn retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let wait = at.timestamp() - chrono::Utc::now().timestamp();
+    Some(Duration::from_secs(wait.max(0) as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_dates() {
+        assert_eq!(retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(retry_after(" 120 "), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon"), None);
+    }
+
+    #[test]
+    fn bodies_become_json() {
+        assert_eq!(parse_body(b""), Value::Null);
+        assert_eq!(parse_body(br#"{"a":1}"#), serde_json::json!({"a": 1}));
+        assert_eq!(parse_body(b"ok"), Value::String("ok".into()));
+    }
+}

@@ -1,0 +1,366 @@
+//! Delivery: hands each queued execution to the configured runner, at least once.
+//!
+//! One core for every host: `runtype serve` runs passes in the background, `runtype
+//! executions deliver` runs one, and the `deliver-executions` Lambda function delivers the
+//! executions its DynamoDB stream and retry queue name. Each attempt is claimed with a
+//! conditional write first (`repo::executions::claim`), so however many deliverers run,
+//! one attempt is sent once; what it came to is written under the claim's version, with
+//! the schedule run it mirrors.
+
+pub mod http;
+pub mod runner;
+pub mod webhook;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use self::http::{HttpClient, Reply};
+use self::runner::{Runner, Settings, RECORD_CONCURRENCY};
+use crate::error::ApiResult;
+use crate::model::Execution;
+use crate::repo::executions;
+use crate::store::{Item, Table};
+use crate::time::Clock;
+
+/// Executions read from the delivery index at a time.
+const BATCH: usize = 256;
+/// The longest wait between attempts that backoff chooses.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The longest `Retry-After` honoured (also the most an SQS message can be delayed).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
+
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Executions completed.
+    pub delivered: usize,
+    /// Attempts that failed and were scheduled again.
+    pub retried: usize,
+    /// Executions that failed for good.
+    pub failed: usize,
+}
+
+/// What delivering one execution came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Completed,
+    /// Another attempt is due then.
+    Retrying(DateTime<Utc>),
+    Failed,
+    /// Not due before then (a queued one's next attempt, or a running one's claim).
+    Waiting(DateTime<Utc>),
+    /// Nothing to do: it ended, it is gone, or another deliverer took it.
+    Skipped,
+}
+
+/// What the runner's answer to one attempt means.
+#[derive(Debug)]
+enum Answer {
+    Done(Value),
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+fn judge(reply: Reply, timeout: Duration) -> Answer {
+    match reply {
+        Reply::Answered {
+            status: 200..=299,
+            body,
+            ..
+        } => Answer::Done(body),
+        Reply::Answered {
+            status,
+            retry_after,
+            ..
+        } if status >= 500 || matches!(status, 408 | 409 | 429) => Answer::Retry {
+            error: format!("the runner answered {status}"),
+            after: retry_after,
+        },
+        Reply::Answered { status, .. } => Answer::Fail(format!("the runner answered {status}")),
+        Reply::TimedOut => Answer::Retry {
+            error: format!(
+                "the runner did not answer within {} ms",
+                timeout.as_millis()
+            ),
+            after: None,
+        },
+        Reply::Unreachable(error) => Answer::Retry { error, after: None },
+    }
+}
+
+/// The wait before retry `n` (1-based): 2^(n-1) seconds times a random factor in
+/// [0.8, 1.2], at most five minutes.
+pub fn backoff(n: u32) -> Duration {
+    let base = 2f64.powi(n.saturating_sub(1).min(30) as i32);
+    let mut b = [0u8; 4];
+    crate::secrets::fill_random(&mut b);
+    let factor = 0.8 + 0.4 * (u32::from_le_bytes(b) as f64 / u32::MAX as f64);
+    Duration::from_secs_f64(base * factor).min(MAX_BACKOFF)
+}
+
+pub struct Deliverer {
+    table: Arc<dyn Table>,
+    settings: Settings,
+    client: HttpClient,
+    clock: Clock,
+    /// Base of the status URLs in webhook payloads.
+    public_url: String,
+}
+
+impl Deliverer {
+    pub fn new(table: Arc<dyn Table>, settings: Settings, clock: Clock, public_url: &str) -> Self {
+        Deliverer {
+            client: HttpClient::new(settings.timeout),
+            table,
+            settings,
+            clock,
+            public_url: public_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Deliver every execution due now, each at most once in this pass, up to the
+    /// configured concurrency at a time. Expired executions and runs (past retention) are
+    /// purged first where the store does not expire items itself.
+    pub async fn pass(&self) -> ApiResult<Summary> {
+        let mut summary = Summary::default();
+        if !self.settings.delivers() {
+            return Ok(summary);
+        }
+        let now = self.clock.now();
+        self.table.purge_expired(now.timestamp()).await?;
+        let mut seen = HashSet::new();
+        loop {
+            let due = executions::due(self.table.as_ref(), now, BATCH).await?;
+            let fresh: Vec<Item> = due
+                .into_iter()
+                .filter(|it| seen.insert(it.key.pk.clone()))
+                .collect();
+            if fresh.is_empty() {
+                return Ok(summary);
+            }
+            let steps: Vec<ApiResult<Step>> = stream::iter(fresh)
+                .map(|it| async move { self.deliver(&it).await })
+                .buffer_unordered(self.settings.concurrency)
+                .collect()
+                .await;
+            for step in steps {
+                match step {
+                    Ok(Step::Completed) => summary.delivered += 1,
+                    Ok(Step::Retrying(_)) => summary.retried += 1,
+                    Ok(Step::Failed) => summary.failed += 1,
+                    Ok(Step::Waiting(_) | Step::Skipped) => {}
+                    Err(e) => crate::log::error("delivery: an attempt failed", &e.message()),
+                }
+            }
+        }
+    }
+
+    /// Deliver the execution `id` if it is due (the Lambda function's entry).
+    pub async fn deliver_id(&self, id: &str) -> ApiResult<Step> {
+        match executions::find(self.table.as_ref(), id).await? {
+            Some(found) => self.deliver(&found).await,
+            None => Ok(Step::Skipped),
+        }
+    }
+
+    /// One attempt at the execution in `found`, if it is due and this deliverer wins the
+    /// claim.
+    pub async fn deliver(&self, found: &Item) -> ApiResult<Step> {
+        let now = self.clock.now();
+        let e: Execution = crate::repo::decode(found)?;
+        let Some(due) = e.due_at().and_then(crate::time::parse) else {
+            return Ok(Step::Skipped);
+        };
+        if due > now {
+            return Ok(Step::Waiting(due));
+        }
+        let lease = self.lease(&e);
+        let Some((mut e, version)) = executions::claim(self.table.as_ref(), found, now, lease).await?
+        else {
+            return Ok(Step::Skipped);
+        };
+        let answer = if e.attempts > self.settings.max_attempts {
+            // the claim of the last attempt lapsed: its deliverer never said how it went
+            Answer::Fail(
+                e.error
+                    .clone()
+                    .unwrap_or_else(|| "the last attempt was interrupted".into()),
+            )
+        } else {
+            self.attempt(&mut e).await
+        };
+        let step = self.conclude(&mut e, answer);
+        if executions::settle(self.table.as_ref(), &e, version).await? {
+            Ok(step)
+        } else {
+            Ok(Step::Skipped)
+        }
+    }
+
+    /// How long a claim lasts: long enough for the attempt's requests (a run's records go
+    /// `RECORD_CONCURRENCY` at a time), at most 15 minutes.
+    fn lease(&self, e: &Execution) -> chrono::Duration {
+        let requests = match (&self.settings.runner, &e.record_ids) {
+            (Runner::Runtype { .. }, Some(ids)) if !ids.is_empty() => {
+                ids.len().div_ceil(RECORD_CONCURRENCY) as u32
+            }
+            _ => 1,
+        };
+        let secs = (self.settings.timeout.as_secs_f64() * requests as f64 + 10.0).min(900.0);
+        chrono::Duration::milliseconds((secs * 1000.0) as i64)
+    }
+
+    async fn attempt(&self, e: &mut Execution) -> Answer {
+        let timeout = self.settings.timeout;
+        match &self.settings.runner {
+            Runner::None => Answer::Retry {
+                error: "no runner is configured".into(),
+                after: None,
+            },
+            Runner::Webhook { url, secret } => judge(
+                runner::send_webhook(&self.client, url, secret, e, &self.public_url).await,
+                timeout,
+            ),
+            Runner::Runtype { dispatch, token } => match e.record_ids.clone() {
+                Some(ids) if !ids.is_empty() => self.fan_out(e, &ids, dispatch, token).await,
+                _ => {
+                    let body = runner::dispatch_body(e, None);
+                    judge(
+                        runner::send_dispatch(&self.client, dispatch, token, e.id.clone(), &body)
+                            .await,
+                        timeout,
+                    )
+                }
+            },
+        }
+    }
+
+    /// A run over records: one dispatch per record not yet settled, `RECORD_CONCURRENCY`
+    /// at a time, each with its own idempotency key (`<execution id>:<position>`). Records
+    /// answered 2xx or failed for good are remembered, so a retry sends only the rest.
+    async fn fan_out(
+        &self,
+        e: &mut Execution,
+        ids: &[String],
+        dispatch: &::http::Uri,
+        token: &runner::Token,
+    ) -> Answer {
+        let settled: HashSet<u32> = e
+            .delivery
+            .records_done
+            .iter()
+            .chain(&e.delivery.records_failed)
+            .copied()
+            .collect();
+        let pending: Vec<u32> = (0..ids.len() as u32)
+            .filter(|i| !settled.contains(i))
+            .collect();
+        let shared: &Execution = e;
+        let answers: Vec<(u32, Answer)> = stream::iter(pending)
+            .map(|i| async move {
+                let body = runner::dispatch_body(shared, Some(json!({ "id": ids[i as usize] })));
+                let key = format!("{}:{i}", shared.id);
+                let reply =
+                    runner::send_dispatch(&self.client, dispatch, token, key, &body).await;
+                (i, judge(reply, self.settings.timeout))
+            })
+            .buffer_unordered(RECORD_CONCURRENCY)
+            .collect()
+            .await;
+        let mut retry: Option<(String, Option<Duration>)> = None;
+        for (i, answer) in answers {
+            match answer {
+                Answer::Done(_) => e.delivery.records_done.push(i),
+                Answer::Fail(_) => e.delivery.records_failed.push(i),
+                Answer::Retry { error, after } => {
+                    let longest = match &retry {
+                        Some((_, Some(prev))) => after.max(Some(*prev)),
+                        _ => after,
+                    };
+                    let error = retry.take().map_or(error, |(first, _)| first);
+                    retry = Some((error, longest));
+                }
+            }
+        }
+        e.delivery.records_done.sort_unstable();
+        e.delivery.records_failed.sort_unstable();
+        let total = ids.len();
+        let done = e.delivery.records_done.len();
+        let failed = e.delivery.records_failed.len();
+        if let Some((error, after)) = retry {
+            let left = total - done - failed;
+            return Answer::Retry {
+                error: format!("{left} of {total} records to retry: {error}"),
+                after,
+            };
+        }
+        let result = json!({ "records": total, "processed": done, "failed": failed });
+        if failed > 0 {
+            e.result = Some(result);
+            Answer::Fail(format!("{failed} of {total} records failed"))
+        } else {
+            Answer::Done(result)
+        }
+    }
+
+    /// Write what the answer means onto `e`.
+    fn conclude(&self, e: &mut Execution, answer: Answer) -> Step {
+        let now = self.clock.now();
+        let now_s = crate::time::format(now);
+        e.delivery.lease_until = None;
+        match answer {
+            Answer::Done(result) => {
+                e.status = "completed".into();
+                e.result = Some(result);
+                e.error = None;
+                e.completed_at = Some(now_s);
+                Step::Completed
+            }
+            Answer::Retry { error, after } if e.attempts < self.settings.max_attempts => {
+                let wait = match after {
+                    Some(wait) => wait.min(MAX_RETRY_AFTER),
+                    None => backoff(e.attempts),
+                };
+                let at = now + chrono::Duration::milliseconds(wait.as_millis() as i64);
+                e.status = "queued".into();
+                e.error = Some(error);
+                e.delivery.next_attempt_at = Some(crate::time::format(at));
+                Step::Retrying(at)
+            }
+            Answer::Retry { error, .. } | Answer::Fail(error) => {
+                if let Some(ids) = &e.record_ids {
+                    // records never settled count as failed
+                    let settled: HashSet<u32> = e
+                        .delivery
+                        .records_done
+                        .iter()
+                        .chain(&e.delivery.records_failed)
+                        .copied()
+                        .collect();
+                    let rest: Vec<u32> = (0..ids.len() as u32)
+                        .filter(|i| !settled.contains(i))
+                        .collect();
+                    e.delivery.records_failed.extend(rest);
+                    e.delivery.records_failed.sort_unstable();
+                }
+                e.status = "failed".into();
+                e.error = Some(error);
+                e.completed_at = Some(now_s);
+                Step::Failed
+            }
+        }
+    }
+}
