@@ -226,7 +226,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Some(s) => Clock::fixed(parse_now(&s)?),
             };
             let app = open(&cli.store, config).await?;
-            let deliverer = Deliverer::new(app.table_handle(), settings, clock, &app.config.public_url);
+            let deliverer =
+                Deliverer::new(app.table_handle(), settings, clock, &app.config.public_url);
             let summary = deliverer.pass().await.map_err(api_failure)?;
             print(serde_json::to_value(&summary).unwrap_or_default());
             Ok(())

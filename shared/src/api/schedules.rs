@@ -545,7 +545,9 @@ pub async fn resume(app: &App, call: Call) -> ApiResult<Reply> {
 pub async fn run_now(app: &App, call: Call) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let id = schedule_id(&call)?;
-    let run = schedules::run_now(app.table(), call.owner(), at.product, at.surface, id).await?;
+    let now = app.now();
+    let run =
+        schedules::run_now(app.table(), call.owner(), at.product, at.surface, id, now).await?;
     app.new_executions.notify_one();
     Ok(Reply::accepted(json!({
         "batchExecutionId": run.batch_execution_id,

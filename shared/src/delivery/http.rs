@@ -63,11 +63,7 @@ impl HttpClient {
             Err(e) => return Reply::Unreachable(format!("bad request: {e}")),
         };
         let exchange = async {
-            let res = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| describe(&e))?;
+            let res = self.client.request(req).await.map_err(|e| describe(&e))?;
             let status = res.status().as_u16();
             let retry_after = res
                 .headers()
@@ -76,7 +72,10 @@ impl HttpClient {
                 .and_then(retry_after);
             let body = match Limited::new(res.into_body(), MAX_RESULT).collect().await {
                 Ok(b) => parse_body(&b.to_bytes()),
-                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
                     serde_json::json!({ "truncated": true })
                 }
                 Err(e) => return Err(format!("the answer broke off: {e}")),

@@ -188,7 +188,8 @@ impl Deliverer {
             return Ok(Step::Waiting(due));
         }
         let lease = self.lease(&e);
-        let Some((mut e, version)) = executions::claim(self.table.as_ref(), found, now, lease).await?
+        let Some((mut e, version)) =
+            executions::claim(self.table.as_ref(), found, now, lease).await?
         else {
             return Ok(Step::Skipped);
         };
@@ -273,8 +274,7 @@ impl Deliverer {
             .map(|i| async move {
                 let body = runner::dispatch_body(shared, Some(json!({ "id": ids[i as usize] })));
                 let key = format!("{}:{i}", shared.id);
-                let reply =
-                    runner::send_dispatch(&self.client, dispatch, token, key, &body).await;
+                let reply = runner::send_dispatch(&self.client, dispatch, token, key, &body).await;
                 (i, judge(reply, self.settings.timeout))
             })
             .buffer_unordered(RECORD_CONCURRENCY)

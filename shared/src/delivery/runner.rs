@@ -53,7 +53,11 @@ fn var(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn number<T: std::str::FromStr>(name: &str, default: T, valid: impl Fn(&T) -> bool) -> Result<T, String> {
+fn number<T: std::str::FromStr>(
+    name: &str,
+    default: T,
+    valid: impl Fn(&T) -> bool,
+) -> Result<T, String> {
     match var(name) {
         None => Ok(default),
         Some(v) => v
@@ -66,9 +70,7 @@ fn number<T: std::str::FromStr>(name: &str, default: T, valid: impl Fn(&T) -> bo
 
 fn url(name: &str) -> Result<http::Uri, String> {
     let text = var(name).ok_or_else(|| format!("{name} is required by this runner"))?;
-    let uri: http::Uri = text
-        .parse()
-        .map_err(|_| format!("{name} is not a URL"))?;
+    let uri: http::Uri = text.parse().map_err(|_| format!("{name} is not a URL"))?;
     match uri.scheme_str() {
         Some("http") | Some("https") if uri.host().is_some() => Ok(uri),
         _ => Err(format!("{name} must be an http:// or https:// URL")),
@@ -94,9 +96,9 @@ impl Settings {
             "none" => Runner::None,
             "webhook" => Runner::Webhook {
                 url: url("RUNTYPE_RUNNER_URL")?,
-                secret: Secret::parse(
-                    &secret.ok_or("the webhook runner needs its signing secret (RUNTYPE_WEBHOOK_SECRET)")?,
-                )?,
+                secret: Secret::parse(&secret.ok_or(
+                    "the webhook runner needs its signing secret (RUNTYPE_WEBHOOK_SECRET)",
+                )?)?,
             },
             "runtype" => {
                 let base = url("RUNTYPE_RUNNER_URL")?;
@@ -105,7 +107,9 @@ impl Settings {
                     .map_err(|_| "RUNTYPE_RUNNER_URL is not a URL".to_string())?;
                 Runner::Runtype {
                     dispatch,
-                    token: Token(secret.ok_or("the runtype runner needs a token (RUNTYPE_RUNNER_TOKEN)")?),
+                    token: Token(
+                        secret.ok_or("the runtype runner needs a token (RUNTYPE_RUNNER_TOKEN)")?,
+                    ),
                 }
             }
             other => {
@@ -117,10 +121,14 @@ impl Settings {
         Ok(Settings {
             runner,
             max_attempts: number("RUNTYPE_RUNNER_MAX_ATTEMPTS", 8, |n| (1..=100).contains(n))?,
-            timeout: Duration::from_millis(number("RUNTYPE_RUNNER_TIMEOUT_MS", 30_000, |n: &u64| {
-                (1..=900_000).contains(n)
-            })?),
-            concurrency: number("RUNTYPE_DELIVERY_CONCURRENCY", 16, |n| (1..=1000).contains(n))?,
+            timeout: Duration::from_millis(number(
+                "RUNTYPE_RUNNER_TIMEOUT_MS",
+                30_000,
+                |n: &u64| (1..=900_000).contains(n),
+            )?),
+            concurrency: number("RUNTYPE_DELIVERY_CONCURRENCY", 16, |n| {
+                (1..=1000).contains(n)
+            })?,
         })
     }
 

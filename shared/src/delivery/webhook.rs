@@ -63,6 +63,12 @@ mod tests {
         assert!(Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
         assert!(Secret::parse("whsec_not base64!").is_err());
         assert!(Secret::parse("whsec_c2hvcnQ=").is_err());
-        assert_eq!(format!("{:?}", Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()), "Secret(..)");
+        assert_eq!(
+            format!(
+                "{:?}",
+                Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+            ),
+            "Secret(..)"
+        );
     }
 }

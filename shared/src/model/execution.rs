@@ -65,6 +65,9 @@ pub struct Execution {
 pub struct Delivery {
     /// A queued execution's next attempt is due then (absent: at once).
     pub next_attempt_at: Option<String>,
+    /// The claim of the attempt under way or last made (random): a deliverer whose write
+    /// got no answer recognises its own write by it.
+    pub claim: Option<String>,
     /// A running attempt's claim lapses then: a deliverer that died mid-attempt leaves it
     /// to be claimed again after this.
     pub lease_until: Option<String>,

@@ -220,7 +220,10 @@ pub async fn claim(
     e.started_at.get_or_insert(now_s);
     e.delivery.next_attempt_at = None;
     e.delivery.lease_until = Some(crate::time::format(now + lease));
-    Ok(write(table, &e, found.version).await?.then(|| (e, found.version + 1)))
+    e.delivery.claim = Some(crate::ids::new_id("claim"));
+    Ok(write(table, &e, found.version)
+        .await?
+        .then(|| (e, found.version + 1)))
 }
 
 /// Store what became of an attempt (`e` as the deliverer left it), with its run, under
@@ -230,7 +233,20 @@ pub async fn settle(table: &dyn Table, e: &Execution, version: u64) -> ApiResult
     write(table, e, version).await
 }
 
+/// Write `e` over `version`. A condition that fails may be this very write, applied but
+/// unanswered and sent again (a timeout, a retry): the item is read back, and if it holds
+/// exactly `e` (whose claim is unique) the write is ours.
 async fn write(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
+    if write_once(table, e, version).await? {
+        return Ok(true);
+    }
+    let Some(again) = table.get(&k::execution(&e.id)).await? else {
+        return Ok(false);
+    };
+    Ok(again.version == version + 1 && decode::<Execution>(&again)? == *e)
+}
+
+async fn write_once(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
     let next = e.to_item(version + 1);
     let Some(run) = e.run() else {
         return match table.put(next, Cond::Version(version)).await {

@@ -11,8 +11,8 @@ use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use super::{executions, schedules};
 use super::{decode, get_owned, Record};
+use super::{executions, schedules};
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),

@@ -216,13 +216,14 @@ pub async fn delete(
     cascade::delete(table, || async move {
         let (_, version) = get(table, owner, product_id, surface_id, id).await?;
         let runs = run_keys(table, &[id.to_string()]).await?;
-        let executions = super::executions::keys_of(table, product_id, |e| {
-            e.schedule_id.as_deref() == Some(id)
-        })
-        .await?;
-        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version)
-            .children(runs)
-            .children(executions))
+        let executions =
+            super::executions::keys_of(table, product_id, |e| e.schedule_id.as_deref() == Some(id))
+                .await?;
+        Ok(
+            Subtree::of(k::schedule(product_id, surface_id, id), version)
+                .children(runs)
+                .children(executions),
+        )
     })
     .await
 }
@@ -285,10 +286,10 @@ pub async fn run_now(
     product_id: &str,
     surface_id: &str,
     id: &str,
+    now: DateTime<Utc>,
 ) -> ApiResult<Run> {
     let (s, _) = get(table, owner, product_id, surface_id, id).await?;
-    let now = crate::time::now_string();
-    let (run, exec) = firing(&s, "manual", None, &now);
+    let (run, exec) = firing(&s, "manual", None, &crate::time::format(now));
     let mut tx = Tx::default();
     let schedule = tx.check(k::schedule(product_id, surface_id, id), Cond::Exists);
     tx.or_answer(schedule, ApiError::not_found("Schedule"));

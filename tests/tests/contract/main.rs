@@ -11,6 +11,7 @@ mod common;
 mod budget;
 mod capabilities;
 mod conventions;
+mod delivery;
 mod gateway;
 mod lambda;
 mod nasty;
@@ -33,6 +34,7 @@ fn main() -> std::process::ExitCode {
         ("budget", budget::cases()),
         ("capabilities", capabilities::cases()),
         ("conventions", conventions::cases()),
+        ("delivery", delivery::cases()),
         ("gateway", gateway::cases()),
         ("lambda", lambda::cases()),
         ("nasty", nasty::cases()),

@@ -1,0 +1,137 @@
+//! A runner for delivery to call: a real HTTP server on a local port that records every
+//! request and answers as the test scripts it.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+/// One request the runner received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON request body")
+    }
+}
+
+/// How to answer.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status(u16, String),
+    /// With extra headers.
+    With(u16, Vec<(&'static str, String)>, String),
+    /// Never answer (the caller times out).
+    Hang,
+}
+
+pub fn ok(body: &str) -> Answer {
+    Answer::Status(200, body.to_string())
+}
+
+type Script = dyn Fn(usize, &Received) -> Answer + Send + Sync;
+
+pub struct Runner {
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Runner {
+    /// Answer each request with `script(n, request)`, `n` counting from 0.
+    pub async fn start(
+        script: impl Fn(usize, &Received) -> Answer + Send + Sync + 'static,
+    ) -> Runner {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a local port");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script: Arc<Script> = Arc::new(script);
+        let log = received.clone();
+        let server = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (log, script) = (log.clone(), script.clone());
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let (log, script) = (log.clone(), script.clone());
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let got = Received {
+                                path: parts.uri.path().to_string(),
+                                headers: parts.headers,
+                                body,
+                            };
+                            let n = {
+                                let mut log = log.lock().unwrap();
+                                log.push(got.clone());
+                                log.len() - 1
+                            };
+                            let answer = script(n, &got);
+                            let (status, headers, body) = match answer {
+                                Answer::Status(s, b) => (s, Vec::new(), b),
+                                Answer::With(s, h, b) => (s, h, b),
+                                Answer::Hang => {
+                                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                                    (200, Vec::new(), String::new())
+                                }
+                            };
+                            let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
+                            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                            for (name, value) in headers {
+                                res.headers_mut().insert(name, value.parse().unwrap());
+                            }
+                            Ok::<_, Infallible>(res)
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Runner {
+            url,
+            received,
+            server,
+        }
+    }
+
+    /// Everything received so far, in order of arrival.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+}
