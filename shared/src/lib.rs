@@ -14,6 +14,8 @@ pub mod json;
 pub mod jwt;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "delivery-aws")]
+pub mod lambda_delivery;
 pub mod log;
 pub mod model;
 pub mod openapi;

@@ -58,6 +58,51 @@ impl Intercept for CountRequests {
     }
 }
 
+/// The HTTPS client every AWS SDK client here uses: rustls with ring, trusting the
+/// compiled-in Mozilla roots (no reading of the system's certificate files at start-up).
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let roots = TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(ROOTS_PEM);
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(roots)
+                .build()
+                .expect("a TLS context"),
+        )
+        .build_https()
+}
+
+fn env_var(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.is_empty())
+}
+
+/// The region and the execution role's credentials, from what Lambda puts in a function's
+/// environment (no general credentials chain: less to load on a cold start).
+pub fn lambda_identity() -> Result<
+    (
+        aws_sdk_dynamodb::config::Region,
+        aws_sdk_dynamodb::config::Credentials,
+    ),
+    String,
+> {
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    let region = env_var("AWS_REGION")
+        .or_else(|| env_var("AWS_DEFAULT_REGION"))
+        .ok_or("AWS_REGION is not set")?;
+    let credentials = Credentials::new(
+        env_var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
+        env_var("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
+        env_var("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
+    Ok((Region::new(region), credentials))
+}
+
 impl DynamoTable {
     /// Count a round trip: operations issued together (joined) have all begun before any of
     /// them can end, whatever the SDK does on its first poll, as over a network.
@@ -65,26 +110,6 @@ impl DynamoTable {
         let round = self.counter.begin();
         tokio::task::yield_now().await;
         round
-    }
-
-    /// The HTTPS client: rustls with ring, trusting the compiled-in Mozilla roots (no reading
-    /// of the system's certificate files at start-up).
-    fn http_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-        use aws_smithy_http_client::tls::{
-            self, rustls_provider::CryptoMode, TlsContext, TrustStore,
-        };
-        let roots = TrustStore::empty()
-            .with_native_roots(false)
-            .with_pem_certificate(ROOTS_PEM);
-        aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .tls_context(
-                TlsContext::builder()
-                    .with_trust_store(roots)
-                    .build()
-                    .expect("a TLS context"),
-            )
-            .build_https()
     }
 
     fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
@@ -107,7 +132,7 @@ impl DynamoTable {
         counter: RequestCounter,
     ) -> DynamoTable {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(Self::http_client())
+            .http_client(https_client())
             .timeout_config(Self::timeouts())
             .retry_config(Self::retries());
         if std::env::var_os("AWS_REGION").is_none()
@@ -133,27 +158,17 @@ impl DynamoTable {
     /// execution role's credentials), without the general credentials chain: less to load
     /// on a cold start. `AWS_ENDPOINT_URL_DYNAMODB` is honoured.
     pub fn from_lambda_env(table: String, counter: RequestCounter) -> Result<DynamoTable, String> {
-        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let region = var("AWS_REGION")
-            .or_else(|| var("AWS_DEFAULT_REGION"))
-            .ok_or("AWS_REGION is not set")?;
-        let credentials = Credentials::new(
-            var("AWS_ACCESS_KEY_ID").ok_or("AWS_ACCESS_KEY_ID is not set")?,
-            var("AWS_SECRET_ACCESS_KEY").ok_or("AWS_SECRET_ACCESS_KEY is not set")?,
-            var("AWS_SESSION_TOKEN"),
-            None,
-            "lambda-environment",
-        );
+        use aws_sdk_dynamodb::config::BehaviorVersion;
+        let (region, credentials) = lambda_identity()?;
         let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region))
+            .region(region)
             .credentials_provider(credentials)
-            .http_client(Self::http_client())
+            .http_client(https_client())
             .timeout_config(Self::timeouts())
             .retry_config(Self::retries())
             .interceptor(CountRequests(counter.clone()));
-        if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
+        if let Some(url) = env_var("AWS_ENDPOINT_URL_DYNAMODB") {
             config = config.endpoint_url(url);
         }
         Ok(DynamoTable {

@@ -34,7 +34,7 @@ crate::cases! {
     ],
 }
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const TOKEN: &str = "rt_live_runner_token_for_tests_0123456789";
 
 fn webhook(a: &Api, runner: &Runner, tune: impl FnOnce(&mut Settings)) -> Deliverer {
@@ -95,7 +95,7 @@ fn advance(a: &Api, by: Duration) {
 /// The Standard Webhooks signature, checked with an HMAC of the test's own (ring), from the
 /// specification: base64 of HMAC-SHA256 over "<id>.<timestamp>.<body>", keyed with the
 /// base64-decoded part of the secret after `whsec_`.
-fn verify(got: &Received) {
+pub fn verify(got: &Received) {
     let id = got.header("webhook-id").expect("webhook-id");
     let ts = got.header("webhook-timestamp").expect("webhook-timestamp");
     let sig = got.header("webhook-signature").expect("webhook-signature");

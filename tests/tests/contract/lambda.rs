@@ -15,6 +15,7 @@ crate::cases! {
     dynamodb: [
         functions_serve_api_gateway_events,
         fire_schedules_runs_a_pass_on_an_eventbridge_event,
+        deliver_executions_takes_stream_and_queue_events,
     ],
 }
 
@@ -26,7 +27,11 @@ struct Deployment {
 
 impl Deployment {
     async fn new() -> Deployment {
-        let t = crate::common::TestApp::new(Store::Dynamo).await;
+        Deployment::on(crate::common::TestApp::new(Store::Dynamo).await).await
+    }
+
+    /// A deployment over `t`'s DynamoDB table.
+    async fn on(t: crate::common::TestApp) -> Deployment {
         let table = match &t.backend {
             runtype::app::Backend::DynamoDb { table, .. } => table.clone(),
             _ => unreachable!(),
@@ -40,13 +45,23 @@ impl Deployment {
 
     /// Run `function` for one event as a fresh process; answers its Lambda response.
     async fn invoke(&self, function: &str, event: Value) -> Value {
+        self.invoke_with(function, event, &[]).await.0
+    }
+
+    /// `invoke` with more environment; also answers what the function wrote to stderr.
+    async fn invoke_with(
+        &self,
+        function: &str,
+        event: Value,
+        extra: &[(&str, String)],
+    ) -> (Value, String) {
         let binary = binaries_dir().join(function);
         assert!(
             binary.exists(),
             "{} is not built: the test command builds every function first (cargo build --workspace --bins)",
             binary.display()
         );
-        let env = [
+        let mut env = vec![
             ("TABLE_NAME", self.table.clone()),
             (
                 "AWS_ENDPOINT_URL_DYNAMODB",
@@ -56,19 +71,18 @@ impl Deployment {
             ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
         ];
+        env.extend(extra.iter().cloned());
         let mut child = spawn_function(&binary, &self.api, &env);
         let id = self.api.push(event);
         let outcome = self.api.outcome(&id, Duration::from_secs(30)).await;
         let _ = child.kill();
-        let output = child.wait_with_output().ok();
+        let stderr = child
+            .wait_with_output()
+            .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+            .unwrap_or_default();
         match outcome {
-            Some((Outcome::Response(v), _)) => v,
-            other => panic!(
-                "{function} gave {other:?}; stderr: {}",
-                output
-                    .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
-                    .unwrap_or_default()
-            ),
+            Some((Outcome::Response(v), _)) => (v, stderr),
+            other => panic!("{function} gave {other:?}; stderr: {stderr}"),
         }
     }
 }
@@ -264,4 +278,129 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
         .invoke("fire-schedules", event_file("fire-schedules", &[]))
         .await;
     assert_eq!(res["fired"], 0, "{res}");
+}
+
+/// The delivery function behind the emulator: a stream batch of two new executions (one
+/// the runner takes, one it answers 503 — queued for retry on SQS with its delay), then a
+/// queue batch with the retry (taken) and an unknown execution (nothing to do). The
+/// webhook secret comes from a Secrets Manager endpoint (fake, in the test), read once.
+async fn deliver_executions_takes_stream_and_queue_events() {
+    use runtype_tests::runner::{ok, Answer, Runner};
+    let a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    let first = a.invoke(json!({ "inputs": { "n": 1 } })).await.id();
+    let second = a.invoke(json!({ "inputs": { "n": 2 } })).await.id();
+    let runner = Runner::start({
+        let second = second.clone();
+        move |n, got| match got.header("webhook-id") {
+            Some(id) if id == second && n < 2 => Answer::Status(503, String::new()),
+            _ => ok(r#"{"ok":true}"#),
+        }
+    })
+    .await;
+    // Secrets Manager and SQS, as far as the function speaks to them
+    let aws = Runner::start(|_, got| {
+        let json = |body: Value| {
+            Answer::With(
+                200,
+                vec![("content-type", "application/x-amz-json-1.0".into())],
+                body.to_string(),
+            )
+        };
+        match got.header("x-amz-target") {
+            Some("secretsmanager.GetSecretValue") => json(json!({
+                "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:runtype/runner-AbCdEf",
+                "Name": "runtype/runner",
+                "SecretString": crate::delivery::SECRET,
+                "VersionId": "v1",
+            })),
+            Some("AmazonSQS.SendMessage") => json(json!({
+                "MessageId": "5fea7756-0ea4-451a-a703-a558b933e274",
+                // (the Rust SDK does not check it)
+                "MD5OfMessageBody": "d41d8cd98f00b204e9800998ecf8427e",
+            })),
+            _ => Answer::Status(400, "{}".into()),
+        }
+    })
+    .await;
+    let d = Deployment::on(a.t).await;
+    let env = [
+        ("RUNTYPE_RUNNER", "webhook".to_string()),
+        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
+        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
+        ("AWS_ENDPOINT_URL_SECRETSMANAGER", aws.url.clone()),
+        ("AWS_ENDPOINT_URL_SQS", aws.url.clone()),
+        (
+            "RETRY_QUEUE_URL",
+            format!("{}/123456789012/runtype-delivery-retries", aws.url),
+        ),
+    ];
+    let stream = event_file(
+        "deliver-executions-stream",
+        &[("EXECUTION_ID", &first), ("SECOND_EXECUTION_ID", &second)],
+    );
+    let (res, stderr) = d.invoke_with("deliver-executions", stream, &env).await;
+    assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
+    let got = runner.received();
+    assert_eq!(got.len(), 2, "one attempt each");
+    for g in &got {
+        crate::delivery::verify(g);
+    }
+    let table = d.t.app.table();
+    let read = |id: String| async move {
+        let it = table
+            .get(&runtype::repo::layout::execution(&id))
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            serde_json::from_value::<runtype::model::Execution>(it.data.clone()).unwrap(),
+            it.version,
+        )
+    };
+    let (done, _) = read(first.clone()).await;
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.result, Some(json!({ "ok": true })));
+    let (mut waiting, version) = read(second.clone()).await;
+    assert_eq!(waiting.status, "queued");
+    assert_eq!(waiting.attempts, 1);
+    let calls = aws.received();
+    let targets: Vec<_> = calls.iter().map(|c| c.header("x-amz-target")).collect();
+    assert_eq!(
+        targets,
+        vec![
+            Some("secretsmanager.GetSecretValue"),
+            Some("AmazonSQS.SendMessage")
+        ],
+        "the secret read once, one retry queued"
+    );
+    let sent = calls[1].json();
+    assert_eq!(
+        serde_json::from_str::<Value>(sent["MessageBody"].as_str().unwrap()).unwrap(),
+        json!({ "executionId": second })
+    );
+    let delay = sent["DelaySeconds"].as_i64().unwrap();
+    assert!((1..=2).contains(&delay), "the first retry's wait: {delay}");
+    assert!(
+        !stderr.contains(crate::delivery::SECRET.trim_start_matches("whsec_")),
+        "the secret is not logged"
+    );
+
+    // the retry comes back from the queue once due (made due here rather than waited for)
+    waiting.delivery.next_attempt_at = Some(runtype::time::now_string());
+    table
+        .put(waiting.to_item(version + 1), Cond::Version(version))
+        .await
+        .unwrap();
+    let queue = event_file("deliver-executions-queue", &[("EXECUTION_ID", &second)]);
+    let (res, stderr) = d.invoke_with("deliver-executions", queue, &env).await;
+    assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
+    let (done, _) = read(second.clone()).await;
+    assert_eq!(done.status, "completed");
+    assert_eq!(done.attempts, 2);
+    assert_eq!(runner.count(), 3);
+    assert_eq!(
+        aws.count(),
+        3,
+        "a second cold start reads the secret again, and queues nothing"
+    );
 }

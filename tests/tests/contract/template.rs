@@ -13,6 +13,7 @@ crate::cases! {
     plain: [
         routes_template_and_function_crates_agree,
         the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue,
+        delivery_is_fed_by_the_stream_and_its_queue_with_narrow_policies,
         globals_and_outputs,
         the_table_is_the_one_in_code,
     ],
@@ -87,6 +88,9 @@ fn gateway_policy(id: &str, method: &str, f: &Value) {
     }
 }
 
+/// The functions that serve no route: the scheduler and delivery.
+const WITHOUT_ROUTES: &[&str] = &["fire-schedules", "deliver-executions"];
+
 /// `create-product` → `CREATE_PRODUCT`, the route's static in `router`.
 fn route_static(function: &str) -> String {
     function.replace('-', "_").to_uppercase()
@@ -107,6 +111,11 @@ fn routes_template_and_function_crates_agree() {
     for (id, f) in functions(&t) {
         assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
         let name = crate_of(f);
+        if name == "deliver-executions" {
+            // fed by event source mappings of its own (see the delivery test)
+            assert!(f["Properties"]["Events"].is_null(), "{id}");
+            continue;
+        }
         let events = f["Properties"]["Events"].as_mapping().unwrap();
         assert_eq!(events.len(), 1, "{id} has one event");
         let (_, event) = events.iter().next().unwrap();
@@ -175,7 +184,7 @@ fn routes_template_and_function_crates_agree() {
             main.lines().count() <= 15,
             "{name}: main stays a few lines of wiring"
         );
-        if name != "fire-schedules" {
+        if !WITHOUT_ROUTES.contains(&name.as_str()) {
             let route =
                 runtype::router::route_of(&name).unwrap_or_else(|| panic!("{name} has no route"));
             let stat = route_static(route.function);
@@ -187,7 +196,7 @@ fn routes_template_and_function_crates_agree() {
         crates.insert(name);
     }
     let mut expected: BTreeSet<String> = from_code.iter().map(|(_, _, f)| f.clone()).collect();
-    expected.insert("fire-schedules".into());
+    expected.extend(WITHOUT_ROUTES.iter().map(|f| f.to_string()));
     assert_eq!(crates, expected, "functions/ and the route table differ");
     let in_template: BTreeSet<String> = functions(&t).iter().map(|(_, f)| crate_of(f)).collect();
     assert_eq!(in_template, expected);
@@ -207,6 +216,130 @@ fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
         .as_u64()
         .is_some());
     assert!(!e["Properties"]["DeadLetterConfig"].is_null());
+}
+
+/// `!GetAtt X.Y` → "X.Y".
+fn getatt(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn delivery_is_fed_by_the_stream_and_its_queue_with_narrow_policies() {
+    let t = template();
+    let r = &t["Resources"];
+    assert_eq!(
+        r["Table"]["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    let f = &r["DeliverExecutionsFunction"]["Properties"];
+    assert_eq!(f["CodeUri"], "./functions/deliver-executions");
+    let env = &f["Environment"]["Variables"];
+    for (var, param) in [
+        ("RUNTYPE_RUNNER", "Runner"),
+        ("RUNTYPE_RUNNER_URL", "RunnerUrl"),
+        ("RUNTYPE_RUNNER_SECRET_ID", "RunnerSecretName"),
+        ("RUNTYPE_RUNNER_MAX_ATTEMPTS", "RunnerMaxAttempts"),
+        ("RETRY_QUEUE_URL", "DeliveryRetryQueue"),
+    ] {
+        assert_eq!(reference(&env[var]).as_deref(), Some(param), "{var}");
+    }
+    // the secret comes from Secrets Manager, never from a variable
+    assert!(env["RUNTYPE_RUNNER_TOKEN"].is_null() && env["RUNTYPE_WEBHOOK_SECRET"].is_null());
+
+    let stream = &r["DeliveryStreamMapping"];
+    assert_eq!(stream["Type"], "AWS::Lambda::EventSourceMapping");
+    assert_eq!(stream["Condition"], "Delivering");
+    let p = &stream["Properties"];
+    assert_eq!(
+        getatt(&p["EventSourceArn"]).as_deref(),
+        Some("Table.StreamArn")
+    );
+    assert_eq!(
+        reference(&p["FunctionName"]).as_deref(),
+        Some("DeliverExecutionsFunction")
+    );
+    assert_eq!(p["BisectBatchOnFunctionError"], true);
+    assert_eq!(p["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(
+        p["MaximumBatchingWindowInSeconds"], 0,
+        "first attempts at once"
+    );
+    assert_eq!(
+        getatt(&p["DestinationConfig"]["OnFailure"]["Destination"]).as_deref(),
+        Some("DeliveryDeadLetterQueue.Arn")
+    );
+    let pattern: serde_json::Value = serde_json::from_str(
+        p["FilterCriteria"]["Filters"][0]["Pattern"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "eventName": ["INSERT"], "dynamodb": { "NewImage": { "type": { "S": ["execution"] } } } }),
+        "new execution items only"
+    );
+    let queue = &r["DeliveryQueueMapping"]["Properties"];
+    assert_eq!(
+        getatt(&queue["EventSourceArn"]).as_deref(),
+        Some("DeliveryRetryQueue.Arn")
+    );
+    assert_eq!(queue["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    let retry = &r["DeliveryRetryQueue"]["Properties"];
+    assert_eq!(
+        getatt(&retry["RedrivePolicy"]["deadLetterTargetArn"]).as_deref(),
+        Some("DeliveryDeadLetterQueue.Arn")
+    );
+    assert!(
+        retry["VisibilityTimeout"].as_u64().unwrap() >= f["Timeout"].as_u64().unwrap(),
+        "a message stays hidden while the function works on it"
+    );
+
+    // what it may touch: executions and runs, the stream, its queues, the one secret
+    let policies = f["Policies"].as_sequence().unwrap();
+    assert_eq!(policies.len(), 1);
+    for s in policies[0]["Statement"].as_sequence().unwrap() {
+        assert_eq!(s["Effect"], "Allow");
+        let actions: Vec<&str> = s["Action"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let resource = getatt(&s["Resource"]);
+        match resource.as_deref() {
+            Some("Table.Arn") => {
+                assert_eq!(actions, ["dynamodb:GetItem", "dynamodb:PutItem"]);
+                let keys = &s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                assert_eq!(keys[0], "EXEC#*");
+                assert_eq!(keys[1], "SCHEDULE#*");
+            }
+            Some("Table.StreamArn") => assert!(actions.iter().all(|a| a.starts_with("dynamodb:")
+                && [
+                    "DescribeStream",
+                    "GetRecords",
+                    "GetShardIterator",
+                    "ListStreams"
+                ]
+                .contains(&&a[9..]))),
+            Some("DeliveryRetryQueue.Arn") => {
+                assert!(actions.iter().all(|a| a.starts_with("sqs:")))
+            }
+            Some("DeliveryDeadLetterQueue.Arn") => assert_eq!(actions, ["sqs:SendMessage"]),
+            None => {
+                assert_eq!(actions, ["secretsmanager:GetSecretValue"]);
+                let arn = match &s["Resource"] {
+                    Value::Tagged(t) if t.tag == "!Sub" => t.value.as_str().unwrap().to_string(),
+                    other => panic!("the secret's ARN: {other:?}"),
+                };
+                assert!(arn.ends_with(":secret:${RunnerSecretName}-??????"), "{arn}");
+            }
+            Some(other) => panic!("deliver-executions may not touch {other}"),
+        }
+        assert!(!actions.iter().any(|a| a.contains('*')), "{actions:?}");
+    }
 }
 
 fn globals_and_outputs() {
