@@ -351,11 +351,20 @@ fn schemas() -> Value {
     ]);
     let run = record(&[
         ("id", string()),
-        ("status", string()),
+        (
+            "status",
+            enumeration(&["queued", "running", "completed", "failed"]),
+        ),
         ("batchExecutionId", nullable(string())),
         ("startedAt", nullable(time())),
         ("completedAt", nullable(time())),
         ("error", nullable(string())),
+        ("totalRecords", json!({ "type": "integer", "minimum": 0 })),
+        (
+            "processedRecords",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
+        ("failedRecords", json!({ "type": "integer", "minimum": 0 })),
         ("createdAt", time()),
     ]);
     let pagination = schema(

@@ -142,8 +142,9 @@ pub async fn cancel(
     .await
 }
 
-/// Keys of a product's executions that `keep` selects, with the runs they mirror onto
-/// (for cascades): one Query of the product's executions index.
+/// Keys of a product's executions that `keep` selects, and of the schedule runs they
+/// mirror onto (a run and its execution are made, kept and deleted together), for
+/// cascades: one Query of the product's executions index.
 pub async fn keys_of(
     table: &dyn Table,
     product_id: &str,
@@ -156,6 +157,9 @@ pub async fn keys_of(
     for it in &page.items {
         let e: Execution = decode(it)?;
         if keep(&e) {
+            if let (Some(schedule), Some(run)) = (&e.schedule_id, &e.run_id) {
+                keys.push(k::run(schedule, run));
+            }
             keys.push(it.key.clone());
         }
     }

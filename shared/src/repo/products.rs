@@ -8,11 +8,11 @@ use crate::model::{Capability, Product, Surface};
 use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
+use super::executions;
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
 use super::{decode, get_owned, Record};
-use super::{executions, schedules};
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),
@@ -42,14 +42,17 @@ where
 /// product last.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
     cascade::delete(table, || async move {
-        let p = Partition::load(table, owner, id).await?;
+        // the product's partition and its executions (with their runs), side by side
+        let (p, executions) = futures_util::future::join(
+            Partition::load(table, owner, id),
+            executions::keys_of(table, id, |_| true),
+        )
+        .await;
+        let (p, executions) = (p?, executions?);
         let product_key = k::product(id);
-        let runs = schedules::run_keys(table, &p.schedule_ids(None)).await?;
-        let executions = executions::keys_of(table, id, |_| true).await?;
         Ok(Subtree::of(product_key.clone(), p.version)
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
-            .children(runs)
             .children(executions))
     })
     .await

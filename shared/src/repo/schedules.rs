@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Execution, Run, Schedule, Surface};
-use crate::store::{Cond, Item, Key, Query, StoreResult, Table};
+use crate::store::{Cond, Item, Query, Table};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
@@ -168,18 +168,6 @@ pub async fn recent_runs(
     page.items.iter().map(decode).collect()
 }
 
-/// Keys of every run of these schedules (for cascades).
-pub async fn run_keys(table: &dyn Table, schedule_ids: &[String]) -> StoreResult<Vec<Key>> {
-    let mut keys = Vec::new();
-    for id in schedule_ids {
-        let page = table
-            .query(&Query::partition(k::runs_pk(id)).prefix(k::RUNS))
-            .await?;
-        keys.extend(page.items.into_iter().map(|i| i.key));
-    }
-    Ok(keys)
-}
-
 /// Change the schedule (see `repo::update`). `apply` answers whether trigger fields or
 /// `enabled` changed, so `nextRunAt` is computed again from now.
 pub async fn update<F>(
@@ -214,16 +202,14 @@ pub async fn delete(
     id: &str,
 ) -> ApiResult<()> {
     cascade::delete(table, || async move {
-        let (_, version) = get(table, owner, product_id, surface_id, id).await?;
-        let runs = run_keys(table, &[id.to_string()]).await?;
-        let executions =
-            super::executions::keys_of(table, product_id, |e| e.schedule_id.as_deref() == Some(id))
-                .await?;
-        Ok(
-            Subtree::of(k::schedule(product_id, surface_id, id), version)
-                .children(runs)
-                .children(executions),
+        // the schedule and its runs' executions, side by side
+        let (schedule, executions) = futures_util::future::join(
+            get(table, owner, product_id, surface_id, id),
+            super::executions::keys_of(table, product_id, |e| e.schedule_id.as_deref() == Some(id)),
         )
+        .await;
+        let ((_, version), executions) = (schedule?, executions?);
+        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version).children(executions))
     })
     .await
 }

@@ -11,7 +11,7 @@ use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use super::{decode, executions, get_owned, products, schedules, Record, Tx};
+use super::{decode, executions, get_owned, products, Record, Tx};
 
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
     k::owner_index(&s.owner),
@@ -55,14 +55,16 @@ where
 /// hash items first (so its keys stop working before anything else goes), the surface last.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
     cascade::delete(table, || async move {
-        let p = Partition::load(table, owner, product_id).await?;
+        let (p, executions) = futures_util::future::join(
+            Partition::load(table, owner, product_id),
+            executions::keys_of(table, product_id, |e| e.surface_id == id),
+        )
+        .await;
+        let (p, executions) = (p?, executions?);
         let (_, version) = p.surface(id)?;
-        let runs = schedules::run_keys(table, &p.schedule_ids(Some(id))).await?;
-        let executions = executions::keys_of(table, product_id, |e| e.surface_id == id).await?;
         Ok(Subtree::of(k::surface(product_id, id), version)
             .secrets(p.keys_of(id).map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.keys_under(&k::surface_subtree(id)).cloned())
-            .children(runs)
             .children(executions))
     })
     .await
