@@ -50,10 +50,15 @@ impl Server {
     }
 
     fn start_with(data: &Path, extra: &[&str]) -> Server {
+        Server::start_env(data, extra, &[])
+    }
+
+    fn start_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = bin()
             .args(["serve", "--port", "0", "--data"])
             .arg(data)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -578,6 +583,226 @@ fn two_servers_on_one_file_admit_exactly_the_limit() {
         20,
         "{statuses:?}"
     );
+    drop((a, b));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A runner on a local port (a thread per connection): answers 200 `{}` and records each
+/// request's `webhook-id`.
+struct TestRunner {
+    url: String,
+    ids: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl TestRunner {
+    fn start() -> TestRunner {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let ids: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let seen = ids.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let (mut length, mut id) = (0usize, None);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let line = line.trim_end();
+                        if line.is_empty() {
+                            break;
+                        }
+                        if let Some((name, value)) = line.split_once(':') {
+                            match name.to_ascii_lowercase().as_str() {
+                                "content-length" => length = value.trim().parse().unwrap_or(0),
+                                "webhook-id" => id = Some(value.trim().to_string()),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0u8; length];
+                    let _ = reader.read_exact(&mut body);
+                    if let Some(id) = id {
+                        seen.lock().unwrap().push(id);
+                    }
+                    let mut stream = stream;
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    );
+                });
+            }
+        });
+        TestRunner { url, ids }
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.ids.lock().unwrap().clone()
+    }
+}
+
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A product with an `api` surface, an item and a surface key; (product, surface, key).
+fn api_surface(server: &Server, key: &str) -> (String, String, String) {
+    let (_, product) = server.request("POST", "/v1/products", key, Some(r#"{"name":"p"}"#));
+    let p = product["id"].as_str().unwrap().to_string();
+    let (_, cap) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/capabilities"),
+        key,
+        Some(r#"{"capabilityName":"Answer","flowId":"flow_1"}"#),
+    );
+    let (_, surface) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        key,
+        Some(r#"{"name":"api","type":"api"}"#),
+    );
+    let s = surface["id"].as_str().unwrap().to_string();
+    let body = format!(r#"{{"capabilityId":"{}"}}"#, cap["id"].as_str().unwrap());
+    server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        key,
+        Some(&body),
+    );
+    let (_, created) = server.request(
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        key,
+        Some("{}"),
+    );
+    (p, s, created["key"].as_str().unwrap().to_string())
+}
+
+/// `runtype executions deliver` runs one pass with the runner from the environment and
+/// prints what it did; with no runner it says what to set. The secret is never printed.
+#[test]
+fn executions_deliver_runs_one_pass() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let server = Server::start_with(&data, &["--no-deliver"]);
+    let key = server.key().unwrap();
+    let (p, s, surface_key) = api_surface(&server, &key);
+    let path = format!("/v1/products/{p}/surfaces/{s}/api/answer");
+    for _ in 0..3 {
+        let (status, _) = request(&server.url, "POST", &path, &surface_key, Some("{}"));
+        assert_eq!(status, 202);
+    }
+    let runner = TestRunner::start();
+    let data_arg = data.to_str().unwrap();
+    let deliver = |now: Option<&str>| {
+        let mut cmd = bin();
+        cmd.args(["executions", "deliver", "--data", data_arg])
+            .env("RUNTYPE_RUNNER", "webhook")
+            .env("RUNTYPE_RUNNER_URL", &runner.url)
+            .env("RUNTYPE_WEBHOOK_SECRET", WEBHOOK_SECRET);
+        if let Some(now) = now {
+            cmd.args(["--now", now]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = deliver(None);
+    assert_eq!(
+        json_out(&out),
+        serde_json::json!({ "delivered": 3, "retried": 0, "failed": 0 })
+    );
+    let secret = WEBHOOK_SECRET.trim_start_matches("whsec_");
+    for text in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(text).contains(secret));
+    }
+    assert_eq!(runner.ids().len(), 3);
+    // nothing left to do, at any time
+    let out = deliver(Some("2030-01-01T00:00:00Z"));
+    assert_eq!(
+        json_out(&out),
+        serde_json::json!({ "delivered": 0, "retried": 0, "failed": 0 })
+    );
+    // the server sees them completed
+    let (_, list) = server.request("GET", &format!("/v1/products/{p}/executions"), &key, None);
+    let statuses: Vec<_> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["completed", "completed", "completed"], "{list}");
+    // no runner configured: a usage error that says what to set
+    let out = bin()
+        .args(["executions", "deliver", "--data", data_arg])
+        .env_remove("RUNTYPE_RUNNER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RUNTYPE_RUNNER"));
+    // a bad --now is a usage error too
+    let out = deliver(Some("tomorrow"));
+    assert_eq!(out.status.code(), Some(2));
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Two `runtype serve` processes on one data file, both delivering: every gateway call's
+/// execution reaches the runner exactly once, and is completed.
+#[test]
+fn two_servers_on_one_file_deliver_each_execution_once() {
+    let dir = temp_dir();
+    let data = dir.join("local.db");
+    let runner = TestRunner::start();
+    let env = [
+        ("RUNTYPE_RUNNER", "webhook"),
+        ("RUNTYPE_RUNNER_URL", runner.url.as_str()),
+        ("RUNTYPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ];
+    let a = Server::start_env(&data, &[], &env);
+    let key = a.key().unwrap();
+    let (p, s, surface_key) = api_surface(&a, &key);
+    let b = Server::start_env(&data, &[], &env);
+    let path = format!("/v1/products/{p}/surfaces/{s}/api/answer");
+    let made: Vec<String> = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..20)
+            .map(|i| {
+                let url = if i % 2 == 0 { &a.url } else { &b.url };
+                let (path, key) = (&path, &surface_key);
+                scope.spawn(move || {
+                    let (status, body) = request(url, "POST", path, key, Some("{}"));
+                    assert_eq!(status, 202);
+                    body["id"].as_str().unwrap().to_string()
+                })
+            })
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    // delivery runs in the background: wait (bounded) until every execution has completed
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, list) = a.request(
+            "GET",
+            &format!("/v1/products/{p}/executions?status=completed&limit=100"),
+            &key,
+            None,
+        );
+        if list["data"].as_array().unwrap().len() == 20 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not all delivered: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // a completed execution is past its send, so nothing more can arrive
+    let mut sent = runner.ids();
+    sent.sort();
+    let mut made = made;
+    made.sort();
+    assert_eq!(sent, made, "each execution sent exactly once");
+    let logs = [a.logs(), b.logs()].concat().join("\n");
+    assert!(!logs.contains(WEBHOOK_SECRET.trim_start_matches("whsec_")));
+    assert!(!logs.contains(&surface_key));
     drop((a, b));
     let _ = std::fs::remove_dir_all(dir);
 }
