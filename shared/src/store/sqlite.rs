@@ -1,13 +1,14 @@
 //! The embedded backend: one SQLite file in WAL mode. Several processes (`runtype serve` and
 //! other `runtype` commands) may use the file at once: writes take SQLite's write lock with
-//! `BEGIN IMMEDIATE` and wait for it (busy timeout) instead of failing.
+//! `BEGIN IMMEDIATE` and wait for it (busy timeout) instead of failing. Within a process,
+//! writes are group-committed by one writer thread and reads run on their own connections.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::types::Value as Sql;
-use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{params_from_iter, Connection, ErrorCode, OptionalExtension};
 
 use super::{
     Admit, Bump, Cond, Index, Item, Key, Page, Query, RequestCounter, StoreError, StoreResult,
@@ -39,8 +40,37 @@ const COLUMNS: &str =
 const READ_COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, type, version, created_at, updated_at, expires_at, data, count";
 
 pub struct SqliteTable {
-    conn: Arc<Mutex<Connection>>,
+    /// Writes go to one writer thread, which commits whatever has queued up meanwhile as one
+    /// transaction (each write in its own savepoint): many concurrent writes cost one commit.
+    writer: std::sync::mpsc::Sender<Job>,
+    /// Reads run on their own connections, beside the writer (WAL: readers never wait).
+    readers: Arc<Vec<Mutex<Connection>>>,
+    next_reader: std::sync::atomic::AtomicUsize,
     counter: RequestCounter,
+}
+
+/// A write to run inside the writer's transaction (or, if it could not begin, told why);
+/// it answers how to reply once the transaction has committed (or failed to).
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(&StoreResult<()>) + Send>;
+
+/// What a write leaves: its answer, and whether its changes stand.
+enum Outcome<T> {
+    Keep(T),
+    /// Answer this, and take the write's changes back.
+    Undo(T),
+}
+
+/// Most writes committed together.
+const GROUP: usize = 256;
+/// Read connections.
+const READERS: usize = 4;
+
+fn connect(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(map_err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(map_err)?;
+    Ok(conn)
 }
 
 impl SqliteTable {
@@ -51,37 +81,133 @@ impl SqliteTable {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let conn = Connection::open(path).map_err(map_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(map_err)?;
+        let conn = connect(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(map_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(map_err)?;
         conn.execute_batch(SCHEMA).map_err(map_err)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path).map(Mutex::new))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let (writer, jobs) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("runtype-sqlite-writer".into())
+            .spawn(move || write_groups(conn, jobs))
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer: {e}")))?;
         Ok(SqliteTable {
-            conn: Arc::new(Mutex::new(conn)),
+            writer,
+            readers: Arc::new(readers),
+            next_reader: Default::default(),
             counter,
         })
     }
 
-    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    /// Count a round trip: requests issued together (joined) all start before any can
+    /// finish, as they do over a network, so the counter sees them as one.
+    async fn round(&self) -> super::counter::InFlight {
+        self.counter.request();
+        let round = self.counter.begin();
+        tokio::task::yield_now().await;
+        round
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        self.counter.request();
-        let _round = self.counter.begin();
-        // Requests issued together (joined) all start before any can finish, as they do over
-        // a network, so the counter sees them as one round trip.
-        tokio::task::yield_now().await;
-        let conn = self.conn.clone();
+        let _round = self.round().await;
+        let at = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % READERS;
+        let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut guard)
+            let conn = readers[at].lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn)
         })
         .await
-        .map_err(|e| StoreError::Internal(format!("sqlite worker failed: {e}")))?
+        .map_err(|e| StoreError::Internal(format!("sqlite reader failed: {e}")))?
+    }
+
+    /// Run `f` in the writer's next transaction; its answer once that has committed. An
+    /// error (or `Outcome::Undo`) takes back what `f` wrote, and nothing else.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<Outcome<T>> + Send + 'static,
+    {
+        let _round = self.round().await;
+        let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            let answer = match conn {
+                Err(e) => Err(e.clone()),
+                Ok(conn) => in_savepoint(conn, f),
+            };
+            Box::new(move |committed: &StoreResult<()>| {
+                let _ = tx.send(match committed {
+                    Ok(()) => answer,
+                    Err(e) => Err(e.clone()),
+                });
+            })
+        });
+        self.writer
+            .send(job)
+            .map_err(|_| StoreError::Internal("the sqlite writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Internal("the sqlite writer stopped".into()))?
+    }
+}
+
+/// `f` in a savepoint of the open transaction: released if it keeps its changes, rolled
+/// back to otherwise.
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<Outcome<T>>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
+    let result = f(conn);
+    let (keep, answer) = match result {
+        Ok(Outcome::Keep(t)) => (true, Ok(t)),
+        Ok(Outcome::Undo(t)) => (false, Ok(t)),
+        Err(e) => (false, Err(e)),
+    };
+    let end = if keep {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    conn.execute_batch(end).map_err(map_err)?;
+    answer
+}
+
+/// The writer thread: take the first waiting write, and every other one queued by then (up
+/// to `GROUP`), run them in one `BEGIN IMMEDIATE` transaction, commit, then answer them all.
+fn write_groups(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
+        let replies: Vec<Reply> = group
+            .into_iter()
+            .map(|job| job(begun.as_ref().map(|_| &conn)))
+            .collect();
+        let committed = match begun {
+            Err(e) => Err(e),
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                map_err(e)
+            }),
+        };
+        for reply in replies {
+            reply(&committed);
+        }
     }
 }
 
@@ -187,7 +313,7 @@ fn prefix_end(prefix: &str) -> String {
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         let key = key.clone();
-        self.run(move |conn| {
+        self.read(move |conn| {
             let row = conn
                 .query_row(
                     &format!("SELECT {READ_COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
@@ -202,30 +328,24 @@ impl Table for SqliteTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
-            if !holds(&tx, &item.key, cond)? {
+        self.write(move |conn| {
+            if !holds(conn, &item.key, cond)? {
                 return Err(StoreError::ConditionFailed);
             }
-            write_item(&tx, &item)?;
-            tx.commit().map_err(map_err)
+            write_item(conn, &item)?;
+            Ok(Outcome::Keep(()))
         })
         .await
     }
 
     async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()> {
         let key = key.clone();
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
-            if !holds(&tx, &key, cond)? {
+        self.write(move |conn| {
+            if !holds(conn, &key, cond)? {
                 return Err(StoreError::ConditionFailed);
             }
-            delete_row(&tx, &key)?;
-            tx.commit().map_err(map_err)
+            delete_row(conn, &key)?;
+            Ok(Outcome::Keep(()))
         })
         .await
     }
@@ -238,17 +358,14 @@ impl Table for SqliteTable {
                 super::MAX_TX_OPS
             )));
         }
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
+        self.write(move |conn| {
             let mut failed = Vec::new();
             for (i, op) in ops.iter().enumerate() {
                 let (key, cond) = match op {
                     TxOp::Put { item, cond } => (&item.key, *cond),
                     TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
                 };
-                if !holds(&tx, key, cond)? {
+                if !holds(conn, key, cond)? {
                     failed.push(i);
                 }
             }
@@ -257,19 +374,19 @@ impl Table for SqliteTable {
             }
             for op in &ops {
                 match op {
-                    TxOp::Put { item, .. } => write_item(&tx, item)?,
-                    TxOp::Delete { key, .. } => delete_row(&tx, key)?,
+                    TxOp::Put { item, .. } => write_item(conn, item)?,
+                    TxOp::Delete { key, .. } => delete_row(conn, key)?,
                     TxOp::Check { .. } => {}
                 }
             }
-            tx.commit().map_err(map_err)
+            Ok(Outcome::Keep(()))
         })
         .await
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
         let q = q.clone();
-        self.run(move |conn| {
+        self.read(move |conn| {
             let (pk_col, sk_col) = match q.index {
                 None => ("pk", "sk"),
                 Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
@@ -332,14 +449,11 @@ impl Table for SqliteTable {
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()> {
         for chunk in keys.chunks(super::MAX_BATCH) {
             let chunk = chunk.to_vec();
-            self.run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
-                    .map_err(map_err)?;
+            self.write(move |conn| {
                 for key in &chunk {
-                    delete_row(&tx, key)?;
+                    delete_row(conn, key)?;
                 }
-                tx.commit().map_err(map_err)
+                Ok(Outcome::Keep(()))
             })
             .await?;
         }
@@ -347,11 +461,12 @@ impl Table for SqliteTable {
     }
 
     async fn purge_expired(&self, now_unix: i64) -> StoreResult<usize> {
-        self.run(move |conn| {
+        self.write(move |conn| {
             conn.execute(
                 "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1",
                 [now_unix],
             )
+            .map(Outcome::Keep)
             .map_err(map_err)
         })
         .await
@@ -370,7 +485,7 @@ impl Table for SqliteTable {
         let key = key.clone();
         // One statement: SQLite's write lock makes the check and the add one step, across
         // processes sharing the file.
-        self.run(move |conn| bump(conn, &key, delta, ceiling, expires_at))
+        self.write(move |conn| bump(conn, &key, delta, ceiling, expires_at).map(Outcome::Keep))
             .await
     }
 
@@ -385,33 +500,29 @@ impl Table for SqliteTable {
 
     /// Counters, items and counts in one write transaction, under the file's lock.
     async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
-        self.run(move |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(map_err)?;
+        self.write(move |conn| {
             let mut values = Vec::with_capacity(a.limited.len());
             let mut refused = Vec::new();
             for (i, b) in a.limited.iter().enumerate() {
-                match bump(&tx, &b.key, b.delta, b.ceiling, b.expires_at)? {
+                match bump(conn, &b.key, b.delta, b.ceiling, b.expires_at)? {
                     Some(v) => values.push(v),
                     None => refused.push(i),
                 }
             }
             if !refused.is_empty() {
-                // dropping the transaction rolls every add back
-                return Ok(Err(refused));
+                // every add taken back
+                return Ok(Outcome::Undo(Err(refused)));
             }
             for item in &a.puts {
-                if !holds(&tx, &item.key, Cond::NotExists)? {
+                if !holds(conn, &item.key, Cond::NotExists)? {
                     return Err(StoreError::ConditionFailed);
                 }
-                write_item(&tx, item)?;
+                write_item(conn, item)?;
             }
             for b in &a.counts {
-                bump(&tx, &b.key, b.delta, b.ceiling, b.expires_at)?;
+                bump(conn, &b.key, b.delta, b.ceiling, b.expires_at)?;
             }
-            tx.commit().map_err(map_err)?;
-            Ok(Ok(values))
+            Ok(Outcome::Keep(Ok(values)))
         })
         .await
     }

@@ -18,6 +18,8 @@ struct Case {
     name: String,
     binary: PathBuf,
     event: Value,
+    /// Beside the common environment.
+    env: Vec<(&'static str, String)>,
 }
 
 struct Sample {
@@ -64,8 +66,10 @@ fn peak_rss_kb(pid: u32) -> u64 {
 async fn run_once(case: &Case, env: &[(&str, String)]) -> Sample {
     let api = RuntimeApi::start().await;
     let id = api.push(case.event.clone());
+    let mut env = env.to_vec();
+    env.extend(case.env.iter().cloned());
     let started = Instant::now();
-    let mut child = spawn_function(&case.binary, &api, env);
+    let mut child = spawn_function(&case.binary, &api, &env);
     let outcome = api.outcome(&id, Duration::from_secs(30)).await;
     let rss_kb = peak_rss_kb(child.id());
     let _ = child.kill();
@@ -203,38 +207,80 @@ async fn main() {
             name: "create-product".into(),
             binary: bins.join("create-product"),
             event: event("create-product", &vars),
+            env: Vec::new(),
         },
         Case {
             name: "create-surface-key".into(),
             binary: bins.join("create-surface-key"),
             event: event("create-surface-key", &vars),
+            env: Vec::new(),
         },
         Case {
             name: "get-surface".into(),
             binary: bins.join("get-surface"),
             event: event("get-surface", &vars),
+            env: Vec::new(),
         },
         Case {
             name: "invoke-surface-endpoint".into(),
             binary: bins.join("invoke-surface-endpoint"),
             event: invoke,
+            env: Vec::new(),
         },
         Case {
             name: "fire-schedules".into(),
             binary: bins.join("fire-schedules"),
             event: event("fire-schedules", &[]),
+            env: Vec::new(),
         },
     ];
+    // delivery: a queue record naming an execution that is not there (init is the point);
+    // with no runner, then with a webhook runner whose secret comes from Secrets Manager
+    // (a local endpoint answering GetSecretValue at once)
+    let secrets = runtype_tests::runner::Runner::start(|_, _| {
+        runtype_tests::runner::Answer::With(
+            200,
+            vec![("content-type", "application/x-amz-json-1.1".into())],
+            json!({ "Name": "runtype/runner", "SecretString": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" })
+                .to_string(),
+        )
+    })
+    .await;
+    let queue_event = event(
+        "deliver-executions-queue",
+        &[("EXECUTION_ID", "exec_00000000000000000000000001")],
+    );
+    let queue_url = ("RETRY_QUEUE_URL", "http://127.0.0.1:9/000000000000/retries".to_string());
+    cases.push(Case {
+        name: "deliver-executions (no runner)".into(),
+        binary: bins.join("deliver-executions"),
+        event: queue_event.clone(),
+        env: vec![queue_url.clone()],
+    });
+    cases.push(Case {
+        name: "deliver-executions (webhook; secret via the Secrets Manager SDK)".into(),
+        binary: bins.join("deliver-executions"),
+        event: queue_event,
+        env: vec![
+            queue_url,
+            ("RUNTYPE_RUNNER", "webhook".into()),
+            ("RUNTYPE_RUNNER_URL", "http://127.0.0.1:9/hook".into()),
+            ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".into()),
+            ("AWS_ENDPOINT_URL_SECRETSMANAGER", secrets.url.clone()),
+        ],
+    });
     if let Some(f) = &floors {
         cases.push(Case {
             name: "floor: hello-world lambda_http".into(),
             binary: f.join("hello"),
             event: event("get-surface", &vars),
+            env: Vec::new(),
         });
         cases.push(Case {
             name: "floor: one PutItem, default features".into(),
             binary: f.join("putitem"),
             event: json!({}),
+            env: Vec::new(),
         });
     }
     let env = [

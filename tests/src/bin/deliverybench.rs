@@ -1,0 +1,158 @@
+//! Delivery throughput: one `runtype serve` on the embedded store delivering a backlog of
+//! queued executions to a local runner that answers 200 at once, beside the raw request
+//! rate of the same HTTP client (`runtype::delivery::http`) to the same runner, at the same
+//! concurrency, in the same run. Prints Markdown rows. `bench/run.sh` drives it.
+//!
+//! `deliverybench <executions> <path of the runtype binary>`
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use runtype::app::{App, Backend, Config};
+use runtype::delivery::http::HttpClient;
+use runtype_tests::runner::{ok, Runner};
+use serde_json::{json, Value};
+
+/// The deliverer's default concurrency (`RUNTYPE_DELIVERY_CONCURRENCY`).
+const CONCURRENCY: usize = 16;
+
+async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Bytes::from(body.to_string()))
+        .unwrap();
+    let out = runtype::router::handle(app, req, "bench").await;
+    serde_json::from_slice(out.response.body()).unwrap()
+}
+
+/// Wait until the runner has `n` requests; the time from the first to the last.
+async fn arrivals(runner: &Runner, base: usize, n: usize) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut first = None;
+    loop {
+        let got = runner.count() - base;
+        if got > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if got >= n {
+            return first.unwrap().elapsed();
+        }
+        assert!(Instant::now() < deadline, "only {got} of {n} arrived");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000);
+    let runtype = args.get(1).cloned().unwrap_or("target/release/runtype".into());
+    let dir = std::env::temp_dir().join(runtype::ids::new_id("deliverybench"));
+    let data = dir.join("data.db");
+
+    // a backlog of queued gateway executions on a fresh data file
+    let app = App::open(&Backend::Embedded(data.clone()), Config::local(""))
+        .await
+        .unwrap();
+    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench")
+        .await
+        .unwrap();
+    let key = key.plaintext;
+    let id = |v: Value| v["id"].as_str().unwrap().to_string();
+    let p = id(call(&app, &key, "POST", "/v1/products", json!({ "name": "bench" })).await);
+    let c = id(call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/capabilities"),
+        json!({ "capabilityName": "Answer", "flowId": "flow_1" }),
+    )
+    .await);
+    let s = id(call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces"),
+        json!({ "name": "api", "type": "api" }),
+    )
+    .await);
+    call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/items"),
+        json!({ "capabilityId": c }),
+    )
+    .await;
+    let surface_key = call(
+        &app,
+        &key,
+        "POST",
+        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        json!({}),
+    )
+    .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/products/{p}/surfaces/{s}/api/answer");
+    let body = json!({ "inputs": { "question": "load" } });
+    let sample = call(&app, &surface_key, "POST", &path, body.clone()).await;
+    for _ in 1..n {
+        call(&app, &surface_key, "POST", &path, body.clone()).await;
+    }
+    drop(app);
+
+    let runner = Runner::start(|_, _| ok("{}")).await;
+    let url: http::Uri = format!("{}/hook", runner.url).parse().unwrap();
+
+    // the floor: the same client, the same runner, a webhook-sized body
+    let envelope = Bytes::from(
+        json!({ "type": "execution.requested", "timestamp": runtype::time::now_string(), "data": sample })
+            .to_string(),
+    );
+    let client = HttpClient::new(Duration::from_secs(30));
+    let started = Instant::now();
+    stream::iter(0..n)
+        .map(|_| client.post(&url, &[], envelope.clone()))
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let raw = n as f64 / started.elapsed().as_secs_f64();
+
+    // one serve delivering the backlog
+    let base = runner.count();
+    let mut serve = Command::new(&runtype)
+        .args(["serve", "--port", "0", "--no-scheduler", "--data"])
+        .arg(&data)
+        .env("RUNTYPE_RUNNER", "webhook")
+        .env("RUNTYPE_RUNNER_URL", url.to_string())
+        .env(
+            "RUNTYPE_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .env("RUNTYPE_LOG_LEVEL", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start runtype serve");
+    let took = arrivals(&runner, base, n).await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let delivered = n as f64 / took.as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("| what | executions or requests | per second |");
+    println!("|---|---:|---:|");
+    println!("| `runtype serve` delivering a backlog (webhook, signed; claim and settle written) | {n} | {delivered:.0} |");
+    println!("| floor: the same HTTP client posting to the same runner | {n} | {raw:.0} |");
+    println!();
+    println!(
+        "Delivered ÷ raw, same run: **{:.2}** (target ≥ 0.5), at concurrency {CONCURRENCY}.",
+        delivered / raw
+    );
+}
