@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Benchmarks, run by hand (not part of the test suite): cold starts of release function
 # binaries behind the Runtime API emulator against DynamoDB Local, beside two floors built in
-# the same run; and a warm-path load run against `runtype serve` beside a bare hyper server.
-# Writes BENCHMARKS.md.   Usage: bench/run.sh [RUNS (default 20)] [SECONDS (default 10)]
+# the same run; a warm-path load run against `runtype serve` beside a bare hyper server; and
+# delivery throughput beside the raw rate of its HTTP client. Writes BENCHMARKS.md, keeping
+# the section `bench/build.sh` made.
+# Usage: bench/run.sh [RUNS (default 20)] [SECONDS (default 10)] [EXECUTIONS (default 5000)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-20}"
 SECONDS_PER_LOAD="${2:-10}"
+EXECUTIONS="${3:-5000}"
 TOOLS="$PWD/.tools"
 . scripts/dynamodb-local.sh
 
 echo "bench: building release binaries"
-cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p fire-schedules -p runtype-cli
-cargo build --release --quiet -p runtype-tests --bin coldstart
+cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p fire-schedules -p deliver-executions -p runtype-cli
+cargo build --release --quiet -p runtype-tests --bin coldstart --bin deliverybench
 cargo build --release --quiet --manifest-path bench/floors/Cargo.toml
 
 echo "bench: cold starts ($RUNS runs each)"
@@ -69,8 +72,11 @@ W4=$(wrk -t2 -c16 -d"${SECONDS_PER_LOAD}s" --latency -s "$DATA/gateway.lua" "$AP
 CODES=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SK" -H 'Content-Type: application/json' -d '{}' "$API/v1/products/$P/surfaces/$S/api/answer-questions")
 [ "$CODES" = 202 ] || { echo "bench: the gateway answered $CODES, not 202"; exit 1; }
 rps() { echo "$1" | awk '/Requests\/sec/{print $2}'; }
+echo "bench: delivery ($EXECUTIONS executions)"
+DELIVERY=$(target/release/deliverybench "$EXECUTIONS" target/release/runtype)
 RATIO=$(python3 -c "print(f'{float(\"$(rps "$W4")\") / float(\"$(rps "$W2")\"):.2f}')")
 
+BUILD_SECTION=$(sed -n '/^## Whole-stack build/,$p' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo
@@ -99,5 +105,18 @@ RATIO=$(python3 -c "print(f'{float(\"$(rps "$W4")\") / float(\"$(rps "$W2")\"):.
   echo "Gateway throughput ÷ GET surface throughput, same run: **$RATIO** (target ≥ 0.8)."
   echo "An admitted gateway call is three storage round trips (key and partition; the rate-limit"
   echo "windows; the execution and the key's usage), each of them writes but the first."
+  echo
+  echo "## Delivery"
+  echo
+  echo "One \`runtype serve\` (embedded store, webhook runner, default concurrency) delivering a"
+  echo "backlog of $EXECUTIONS queued gateway executions to a local runner that answers 200 at once"
+  echo "(first arrival to last), beside the same HTTP client posting the same number of"
+  echo "webhook-sized bodies to the same runner at the same concurrency (\`tests/src/bin/deliverybench.rs\`)."
+  echo
+  echo "$DELIVERY"
+  if [ -n "$BUILD_SECTION" ]; then
+    echo
+    echo "$BUILD_SECTION"
+  fi
 } > BENCHMARKS.md
 cat BENCHMARKS.md

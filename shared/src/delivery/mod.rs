@@ -28,8 +28,8 @@ use crate::repo::executions;
 use crate::store::{Item, Table};
 use crate::time::Clock;
 
-/// Executions read from the delivery index at a time.
-const BATCH: usize = 256;
+/// Executions read from each shard of the delivery index at a time.
+const BATCH: usize = 64;
 /// The longest wait between attempts that backoff chooses.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The longest `Retry-After` honoured (also the most an SQS message can be delayed).
@@ -131,9 +131,11 @@ impl Deliverer {
         &self.settings
     }
 
-    /// Deliver every execution due now, each at most once in this pass, up to the
-    /// configured concurrency at a time. Expired executions and runs (past retention) are
-    /// purged first where the store does not expire items itself.
+    /// Deliver every execution due now, each at most once in this pass, in waves: each
+    /// wave's claims are one write, its requests go out together, and what they came to
+    /// is one more write. Two waves of half the concurrency each are in flight at a time.
+    /// Expired executions and runs (past retention) are purged first where the store does
+    /// not expire items itself.
     pub async fn pass(&self) -> ApiResult<Summary> {
         let mut summary = Summary::default();
         if !self.settings.delivers() {
@@ -143,6 +145,7 @@ impl Deliverer {
         // a clock set ahead (`--now`) does not expire anything early
         let purge_at = now.min(crate::time::now());
         self.table.purge_expired(purge_at.timestamp()).await?;
+        let wave = self.settings.concurrency.div_ceil(2).max(1);
         let mut seen = HashSet::new();
         loop {
             let due = executions::due(self.table.as_ref(), now, BATCH).await?;
@@ -153,12 +156,17 @@ impl Deliverer {
             if fresh.is_empty() {
                 return Ok(summary);
             }
-            let steps: Vec<ApiResult<Step>> = stream::iter(fresh)
-                .map(|it| async move { self.deliver(&it).await })
-                .buffer_unordered(self.settings.concurrency)
+            let mut waves = Vec::new();
+            let mut rest = fresh.into_iter().peekable();
+            while rest.peek().is_some() {
+                waves.push(rest.by_ref().take(wave).collect::<Vec<_>>());
+            }
+            let steps: Vec<Vec<ApiResult<Step>>> = stream::iter(waves)
+                .map(|items| self.deliver_all(items))
+                .buffer_unordered(2)
                 .collect()
                 .await;
-            for step in steps {
+            for step in steps.into_iter().flatten() {
                 match step {
                     Ok(Step::Completed) => summary.delivered += 1,
                     Ok(Step::Retrying(_)) => summary.retried += 1,
@@ -173,44 +181,84 @@ impl Deliverer {
     /// Deliver the execution `id` if it is due (the Lambda function's entry).
     pub async fn deliver_id(&self, id: &str) -> ApiResult<Step> {
         match executions::find(self.table.as_ref(), id).await? {
-            Some(found) => self.deliver(&found).await,
+            Some(found) => self.deliver(found).await,
             None => Ok(Step::Skipped),
         }
     }
 
     /// One attempt at the execution in `found`, if it is due and this deliverer wins the
     /// claim.
-    pub async fn deliver(&self, found: &Item) -> ApiResult<Step> {
+    pub async fn deliver(&self, found: Item) -> ApiResult<Step> {
+        self.deliver_all(vec![found])
+            .await
+            .pop()
+            .unwrap_or(Ok(Step::Skipped))
+    }
+
+    /// One attempt at each of these executions that is due and whose claim this
+    /// deliverer wins: the claims in one write, the requests side by side, what they came
+    /// to in one write. Answers a step per execution, in order.
+    pub async fn deliver_all(&self, found: Vec<Item>) -> Vec<ApiResult<Step>> {
         let now = self.clock.now();
-        let e: Execution = crate::repo::decode(found)?;
-        let Some(due) = e.due_at().and_then(crate::time::parse) else {
-            return Ok(Step::Skipped);
-        };
-        if due > now {
-            return Ok(Step::Waiting(due));
+        let mut steps: Vec<Option<ApiResult<Step>>> = Vec::with_capacity(found.len());
+        let mut due = Vec::new();
+        for (i, item) in found.iter().enumerate() {
+            let e: Execution = match crate::repo::decode(item) {
+                Ok(e) => e,
+                Err(err) => {
+                    steps.push(Some(Err(err)));
+                    continue;
+                }
+            };
+            match e.due_at().and_then(crate::time::parse) {
+                None => steps.push(Some(Ok(Step::Skipped))),
+                Some(at) if at > now => steps.push(Some(Ok(Step::Waiting(at)))),
+                Some(_) => {
+                    steps.push(None);
+                    due.push((i, e, item.version));
+                }
+            }
         }
-        let lease = self.lease(&e);
-        let Some((mut e, version)) =
-            executions::claim(self.table.as_ref(), found, now, lease).await?
-        else {
-            return Ok(Step::Skipped);
-        };
-        let answer = if e.attempts > self.settings.max_attempts {
-            // the claim of the last attempt lapsed: its deliverer never said how it went
-            Answer::Fail(
-                e.error
-                    .clone()
-                    .unwrap_or_else(|| "the last attempt was interrupted".into()),
-            )
-        } else {
-            self.attempt(&mut e).await
-        };
-        let step = self.conclude(&mut e, answer);
-        if executions::settle(self.table.as_ref(), &e, version).await? {
-            Ok(step)
-        } else {
-            Ok(Step::Skipped)
+        let (at, batch): (Vec<usize>, Vec<(Execution, u64)>) =
+            due.into_iter().map(|(i, e, v)| (i, (e, v))).unzip();
+        let claims =
+            executions::claim_all(self.table.as_ref(), batch, now, |e| self.lease(e)).await;
+        let mut won = Vec::new();
+        for (i, claim) in at.into_iter().zip(claims) {
+            match claim {
+                Ok(Some(claimed)) => won.push((i, claimed)),
+                Ok(None) => steps[i] = Some(Ok(Step::Skipped)),
+                Err(err) => steps[i] = Some(Err(err)),
+            }
         }
+        let attempts = won.into_iter().map(|(i, (mut e, version))| async move {
+            let answer = if e.attempts > self.settings.max_attempts {
+                // the claim of the last attempt lapsed: its deliverer never said how it went
+                Answer::Fail(
+                    e.error
+                        .clone()
+                        .unwrap_or_else(|| "the last attempt was interrupted".into()),
+                )
+            } else {
+                self.attempt(&mut e).await
+            };
+            let step = self.conclude(&mut e, answer);
+            (i, step, (e, version))
+        });
+        let done = futures_util::future::join_all(attempts).await;
+        let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev)| ev.clone()).collect();
+        let written = executions::settle_all(self.table.as_ref(), &settled).await;
+        for ((i, step, _), w) in done.into_iter().zip(written) {
+            steps[i] = Some(match w {
+                Ok(true) => Ok(step),
+                Ok(false) => Ok(Step::Skipped),
+                Err(err) => Err(err),
+            });
+        }
+        steps
+            .into_iter()
+            .map(|s| s.unwrap_or(Ok(Step::Skipped)))
+            .collect()
     }
 
     /// How long a claim lasts: long enough for the attempt's requests (a run's records go

@@ -39,7 +39,8 @@ pub struct Settings {
     pub max_attempts: u32,
     /// How long one request may take (`RUNTYPE_RUNNER_TIMEOUT_MS`, default 30 s).
     pub timeout: Duration,
-    /// Executions delivered at once by one pass (`RUNTYPE_DELIVERY_CONCURRENCY`, default 16).
+    /// Requests one deliverer has in flight at most (`RUNTYPE_DELIVERY_CONCURRENCY`, default
+    /// 32): two waves of half as many executions.
     pub concurrency: usize,
 }
 
@@ -126,7 +127,7 @@ impl Settings {
                 30_000,
                 |n: &u64| (1..=900_000).contains(n),
             )?),
-            concurrency: number("RUNTYPE_DELIVERY_CONCURRENCY", 16, |n| {
+            concurrency: number("RUNTYPE_DELIVERY_CONCURRENCY", 32, |n| {
                 (1..=1000).contains(n)
             })?,
         })
@@ -138,7 +139,7 @@ impl Settings {
             runner,
             max_attempts: 8,
             timeout: Duration::from_secs(30),
-            concurrency: 16,
+            concurrency: 32,
         }
     }
 

@@ -7,11 +7,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{Execution, Run};
 use chrono::{DateTime, Utc};
 
-use crate::store::{Cond, Index, Item, Key, Query, StoreError, Table};
+use crate::store::{Cond, Index, Item, Key, Query, StoreError, Table, TxOp};
 
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
-use super::{decode, get_owned, item, products, Record, Retry, Tx};
+use super::{decode, get_owned, item, products, Record, Retry};
 
 /// Executions and runs are kept this many days (`RUNTYPE_EXECUTION_RETENTION_DAYS`,
 /// default 30), then expire (DynamoDB's TTL; the embedded store purges them).
@@ -166,19 +166,23 @@ pub async fn keys_of(
     Ok(keys)
 }
 
-/// Up to `limit` executions due for delivery at `now` (queued ones whose attempt is due,
-/// running ones whose claim lapsed), from the delivery index: one Query per shard.
-pub async fn due(table: &dyn Table, now: DateTime<Utc>, limit: usize) -> ApiResult<Vec<Item>> {
+/// Executions due for delivery at `now` (queued ones whose attempt is due, running ones
+/// whose claim lapsed), from the delivery index, oldest first: one Query per shard, each of
+/// at most `per_shard`.
+pub async fn due(table: &dyn Table, now: DateTime<Utc>, per_shard: usize) -> ApiResult<Vec<Item>> {
     let upto = format!("{}#\u{10FFFF}", crate::time::format(now));
-    let mut found = Vec::new();
-    for shard in 0..k::DELIVERY_SHARDS {
-        let mut q = Query::index(Index::Gsi2, k::delivery_pk(shard)).limit(limit);
+    let queries = (0..k::DELIVERY_SHARDS).map(|shard| {
+        let mut q = Query::index(Index::Gsi2, k::delivery_pk(shard)).limit(per_shard);
         q.sk_max = Some(upto.clone());
-        found.extend(table.query(&q).await?.items);
+        q
+    });
+    let pages =
+        futures_util::future::join_all(queries.map(|q| async move { table.query(&q).await })).await;
+    let mut found = Vec::new();
+    for page in pages {
+        found.extend(page?.items);
     }
-    // oldest first across shards, so a backlog drains in order
     found.sort_by(|a, b| a.gsi2.cmp(&b.gsi2));
-    found.truncate(limit);
     Ok(found)
 }
 
@@ -203,21 +207,9 @@ pub async fn find(table: &dyn Table, id: &str) -> ApiResult<Option<Item>> {
     Ok(table.get(&k::execution(id)).await?)
 }
 
-/// Take the execution in `found` for one attempt at `now`, if it is due: it becomes
-/// `running`, its attempt count goes up, and its claim lasts `lease`. The write is
-/// conditioned on the version read, so of any number of deliverers that read it, exactly
-/// one wins; the others answer `None`.
-pub async fn claim(
-    table: &dyn Table,
-    found: &Item,
-    now: DateTime<Utc>,
-    lease: chrono::Duration,
-) -> ApiResult<Option<(Execution, u64)>> {
-    let mut e: Execution = decode(found)?;
-    let due = e.due_at().and_then(crate::time::parse);
-    if due.is_none_or(|due| due > now) {
-        return Ok(None);
-    }
+/// `e` taken for one attempt at `now`: `running`, one more attempt, a fresh claim that
+/// lasts `lease`.
+fn claimed(mut e: Execution, now: DateTime<Utc>, lease: chrono::Duration) -> Execution {
     let now_s = crate::time::format(now);
     e.status = "running".into();
     e.attempts += 1;
@@ -225,54 +217,97 @@ pub async fn claim(
     e.delivery.next_attempt_at = None;
     e.delivery.lease_until = Some(crate::time::format(now + lease));
     e.delivery.claim = Some(crate::ids::new_id("claim"));
-    Ok(write(table, &e, found.version)
-        .await?
-        .then(|| (e, found.version + 1)))
+    e
 }
 
-/// Store what became of an attempt (`e` as the deliverer left it), with its run, under
-/// the version the claim wrote. `false`: the claim was lost meanwhile (it lapsed and
-/// another deliverer took it) or the execution is gone; nothing was written.
-pub async fn settle(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
-    write(table, e, version).await
+/// Take each execution (read at its version, and due) for one attempt at `now`, with the
+/// claim `lease` gives it: every write conditioned on the version read, so of any number
+/// of deliverers that read one, exactly one wins; the others get `None` for it. One write
+/// for the lot.
+pub async fn claim_all(
+    table: &dyn Table,
+    batch: Vec<(Execution, u64)>,
+    now: DateTime<Utc>,
+    lease: impl Fn(&Execution) -> chrono::Duration,
+) -> Vec<ApiResult<Option<(Execution, u64)>>> {
+    let batch: Vec<(Execution, u64)> = batch
+        .into_iter()
+        .map(|(e, v)| {
+            let lease = lease(&e);
+            (claimed(e, now, lease), v)
+        })
+        .collect();
+    let written = write_all(table, &batch).await;
+    batch
+        .into_iter()
+        .zip(written)
+        .map(|((e, v), w)| Ok(w?.then(|| (e, v + 1))))
+        .collect()
 }
 
-/// Write `e` over `version`. A condition that fails may be this very write, applied but
-/// unanswered and sent again (a timeout, a retry): the item is read back, and if it holds
-/// exactly `e` (whose claim is unique) the write is ours.
-async fn write(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
-    if write_once(table, e, version).await? {
-        return Ok(true);
+/// Store what became of each attempt (the execution as its deliverer left it, with the
+/// run it mirrors) under the version its claim wrote. `false`: the claim was lost meanwhile
+/// (it lapsed and another deliverer took it) or the execution is gone; nothing was written.
+pub async fn settle_all(table: &dyn Table, batch: &[(Execution, u64)]) -> Vec<ApiResult<bool>> {
+    write_all(table, batch).await
+}
+
+/// The writes of one execution over `version`: the execution, and its run if it has one
+/// (which must still be there: the run goes with its schedule, and so does the execution).
+fn writes(e: &Execution, version: u64) -> Vec<TxOp> {
+    let mut ops = vec![TxOp::Put {
+        item: e.to_item(version + 1),
+        cond: Cond::Version(version),
+    }];
+    if let Some(run) = e.run() {
+        ops.push(TxOp::Put {
+            item: run_item(&run, version + 1),
+            cond: Cond::Exists,
+        });
     }
+    ops
+}
+
+/// Write each execution over its version, in one step. A condition that fails may be this
+/// very write, applied but unanswered and sent again (a timeout, a retry): the item is read
+/// back, and if it holds exactly what was written (its claim is unique) the write is ours.
+async fn write_all(table: &dyn Table, batch: &[(Execution, u64)]) -> Vec<ApiResult<bool>> {
+    let groups = batch.iter().map(|(e, v)| writes(e, *v)).collect();
+    let results = table.transact_each(groups).await;
+    let checks = batch
+        .iter()
+        .zip(results)
+        .map(|((e, v), result)| async move {
+            match result {
+                Ok(()) => Ok(true),
+                Err(StoreError::ConditionFailed) => ours(table, e, *v).await,
+                Err(StoreError::Cancelled(failed)) if !failed.is_empty() => {
+                    ours(table, e, *v).await
+                }
+                // a lost race with another transaction decided nothing: write it again
+                Err(raced @ StoreError::Cancelled(_)) => {
+                    let mut retry = Retry::default();
+                    retry.after(raced).await?;
+                    loop {
+                        match table.transact(writes(e, *v)).await {
+                            Ok(()) => return Ok(true),
+                            Err(StoreError::Cancelled(f)) if !f.is_empty() => {
+                                return ours(table, e, *v).await
+                            }
+                            Err(other) => retry.after(other).await?,
+                        }
+                    }
+                }
+                Err(other) => Err(other.into()),
+            }
+        });
+    futures_util::future::join_all(checks).await
+}
+
+/// Whether the execution now holds exactly `e` written over `version`.
+async fn ours(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
     let Some(again) = table.get(&k::execution(&e.id)).await? else {
         return Ok(false);
     };
     Ok(again.version == version + 1 && decode::<Execution>(&again)? == *e)
-}
-
-async fn write_once(table: &dyn Table, e: &Execution, version: u64) -> ApiResult<bool> {
-    let next = e.to_item(version + 1);
-    let Some(run) = e.run() else {
-        return match table.put(next, Cond::Version(version)).await {
-            Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed) => Ok(false),
-            Err(other) => Err(other.into()),
-        };
-    };
-    // the run goes with its schedule: if it is gone, so is (or soon will be) the execution
-    let mut retry = Retry::default();
-    loop {
-        let mut tx = Tx::default();
-        tx.put(next.clone(), Cond::Version(version));
-        tx.put(run_item(&run, version + 1), Cond::Exists);
-        match tx.commit(table).await {
-            Ok(()) => return Ok(true),
-            Err(rejected) => match rejected.into_store_error() {
-                StoreError::Cancelled(failed) if !failed.is_empty() => return Ok(false),
-                // a lost race with another transaction: nothing was decided, try again
-                raced @ StoreError::Cancelled(_) => retry.after(raced).await?,
-                other => return Err(other.into()),
-            },
-        }
-    }
 }

@@ -231,6 +231,20 @@ pub trait Table: Send + Sync {
 
     async fn query(&self, q: &Query) -> StoreResult<Page>;
 
+    /// Independent transactions, each all or nothing (a group of one put is a conditional
+    /// put: `ConditionFailed`), answered one by one. DynamoDB sends them side by side; the
+    /// embedded store writes them in one step.
+    async fn transact_each(&self, groups: Vec<Vec<TxOp>>) -> Vec<StoreResult<()>> {
+        futures_util::future::join_all(groups.into_iter().map(|ops| async move {
+            match <[TxOp; 1]>::try_from(ops) {
+                Ok([TxOp::Put { item, cond }]) => self.put(item, cond).await,
+                Ok([op]) => self.transact(vec![op]).await,
+                Err(ops) => self.transact(ops).await,
+            }
+        }))
+        .await
+    }
+
     /// Unconditional deletes, in batches of at most `MAX_BATCH`.
     async fn delete_many(&self, keys: &[Key]) -> StoreResult<()>;
 

@@ -166,19 +166,22 @@ fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<Outcome<T>>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT job").map_err(map_err)?;
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .map_err(map_err)
+    };
+    run("SAVEPOINT job")?;
     let result = f(conn);
     let (keep, answer) = match result {
         Ok(Outcome::Keep(t)) => (true, Ok(t)),
         Ok(Outcome::Undo(t)) => (false, Ok(t)),
         Err(e) => (false, Err(e)),
     };
-    let end = if keep {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end).map_err(map_err)?;
+    if !keep {
+        run("ROLLBACK TO job")?;
+    }
+    run("RELEASE job")?;
     answer
 }
 
@@ -224,14 +227,13 @@ fn map_err(e: rusqlite::Error) -> StoreError {
 }
 
 fn current_version(conn: &Connection, key: &Key) -> StoreResult<Option<u64>> {
-    conn.query_row(
-        "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
-        [&key.pk, &key.sk],
-        |r| r.get::<_, i64>(0),
-    )
-    .optional()
-    .map(|v| v.map(|v| v as u64))
-    .map_err(map_err)
+    conn.prepare_cached("SELECT version FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row([&key.pk, &key.sk], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|v| v.map(|v| v as u64))
+        .map_err(map_err)
 }
 
 fn holds(conn: &Connection, key: &Key, cond: Cond) -> StoreResult<bool> {
@@ -247,36 +249,38 @@ fn holds(conn: &Connection, key: &Key, cond: Cond) -> StoreResult<bool> {
     })
 }
 
-fn write_item(conn: &Connection, item: &Item) -> StoreResult<()> {
-    let data =
-        serde_json::to_string(&item.data).map_err(|e| StoreError::Internal(e.to_string()))?;
-    conn.execute(
-        &format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-        rusqlite::params![
-            item.key.pk,
-            item.key.sk,
-            item.gsi1.as_ref().map(|g| &g.0),
-            item.gsi1.as_ref().map(|g| &g.1),
-            item.gsi2.as_ref().map(|g| &g.0),
-            item.gsi2.as_ref().map(|g| &g.1),
-            item.entity,
-            item.version as i64,
-            item.created_at,
-            item.updated_at,
-            item.expires_at,
-            data,
-        ],
-    )
+/// An item's record as stored (made before the write reaches the writer thread, so the
+/// writer spends its time writing).
+fn encode(item: &Item) -> StoreResult<String> {
+    serde_json::to_string(&item.data).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn write_item(conn: &Connection, item: &Item, data: &str) -> StoreResult<()> {
+    let mut stmt = conn
+        .prepare_cached(&format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"))
+        .map_err(map_err)?;
+    stmt.execute(rusqlite::params![
+        item.key.pk,
+        item.key.sk,
+        item.gsi1.as_ref().map(|g| &g.0),
+        item.gsi1.as_ref().map(|g| &g.1),
+        item.gsi2.as_ref().map(|g| &g.0),
+        item.gsi2.as_ref().map(|g| &g.1),
+        item.entity,
+        item.version as i64,
+        item.created_at,
+        item.updated_at,
+        item.expires_at,
+        data,
+    ])
     .map_err(map_err)?;
     Ok(())
 }
 
 fn delete_row(conn: &Connection, key: &Key) -> StoreResult<()> {
-    conn.execute(
-        "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
-        [&key.pk, &key.sk],
-    )
-    .map_err(map_err)?;
+    conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| stmt.execute([&key.pk, &key.sk]))
+        .map_err(map_err)?;
     Ok(())
 }
 
@@ -315,12 +319,10 @@ impl Table for SqliteTable {
         let key = key.clone();
         self.read(move |conn| {
             let row = conn
-                .query_row(
-                    &format!("SELECT {READ_COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"),
-                    [&key.pk, &key.sk],
-                    read_row,
-                )
-                .optional()
+                .prepare_cached(&format!(
+                    "SELECT {READ_COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
+                ))
+                .and_then(|mut stmt| stmt.query_row([&key.pk, &key.sk], read_row).optional())
                 .map_err(map_err)?;
             row.map(finish).transpose()
         })
@@ -328,11 +330,12 @@ impl Table for SqliteTable {
     }
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
+        let data = encode(&item)?;
         self.write(move |conn| {
             if !holds(conn, &item.key, cond)? {
                 return Err(StoreError::ConditionFailed);
             }
-            write_item(conn, &item)?;
+            write_item(conn, &item, &data)?;
             Ok(Outcome::Keep(()))
         })
         .await
@@ -358,6 +361,13 @@ impl Table for SqliteTable {
                 super::MAX_TX_OPS
             )));
         }
+        let data = ops
+            .iter()
+            .map(|op| match op {
+                TxOp::Put { item, .. } => encode(item),
+                _ => Ok(String::new()),
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
         self.write(move |conn| {
             let mut failed = Vec::new();
             for (i, op) in ops.iter().enumerate() {
@@ -372,9 +382,9 @@ impl Table for SqliteTable {
             if !failed.is_empty() {
                 return Err(StoreError::Cancelled(failed));
             }
-            for op in &ops {
+            for (op, data) in ops.iter().zip(&data) {
                 match op {
-                    TxOp::Put { item, .. } => write_item(conn, item)?,
+                    TxOp::Put { item, .. } => write_item(conn, item, data)?,
                     TxOp::Delete { key, .. } => delete_row(conn, key)?,
                     TxOp::Check { .. } => {}
                 }
@@ -382,6 +392,62 @@ impl Table for SqliteTable {
             Ok(Outcome::Keep(()))
         })
         .await
+    }
+
+    async fn transact_each(&self, groups: Vec<Vec<TxOp>>) -> Vec<StoreResult<()>> {
+        let n = groups.len();
+        let encoded: StoreResult<Vec<Vec<String>>> = groups
+            .iter()
+            .map(|ops| {
+                ops.iter()
+                    .map(|op| match op {
+                        TxOp::Put { item, .. } => encode(item),
+                        _ => Ok(String::new()),
+                    })
+                    .collect()
+            })
+            .collect();
+        let data = match encoded {
+            Ok(d) => d,
+            Err(e) => return vec![Err(e); n],
+        };
+        let written = self
+            .write(move |conn| {
+                let mut answers = Vec::with_capacity(groups.len());
+                for (ops, data) in groups.iter().zip(&data) {
+                    let mut failed = Vec::new();
+                    for (i, op) in ops.iter().enumerate() {
+                        let (key, cond) = match op {
+                            TxOp::Put { item, cond } => (&item.key, *cond),
+                            TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
+                        };
+                        if !holds(conn, key, cond)? {
+                            failed.push(i);
+                        }
+                    }
+                    if !failed.is_empty() {
+                        answers.push(Err(match ops.len() {
+                            1 => StoreError::ConditionFailed,
+                            _ => StoreError::Cancelled(failed),
+                        }));
+                        continue;
+                    }
+                    for (op, data) in ops.iter().zip(data) {
+                        match op {
+                            TxOp::Put { item, .. } => write_item(conn, item, data)?,
+                            TxOp::Delete { key, .. } => delete_row(conn, key)?,
+                            TxOp::Check { .. } => {}
+                        }
+                    }
+                    answers.push(Ok(()));
+                }
+                Ok(Outcome::Keep(answers))
+            })
+            .await;
+        match written {
+            Ok(answers) => answers,
+            Err(e) => vec![Err(e); n],
+        }
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
@@ -500,6 +566,7 @@ impl Table for SqliteTable {
 
     /// Counters, items and counts in one write transaction, under the file's lock.
     async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
+        let data = a.puts.iter().map(encode).collect::<StoreResult<Vec<_>>>()?;
         self.write(move |conn| {
             let mut values = Vec::with_capacity(a.limited.len());
             let mut refused = Vec::new();
@@ -513,11 +580,11 @@ impl Table for SqliteTable {
                 // every add taken back
                 return Ok(Outcome::Undo(Err(refused)));
             }
-            for item in &a.puts {
+            for (item, data) in a.puts.iter().zip(&data) {
                 if !holds(conn, &item.key, Cond::NotExists)? {
                     return Err(StoreError::ConditionFailed);
                 }
-                write_item(conn, item)?;
+                write_item(conn, item, data)?;
             }
             for b in &a.counts {
                 bump(conn, &b.key, b.delta, b.ceiling, b.expires_at)?;
@@ -536,7 +603,8 @@ fn bump(
     ceiling: Option<i64>,
     expires_at: Option<i64>,
 ) -> StoreResult<Option<i64>> {
-    conn.query_row(
+    let mut stmt = conn
+        .prepare_cached(
         "INSERT INTO items (pk, sk, type, version, created_at, updated_at, expires_at, data, count)
          VALUES (?1, ?2, 'counter', 1, ?3, ?3, ?4, '{}', ?5)
          ON CONFLICT (pk, sk) DO UPDATE SET
@@ -546,6 +614,9 @@ fn bump(
             expires_at = coalesce(excluded.expires_at, expires_at)
          WHERE ?6 IS NULL OR coalesce(count, 0) + excluded.count <= ?6
          RETURNING count",
+        )
+        .map_err(map_err)?;
+    stmt.query_row(
         rusqlite::params![
             key.pk,
             key.sk,

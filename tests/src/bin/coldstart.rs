@@ -250,7 +250,10 @@ async fn main() {
         "deliver-executions-queue",
         &[("EXECUTION_ID", "exec_00000000000000000000000001")],
     );
-    let queue_url = ("RETRY_QUEUE_URL", "http://127.0.0.1:9/000000000000/retries".to_string());
+    let queue_url = (
+        "RETRY_QUEUE_URL",
+        "http://127.0.0.1:9/000000000000/retries".to_string(),
+    );
     cases.push(Case {
         name: "deliver-executions (no runner)".into(),
         binary: bins.join("deliver-executions"),

@@ -16,7 +16,7 @@ use runtype_tests::runner::{ok, Runner};
 use serde_json::{json, Value};
 
 /// The deliverer's default concurrency (`RUNTYPE_DELIVERY_CONCURRENCY`).
-const CONCURRENCY: usize = 16;
+const CONCURRENCY: usize = 32;
 
 async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
     let req = http::Request::builder()
@@ -51,7 +51,10 @@ async fn arrivals(runner: &Runner, base: usize, n: usize) -> Duration {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000);
-    let runtype = args.get(1).cloned().unwrap_or("target/release/runtype".into());
+    let runtype = args
+        .get(1)
+        .cloned()
+        .unwrap_or("target/release/runtype".into());
     let dir = std::env::temp_dir().join(runtype::ids::new_id("deliverybench"));
     let data = dir.join("data.db");
 
@@ -64,7 +67,14 @@ async fn main() {
         .unwrap();
     let key = key.plaintext;
     let id = |v: Value| v["id"].as_str().unwrap().to_string();
-    let p = id(call(&app, &key, "POST", "/v1/products", json!({ "name": "bench" })).await);
+    let p = id(call(
+        &app,
+        &key,
+        "POST",
+        "/v1/products",
+        json!({ "name": "bench" }),
+    )
+    .await);
     let c = id(call(
         &app,
         &key,
@@ -137,6 +147,10 @@ async fn main() {
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         )
         .env("RUNTYPE_LOG_LEVEL", "warn")
+        .env(
+            "RUNTYPE_DELIVERY_CONCURRENCY",
+            std::env::var("BENCH_CONCURRENCY").unwrap_or("32".into()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("start runtype serve");
