@@ -50,9 +50,21 @@ pub struct SqliteTable {
 }
 
 /// A write to run inside the writer's transaction (or, if it could not begin, told why);
-/// it answers how to reply once the transaction has committed (or failed to).
-type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> Reply + Send>;
+/// it answers how to reply once the transaction has committed (or failed to), and whether
+/// it failed part-way, leaving changes it cannot take back (the whole group is then rolled
+/// back).
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (Reply, bool) + Send>;
 type Reply = Box<dyn FnOnce(&StoreResult<()>) + Send>;
+
+/// How a write's changes are taken back when it fails or undoes itself.
+#[derive(Clone, Copy)]
+enum Undo {
+    /// It checks every condition before it changes anything, so it has nothing to take
+    /// back (no savepoint: SQLite would journal every page it touches).
+    CheckFirst,
+    /// In a savepoint of its own (it may change things and then undo them).
+    Savepoint,
+}
 
 /// What a write leaves: its answer, and whether its changes stand.
 enum Outcome<T> {
@@ -82,7 +94,14 @@ impl SqliteTable {
             })?;
         }
         let conn = connect(path)?;
+        // a new file: pages large enough that a record rarely spills onto overflow pages
+        // (takes effect only before the first table is made)
+        conn.pragma_update(None, "page_size", 16384)
+            .map_err(map_err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(map_err)?;
+        // checkpoint less often: a page written many times is copied back once
+        conn.pragma_update(None, "wal_autocheckpoint", 2000)
             .map_err(map_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(map_err)?;
@@ -131,9 +150,19 @@ impl SqliteTable {
         .map_err(|e| StoreError::Internal(format!("sqlite reader failed: {e}")))?
     }
 
+    /// Run `f`, which checks before it writes, in the writer's next transaction; its answer
+    /// once that has committed.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<Outcome<T>> + Send + 'static,
+    {
+        self.write_with(Undo::CheckFirst, f).await
+    }
+
     /// Run `f` in the writer's next transaction; its answer once that has committed. An
     /// error (or `Outcome::Undo`) takes back what `f` wrote, and nothing else.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    async fn write_with<T, F>(&self, undo: Undo, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<Outcome<T>> + Send + 'static,
@@ -141,16 +170,27 @@ impl SqliteTable {
         let _round = self.round().await;
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
-            let answer = match conn {
-                Err(e) => Err(e.clone()),
-                Ok(conn) => in_savepoint(conn, f),
+            let (answer, spoiled) = match (conn, undo) {
+                (Err(e), _) => (Err(e.clone()), false),
+                (Ok(conn), Undo::Savepoint) => (in_savepoint(conn, f), false),
+                (Ok(conn), Undo::CheckFirst) => {
+                    let before = conn.total_changes();
+                    let result = f(conn);
+                    let changed = conn.total_changes() != before;
+                    match result {
+                        Ok(Outcome::Keep(t)) => (Ok(t), false),
+                        Ok(Outcome::Undo(t)) => (Ok(t), changed),
+                        Err(e) => (Err(e), changed),
+                    }
+                }
             };
-            Box::new(move |committed: &StoreResult<()>| {
+            let reply: Reply = Box::new(move |committed: &StoreResult<()>| {
                 let _ = tx.send(match committed {
                     Ok(()) => answer,
                     Err(e) => Err(e.clone()),
                 });
-            })
+            });
+            (reply, spoiled)
         });
         self.writer
             .send(job)
@@ -197,12 +237,23 @@ fn write_groups(conn: Connection, jobs: std::sync::mpsc::Receiver<Job>) {
             }
         }
         let begun = conn.execute_batch("BEGIN IMMEDIATE").map_err(map_err);
+        let mut spoiled = false;
         let replies: Vec<Reply> = group
             .into_iter()
-            .map(|job| job(begun.as_ref().map(|_| &conn)))
+            .map(|job| {
+                let (reply, partial) = job(begun.as_ref().map(|_| &conn));
+                spoiled |= partial;
+                reply
+            })
             .collect();
         let committed = match begun {
             Err(e) => Err(e),
+            Ok(()) if spoiled => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(StoreError::Unavailable(
+                    "a write failed part-way; nothing was written".into(),
+                ))
+            }
             Ok(()) => conn.execute_batch("COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 map_err(e)
@@ -257,7 +308,16 @@ fn encode(item: &Item) -> StoreResult<String> {
 
 fn write_item(conn: &Connection, item: &Item, data: &str) -> StoreResult<()> {
     let mut stmt = conn
-        .prepare_cached(&format!("INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"))
+        // an upsert rewrites a row in place, touching only the indexes whose keys change
+        .prepare_cached(&format!(
+            "INSERT INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (pk, sk) DO UPDATE SET
+                gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk,
+                gsi2pk = excluded.gsi2pk, gsi2sk = excluded.gsi2sk,
+                type = excluded.type, version = excluded.version,
+                created_at = excluded.created_at, updated_at = excluded.updated_at,
+                expires_at = excluded.expires_at, data = excluded.data, count = NULL"
+        ))
         .map_err(map_err)?;
     stmt.execute(rusqlite::params![
         item.key.pk,
@@ -567,7 +627,7 @@ impl Table for SqliteTable {
     /// Counters, items and counts in one write transaction, under the file's lock.
     async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
         let data = a.puts.iter().map(encode).collect::<StoreResult<Vec<_>>>()?;
-        self.write(move |conn| {
+        self.write_with(Undo::Savepoint, move |conn| {
             let mut values = Vec::with_capacity(a.limited.len());
             let mut refused = Vec::new();
             for (i, b) in a.limited.iter().enumerate() {
