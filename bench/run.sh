@@ -80,7 +80,7 @@ BUILD_SECTION=$(sed -n '/^## Whole-stack build/,$p' BENCHMARKS.md 2>/dev/null ||
 {
   echo "# Benchmarks"
   echo
-  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -m), with \`bench/run.sh $RUNS $SECONDS_PER_LOAD\`."
+  echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(uname -m), with \`bench/run.sh $RUNS $SECONDS_PER_LOAD $EXECUTIONS\`."
   echo
   echo "## Cold starts"
   echo
@@ -90,6 +90,14 @@ BUILD_SECTION=$(sed -n '/^## Whole-stack build/,$p' BENCHMARKS.md 2>/dev/null ||
   echo "(x86_64, the \`release\` profile: no LTO, stripped). The floors are built in the same run from \`bench/floors\`."
   echo
   echo "$COLD"
+  echo
+  echo "\`deliver-executions\` reads the runner's secret once per cold start. With the Secrets"
+  echo "Manager SDK client the read (client set-up, SigV4, one local round trip here) adds the"
+  echo "difference between its row and the no-runner row; through the Parameters and Secrets"
+  echo "extension's endpoint (a plain local GET with the client already linked) it adds less on"
+  echo "the function's side, but on Lambda the extension is a second process whose own start-up"
+  echo "falls in the same Init phase and which cannot be measured here. The template uses the"
+  echo "SDK unless \`SecretsExtensionLayerArn\` is given."
   echo
   echo "## Warm path"
   echo

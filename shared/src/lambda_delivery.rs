@@ -57,7 +57,9 @@ impl RetryQueue {
 }
 
 /// The runner's token or webhook secret: the Secrets Manager secret named by
-/// `RUNTYPE_RUNNER_SECRET_ID`, read once per cold start.
+/// `RUNTYPE_RUNNER_SECRET_ID`, read once per cold start — with the Secrets Manager SDK
+/// client (the default), or from the AWS Parameters and Secrets Lambda Extension when
+/// `RUNTYPE_RUNNER_SECRET_SOURCE=extension` (the function then needs the extension's layer).
 async fn runner_secret() -> Result<Option<String>, Error> {
     let runner = std::env::var("RUNTYPE_RUNNER").unwrap_or_default();
     if runner.is_empty() || runner == "none" {
@@ -65,6 +67,55 @@ async fn runner_secret() -> Result<Option<String>, Error> {
     }
     let id = std::env::var("RUNTYPE_RUNNER_SECRET_ID")
         .map_err(|_| "RUNTYPE_RUNNER_SECRET_ID is not set")?;
+    let text = match std::env::var("RUNTYPE_RUNNER_SECRET_SOURCE").as_deref() {
+        Ok("extension") => from_extension(&id).await?,
+        _ => from_secrets_manager(&id).await?,
+    };
+    let secret = text.trim();
+    if secret.is_empty() {
+        return Err(format!("the runner secret {id} has no text value").into());
+    }
+    Ok(Some(secret.to_string()))
+}
+
+/// `SecretString` from the extension's local endpoint (its port from
+/// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, default 2773; the session token authorises).
+async fn from_extension(id: &str) -> Result<String, Error> {
+    use crate::delivery::http::{HttpClient, Reply};
+    let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or("2773".into());
+    let query: String = id
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let url: http::Uri = format!("http://localhost:{port}/secretsmanager/get?secretId={query}")
+        .parse()
+        .map_err(|_| "the extension's URL")?;
+    let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
+    let client = HttpClient::new(std::time::Duration::from_secs(5));
+    match client
+        .get(&url, &[("x-aws-parameters-secrets-token", token)])
+        .await
+    {
+        Reply::Answered {
+            status: 200, body, ..
+        } => Ok(body["SecretString"]
+            .as_str()
+            .ok_or("the extension's answer has no SecretString")?
+            .to_string()),
+        Reply::Answered { status, .. } => {
+            Err(format!("the secrets extension answered {status} for {id}").into())
+        }
+        Reply::TimedOut => Err("the secrets extension did not answer".into()),
+        Reply::Unreachable(e) => Err(format!("the secrets extension: {e}").into()),
+    }
+}
+
+async fn from_secrets_manager(id: &str) -> Result<String, Error> {
     let (region, credentials) = lambda_identity()?;
     let mut config = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
@@ -77,7 +128,7 @@ async fn runner_secret() -> Result<Option<String>, Error> {
     let client = aws_sdk_secretsmanager::Client::from_conf(config.build());
     let out = client
         .get_secret_value()
-        .secret_id(&id)
+        .secret_id(id)
         .send()
         .await
         .map_err(|e| {
@@ -86,12 +137,7 @@ async fn runner_secret() -> Result<Option<String>, Error> {
                 aws_sdk_secretsmanager::error::DisplayErrorContext(e)
             )
         })?;
-    let secret = out
-        .secret_string()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| format!("the runner secret {id} has no text value"))?;
-    Ok(Some(secret.to_string()))
+    Ok(out.secret_string().unwrap_or_default().to_string())
 }
 
 /// Serve stream and queue batches for the life of the process.

@@ -52,7 +52,25 @@ impl HttpClient {
     /// POST `body` to `url` with `headers`; the whole exchange, body included, within the
     /// timeout.
     pub async fn post(&self, url: &http::Uri, headers: &[(&str, String)], body: Bytes) -> Reply {
-        let mut req = http::Request::post(url.clone())
+        self.send(http::Method::POST, url, headers, body).await
+    }
+
+    /// GET `url` with `headers`, within the timeout.
+    pub async fn get(&self, url: &http::Uri, headers: &[(&str, String)]) -> Reply {
+        self.send(http::Method::GET, url, headers, Bytes::new())
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: http::Method,
+        url: &http::Uri,
+        headers: &[(&str, String)],
+        body: Bytes,
+    ) -> Reply {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(http::header::USER_AGENT, "runtype-delivery/1");
         for (name, value) in headers {

@@ -73,8 +73,12 @@ async fn run_once(case: &Case, env: &[(&str, String)]) -> Sample {
     let outcome = api.outcome(&id, Duration::from_secs(30)).await;
     let rss_kb = peak_rss_kb(child.id());
     let _ = child.kill();
-    let _ = child.wait();
-    let (outcome, timing) = outcome.unwrap_or_else(|| panic!("{}: no answer", case.name));
+    let stderr = child
+        .wait_with_output()
+        .map(|o| String::from_utf8_lossy(&o.stderr).to_string())
+        .unwrap_or_default();
+    let (outcome, timing) =
+        outcome.unwrap_or_else(|| panic!("{}: no answer; stderr: {stderr}", case.name));
     if let Outcome::Error(e) = outcome {
         panic!("{}: {e}", case.name);
     }
@@ -270,6 +274,28 @@ async fn main() {
             ("RUNTYPE_RUNNER_URL", "http://127.0.0.1:9/hook".into()),
             ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".into()),
             ("AWS_ENDPOINT_URL_SECRETSMANAGER", secrets.url.clone()),
+        ],
+    });
+    // the same secret from the Parameters and Secrets extension's local endpoint (here a
+    // server answering at once; on Lambda the extension's own start-up comes on top)
+    let extension_port = secrets.url.rsplit(':').next().unwrap().to_string();
+    cases.push(Case {
+        name: "deliver-executions (webhook; secret via the Secrets extension's endpoint)".into(),
+        binary: bins.join("deliver-executions"),
+        event: event(
+            "deliver-executions-queue",
+            &[("EXECUTION_ID", "exec_00000000000000000000000001")],
+        ),
+        env: vec![
+            (
+                "RETRY_QUEUE_URL",
+                "http://127.0.0.1:9/000000000000/retries".to_string(),
+            ),
+            ("RUNTYPE_RUNNER", "webhook".into()),
+            ("RUNTYPE_RUNNER_URL", "http://127.0.0.1:9/hook".into()),
+            ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".into()),
+            ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".into()),
+            ("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", extension_port),
         ],
     });
     if let Some(f) = &floors {

@@ -16,6 +16,7 @@ crate::cases! {
         functions_serve_api_gateway_events,
         fire_schedules_runs_a_pass_on_an_eventbridge_event,
         deliver_executions_takes_stream_and_queue_events,
+        deliver_executions_can_read_its_secret_from_the_extension,
     ],
 }
 
@@ -403,4 +404,48 @@ async fn deliver_executions_takes_stream_and_queue_events() {
         3,
         "a second cold start reads the secret again, and queues nothing"
     );
+}
+
+/// With `RUNTYPE_RUNNER_SECRET_SOURCE=extension` the secret comes from the Parameters and
+/// Secrets extension's local endpoint (a fake here), authorised by the session token.
+async fn deliver_executions_can_read_its_secret_from_the_extension() {
+    use runtype_tests::runner::{ok, Answer, Runner};
+    let a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    let id = a.invoke(json!({})).await.id();
+    let runner = Runner::start(|_, _| ok("{}")).await;
+    let extension = Runner::start(|_, got| {
+        if got.header("x-aws-parameters-secrets-token") != Some("session-token") {
+            return Answer::Status(403, "{}".into());
+        }
+        ok(
+            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
+                .to_string(),
+        )
+    })
+    .await;
+    let d = Deployment::on(a.t).await;
+    let env = [
+        ("RUNTYPE_RUNNER", "webhook".to_string()),
+        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
+        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
+        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
+        (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.url.rsplit(':').next().unwrap().to_string(),
+        ),
+        ("AWS_SESSION_TOKEN", "session-token".to_string()),
+        ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
+    ];
+    let stream = event_file(
+        "deliver-executions-stream",
+        &[("EXECUTION_ID", &id), ("SECOND_EXECUTION_ID", &id)],
+    );
+    let (res, stderr) = d.invoke_with("deliver-executions", stream, &env).await;
+    assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
+    let calls = extension.received();
+    assert_eq!(calls.len(), 1, "read once");
+    assert_eq!(calls[0].path, "/secretsmanager/get");
+    let got = runner.received();
+    assert_eq!(got.len(), 1, "the same execution named twice is sent once");
+    crate::delivery::verify(&got[0]);
 }
