@@ -17,34 +17,44 @@ use crate::store::dynamo::{https_client, lambda_identity};
 /// The longest an SQS message can be delayed.
 const MAX_DELAY: i64 = 900;
 
-/// Where retries wait: the function's SQS queue (`RETRY_QUEUE_URL`).
+/// Where retries wait: the function's SQS queue (`RETRY_QUEUE_URL`). Its client is made
+/// on first use: most invocations never retry, and a cold start need not pay for it.
 struct RetryQueue {
-    client: aws_sdk_sqs::Client,
+    client: std::sync::OnceLock<Result<aws_sdk_sqs::Client, String>>,
     url: String,
 }
 
 impl RetryQueue {
     fn from_env() -> Result<RetryQueue, Error> {
         let url = std::env::var("RETRY_QUEUE_URL").map_err(|_| "RETRY_QUEUE_URL is not set")?;
-        let (region, credentials) = lambda_identity()?;
-        let mut config = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(region)
-            .credentials_provider(credentials)
-            .http_client(https_client());
-        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SQS") {
-            config = config.endpoint_url(endpoint);
-        }
         Ok(RetryQueue {
-            client: aws_sdk_sqs::Client::from_conf(config.build()),
+            client: std::sync::OnceLock::new(),
             url,
         })
+    }
+
+    fn client(&self) -> Result<&aws_sdk_sqs::Client, String> {
+        self.client
+            .get_or_init(|| {
+                let (region, credentials) = lambda_identity()?;
+                let mut config = aws_sdk_sqs::Config::builder()
+                    .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                    .region(region)
+                    .credentials_provider(credentials)
+                    .http_client(https_client());
+                if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SQS") {
+                    config = config.endpoint_url(endpoint);
+                }
+                Ok(aws_sdk_sqs::Client::from_conf(config.build()))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Send `id` back in `delay` seconds (at most SQS's 15 minutes; a longer wait comes
     /// round again and is sent on).
     async fn later(&self, id: &str, delay: i64) -> Result<(), String> {
-        self.client
+        self.client()?
             .send_message()
             .queue_url(&self.url)
             .message_body(json!({ "executionId": id }).to_string())

@@ -15,9 +15,9 @@ pub const MAX_RESULT: usize = 64 * 1024;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
-#[derive(Clone)]
+/// Made on first use (a cold start that sends nothing does not build a TLS context).
 pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+    client: std::sync::OnceLock<Client<Connector, Full<Bytes>>>,
     timeout: Duration,
 }
 
@@ -38,15 +38,23 @@ pub enum Reply {
 
 impl HttpClient {
     pub fn new(timeout: Duration) -> HttpClient {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(https);
-        HttpClient { client, timeout }
+        HttpClient {
+            client: std::sync::OnceLock::new(),
+            timeout,
+        }
+    }
+
+    fn client(&self) -> &Client<Connector, Full<Bytes>> {
+        self.client.get_or_init(|| {
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_webpki_roots()
+                .https_or_http()
+                .enable_http1()
+                .build();
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(https)
+        })
     }
 
     /// POST `body` to `url` with `headers`; the whole exchange, body included, within the
@@ -81,7 +89,7 @@ impl HttpClient {
             Err(e) => return Reply::Unreachable(format!("bad request: {e}")),
         };
         let exchange = async {
-            let res = self.client.request(req).await.map_err(|e| describe(&e))?;
+            let res = self.client().request(req).await.map_err(|e| describe(&e))?;
             let status = res.status().as_u16();
             let retry_after = res
                 .headers()

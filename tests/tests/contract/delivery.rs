@@ -31,6 +31,7 @@ crate::cases! {
         secrets_stay_out_of_answers_and_storage,
         deleting_a_product_removes_its_executions_and_runs,
         executions_expire_after_retention,
+        a_large_answer_is_kept_as_truncated,
     ],
 }
 
@@ -643,4 +644,25 @@ async fn executions_expire_after_retention(store: Store) {
         pass(&d).await;
         assert!(table.get(&gone).await.unwrap().is_none());
     }
+}
+
+async fn a_large_answer_is_kept_as_truncated(store: Store) {
+    let a = api(store).await;
+    // just over 64 KiB of JSON
+    let big = format!(r#"{{"text":"{}"}}"#, "x".repeat(64 * 1024));
+    let runner = Runner::start(move |n, _| match n {
+        0 => ok(&big),
+        _ => ok("not json"),
+    })
+    .await;
+    let d = webhook(&a, &runner, |_| {});
+    let first = execution(&a).await;
+    assert_eq!(pass(&d).await, summary(1, 0, 0));
+    let e = get_execution(&a, &first).await;
+    assert_eq!(e["status"], "completed");
+    assert_eq!(e["result"], json!({ "truncated": true }));
+    // an answer that is not JSON is kept as text
+    let second = execution(&a).await;
+    assert_eq!(pass(&d).await, summary(1, 0, 0));
+    assert_eq!(get_execution(&a, &second).await["result"], "not json");
 }
