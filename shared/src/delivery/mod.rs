@@ -201,7 +201,7 @@ impl Deliverer {
     pub async fn deliver_all(&self, found: Vec<Item>) -> Vec<ApiResult<Step>> {
         let now = self.clock.now();
         let mut steps: Vec<Option<ApiResult<Step>>> = Vec::with_capacity(found.len());
-        let mut due = Vec::new();
+        let mut due: Vec<(usize, Execution, u64)> = Vec::new();
         for (i, item) in found.iter().enumerate() {
             let e: Execution = match crate::repo::decode(item) {
                 Ok(e) => e,
@@ -219,16 +219,30 @@ impl Deliverer {
                 }
             }
         }
-        let (at, batch): (Vec<usize>, Vec<(Execution, u64)>) =
-            due.into_iter().map(|(i, e, v)| (i, (e, v))).unzip();
-        let claims =
-            executions::claim_all(self.table.as_ref(), batch, now, |e| self.lease(e)).await;
         let mut won = Vec::new();
-        for (i, claim) in at.into_iter().zip(claims) {
-            match claim {
-                Ok(Some(claimed)) => won.push((i, claimed)),
-                Ok(None) => steps[i] = Some(Ok(Step::Skipped)),
-                Err(err) => steps[i] = Some(Err(err)),
+        // a claim lost to a version other than the one read may have been read from a
+        // stale index entry: read it again, and claim it once more if it is still due
+        for round in 0..2 {
+            let (at, batch): (Vec<usize>, Vec<(Execution, u64)>) =
+                due.into_iter().map(|(i, e, v)| (i, (e, v))).unzip();
+            let tried: Vec<(String, u64)> = batch.iter().map(|(e, v)| (e.id.clone(), *v)).collect();
+            let claims =
+                executions::claim_all(self.table.as_ref(), batch, now, |e| self.lease(e)).await;
+            due = Vec::new();
+            for ((i, claim), (id, version)) in at.into_iter().zip(claims).zip(tried) {
+                match claim {
+                    Ok(Some(claimed)) => won.push((i, claimed)),
+                    Ok(None) if round == 0 => match self.still_due(&id, version, now).await {
+                        Ok(Some((e, v))) => due.push((i, e, v)),
+                        Ok(None) => steps[i] = Some(Ok(Step::Skipped)),
+                        Err(err) => steps[i] = Some(Err(err)),
+                    },
+                    Ok(None) => steps[i] = Some(Ok(Step::Skipped)),
+                    Err(err) => steps[i] = Some(Err(err)),
+                }
+            }
+            if due.is_empty() {
+                break;
             }
         }
         let attempts = won.into_iter().map(|(i, (mut e, version))| async move {
@@ -259,6 +273,24 @@ impl Deliverer {
             .into_iter()
             .map(|s| s.unwrap_or(Ok(Step::Skipped)))
             .collect()
+    }
+
+    /// The execution `id` read afresh, if it has changed since `version` and is due now.
+    async fn still_due(
+        &self,
+        id: &str,
+        version: u64,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Option<(Execution, u64)>> {
+        let Some(item) = executions::find(self.table.as_ref(), id).await? else {
+            return Ok(None);
+        };
+        let e: Execution = crate::repo::decode(&item)?;
+        let due = e
+            .due_at()
+            .and_then(crate::time::parse)
+            .is_some_and(|at| at <= now);
+        Ok((item.version != version && due).then_some((e, item.version)))
     }
 
     /// How long a claim lasts: long enough for the attempt's requests (a run's records go

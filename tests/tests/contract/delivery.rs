@@ -249,7 +249,8 @@ async fn always_failing_stops_at_the_attempt_limit(store: Store) {
             summary(0, 0, 1),
             summary(0, 0, 0),
             summary(0, 0, 0)
-        ]
+        ],
+        "{summaries:?}"
     );
     assert_eq!(runner.count(), 4);
     let e = get_execution(&a, &id).await;
