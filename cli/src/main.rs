@@ -96,6 +96,13 @@ enum SchedulesCmd {
         /// Stand-in for the clock (RFC 3339), to simulate time
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
+        /// Claims in flight at once
+        #[arg(long, value_name = "N", default_value_t = runtype::scheduler::CONCURRENCY as u16,
+              value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// Stop claiming after this many seconds (what is left is "deferred" to the next pass)
+        #[arg(long, value_name = "SECONDS")]
+        budget: Option<f64>,
     },
 }
 
@@ -232,13 +239,28 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print(serde_json::to_value(&summary).unwrap_or_default());
             Ok(())
         }
-        Command::Schedules(SchedulesCmd::Tick { now }) => {
+        Command::Schedules(SchedulesCmd::Tick {
+            now,
+            concurrency,
+            budget,
+        }) => {
             let now = match now {
                 None => runtype::time::now(),
                 Some(s) => parse_now(&s)?,
             };
+            let budget = match budget {
+                Some(b) if !(b.is_finite() && b >= 0.0) => {
+                    return Err(usage("--budget must be a number of seconds, 0 or more"))
+                }
+                other => other.map(std::time::Duration::from_secs_f64),
+            };
             let app = open(&cli.store, config).await?;
-            let summary = runtype::scheduler::fire_due(app.table(), now).await;
+            let options = runtype::scheduler::Options {
+                concurrency: usize::from(concurrency),
+                deadline: budget.map(|b| std::time::Instant::now() + b),
+                ..Default::default()
+            };
+            let summary = runtype::scheduler::fire_due_with(app.table(), now, &options).await;
             let mut out = serde_json::to_value(&summary).unwrap_or_default();
             out["now"] = json!(runtype::time::format(now));
             print(out);

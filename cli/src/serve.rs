@@ -92,13 +92,19 @@ async fn fire_every_minute(app: Arc<App>) {
         let now = runtype::time::now();
         let into_minute = now.timestamp_millis().rem_euclid(60_000) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute)).await;
-        let summary = runtype::scheduler::fire_due(app.table(), runtype::time::now()).await;
+        // done before the next minute's pass: claims stop after 50 s
+        let options = runtype::scheduler::Options {
+            deadline: Some(Instant::now() + Duration::from_secs(50)),
+            ..Default::default()
+        };
+        let summary =
+            runtype::scheduler::fire_due_with(app.table(), runtype::time::now(), &options).await;
         if summary.fired > 0 {
             app.new_executions.notify_one();
         }
         if summary.fired + summary.failed > 0 {
             runtype::log::line(
-                json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped }),
+                json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "deferred": summary.deferred }),
             );
         }
     }

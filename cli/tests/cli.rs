@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_runtype"))
@@ -483,15 +483,34 @@ fn schedules_tick_fires_due_schedules() {
         data_s,
     ]));
     assert_eq!(out["fired"], 0);
+    // a budget of nothing claims nothing: the due schedule is deferred, not lost
     let out = json_out(&run(&[
         "schedules",
         "tick",
         "--now",
         &after,
+        "--budget",
+        "0",
+        "--data",
+        data_s,
+    ]));
+    assert_eq!(
+        (&out["fired"], &out["deferred"]),
+        (&json!(0), &json!(1)),
+        "{out}"
+    );
+    let out = json_out(&run(&[
+        "schedules",
+        "tick",
+        "--now",
+        &after,
+        "--concurrency",
+        "4",
         "--data",
         data_s,
     ]));
     assert_eq!(out["fired"], 1, "{out}");
+    assert_eq!(out["deferred"], 0);
     assert_eq!(out["failed"], 0);
     assert_eq!(out["now"], after.as_str());
     let out = json_out(&run(&[
@@ -519,6 +538,10 @@ fn schedules_tick_fires_due_schedules() {
 
     let o = run(&["schedules", "tick", "--now", "yesterday", "--data", data_s]);
     assert_eq!(o.status.code(), Some(2));
+    for bad in [["--concurrency", "0"], ["--budget", "-1"]] {
+        let o = run(&["schedules", "tick", bad[0], bad[1], "--data", data_s]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -112,20 +112,48 @@ pub async fn handle(
     lambda_http::Response::from_parts(parts, Body::Text(text))
 }
 
+/// What a scheduler invocation keeps back from its deadline: no claim starts later.
+const BUDGET_RESERVE_MS: i64 = 10_000;
+
+/// Claims in flight in a scheduler pass (`RUNTYPE_SCHEDULER_CONCURRENCY`, default 16).
+fn scheduler_concurrency() -> usize {
+    std::env::var("RUNTYPE_SCHEDULER_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| (1..=256).contains(n))
+        .unwrap_or(scheduler::CONCURRENCY)
+}
+
 /// The scheduler function: each EventBridge tick runs one pass at the current time. Any
 /// JSON payload is taken (EventBridge Scheduler may send its own input); a scheduled event's
 /// id and time are logged.
 pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
-    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<Value>| async move {
-        let tick: Option<EventBridgeEvent<Value>> = serde_json::from_value(event.payload).ok();
-        let summary: Summary = scheduler::fire_due(app.table(), crate::time::now()).await;
-        crate::log::line(serde_json::json!({
-            "level": "info", "msg": "scheduler pass",
-            "event": tick.as_ref().and_then(|t| t.id.clone()),
-            "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),
-            "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "pages": summary.pages,
-        }));
-        Ok::<_, Error>(summary)
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Value>| async move {
+            let tick: Option<EventBridgeEvent<Value>> = serde_json::from_value(event.payload).ok();
+            // stop claiming when less than BUDGET_RESERVE of the invocation is left
+            let left_ms = event.context.deadline as i64 - chrono::Utc::now().timestamp_millis();
+            let options = scheduler::Options {
+                concurrency: scheduler_concurrency(),
+                deadline: Some(
+                    std::time::Instant::now()
+                        + std::time::Duration::from_millis(
+                            (left_ms - BUDGET_RESERVE_MS).max(0) as u64
+                        ),
+                ),
+                ..scheduler::Options::default()
+            };
+            let summary: Summary =
+                scheduler::fire_due_with(app.table(), crate::time::now(), &options).await;
+            crate::log::line(serde_json::json!({
+                "level": "info", "msg": "scheduler pass",
+                "event": tick.as_ref().and_then(|t| t.id.clone()),
+                "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),
+                "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped,
+                "deferred": summary.deferred, "pages": summary.pages,
+            }));
+            Ok::<_, Error>(summary)
+        },
+    ))
     .await
 }

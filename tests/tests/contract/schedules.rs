@@ -23,6 +23,10 @@ crate::cases! {
         delete_removes_run_history,
         other_owners_get_404_on_every_schedule_route,
         firing_is_one_transaction,
+        parallel_passes_fire_hundreds_exactly_once,
+        owners_take_turns_in_a_pass,
+        a_budget_defers_and_the_next_pass_fires,
+        a_broken_schedule_does_not_stop_the_others,
     ],
 }
 
@@ -672,4 +676,152 @@ async fn firing_is_one_transaction(store: Store) {
     let used = f.t.requests() - before;
     // one due-index page per shard, and one transaction to claim and record the firing
     assert_eq!(used, s.pages as u64 + 1, "{s:?}");
+}
+
+/// `n` every-minute schedules of the owner of `key`, on a product and surface of its own.
+async fn schedules_of(t: &TestApp, key: &str, n: usize) -> Vec<String> {
+    let p = t
+        .call_as(key, "POST", "/v1/products", Some(json!({ "name": "p" })))
+        .await
+        .id();
+    let s = t
+        .call_as(
+            key,
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "cron", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        let r = t
+            .call_as(
+                key,
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/schedules"),
+                Some(
+                    json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *" }),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        ids.push(r.id());
+    }
+    ids
+}
+
+async fn run_counts(f: &Fixture, ids: &[String]) -> Vec<usize> {
+    let mut counts = Vec::with_capacity(ids.len());
+    for id in ids {
+        counts.push(f.run_count(id).await);
+    }
+    counts
+}
+
+async fn parallel_passes_fire_hundreds_exactly_once(store: Store) {
+    let f = Fixture::new(store).await;
+    let key = f.t.key.clone();
+    let ids = schedules_of(&f.t, &key, 500).await;
+    let now = Utc::now() + Duration::minutes(2);
+    let options = runtype::scheduler::Options {
+        concurrency: 16,
+        ..Default::default()
+    };
+    let passes = (0..4).map(|_| {
+        let (table, options) = (f.t.app.table(), options.clone());
+        async move { runtype::scheduler::fire_due_with(table, now, &options).await }
+    });
+    let summaries = futures_util::future::join_all(passes).await;
+    let fired: usize = summaries.iter().map(|s| s.fired).sum();
+    assert!(summaries.iter().all(|s| s.failed == 0), "{summaries:?}");
+    assert_eq!(fired, 500, "{summaries:?}");
+    assert!(
+        run_counts(&f, &ids).await.iter().all(|n| *n == 1),
+        "every schedule has exactly one run"
+    );
+}
+
+/// One owner with many due schedules and several with a few: the few are all claimed within
+/// the first tenth of the pass's claims.
+async fn owners_take_turns_in_a_pass(store: Store) {
+    let f = Fixture::new(store).await;
+    let big_key = f.t.key.clone();
+    let big = schedules_of(&f.t, &big_key, 200).await;
+    let mut small = Vec::new();
+    for _ in 0..5 {
+        let key = f.t.other_owner().await;
+        small.extend(schedules_of(&f.t, &key, 3).await);
+    }
+    let now = Utc::now() + Duration::minutes(2);
+    let total = big.len() + small.len();
+    let first_tenth = runtype::scheduler::Options {
+        concurrency: 4,
+        limit: Some(total / 10),
+        ..Default::default()
+    };
+    let s = runtype::scheduler::fire_due_with(f.t.app.table(), now, &first_tenth).await;
+    assert_eq!(
+        (s.fired, s.deferred),
+        (total / 10, total - total / 10),
+        "{s:?}"
+    );
+    assert!(
+        run_counts(&f, &small).await.iter().all(|n| *n == 1),
+        "every small owner's schedules fired in the first tenth"
+    );
+    // the rest next time, none twice
+    let s = runtype::scheduler::fire_due(f.t.app.table(), now).await;
+    assert_eq!((s.fired, s.deferred), (total - total / 10, 0), "{s:?}");
+    assert!(run_counts(&f, &big).await.iter().all(|n| *n == 1));
+    assert!(run_counts(&f, &small).await.iter().all(|n| *n == 1));
+}
+
+async fn a_budget_defers_and_the_next_pass_fires(store: Store) {
+    let f = Fixture::new(store).await;
+    let key = f.t.key.clone();
+    let ids = schedules_of(&f.t, &key, 30).await;
+    let now = Utc::now() + Duration::minutes(2);
+    // a budget already spent: nothing is claimed, everything is left due
+    let spent = runtype::scheduler::Options {
+        deadline: Some(std::time::Instant::now()),
+        ..Default::default()
+    };
+    let s = runtype::scheduler::fire_due_with(f.t.app.table(), now, &spent).await;
+    assert_eq!((s.fired, s.deferred, s.failed), (0, 30, 0), "{s:?}");
+    assert!(run_counts(&f, &ids).await.iter().all(|n| *n == 0));
+    let s = runtype::scheduler::fire_due(f.t.app.table(), now).await;
+    assert_eq!((s.fired, s.deferred), (30, 0), "{s:?}");
+    let s = runtype::scheduler::fire_due(f.t.app.table(), now).await;
+    assert_eq!(s.fired, 0, "none twice: {s:?}");
+    assert!(run_counts(&f, &ids).await.iter().all(|n| *n == 1));
+}
+
+async fn a_broken_schedule_does_not_stop_the_others(store: Store) {
+    let f = Fixture::new(store).await;
+    let key = f.t.key.clone();
+    let ids = schedules_of(&f.t, &key, 5).await;
+    // a due-index entry whose record cannot be read as a schedule
+    let now = Utc::now() + Duration::minutes(2);
+    let due = runtype::time::format(now - Duration::minutes(1));
+    let broken = runtype::store::Item {
+        key: runtype::store::Key::new(format!("PRODUCT#{}", f.p), "SURFACE#x#SCHEDULE#broken"),
+        gsi1: None,
+        gsi2: Some(runtype::repo::layout::due_key("sched_broken", &due)),
+        entity: "schedule".into(),
+        version: 1,
+        created_at: due.clone(),
+        updated_at: due.clone(),
+        expires_at: None,
+        count: None,
+        data: json!({ "owner": f.t.owner, "nextRunAt": due, "enabled": "yes" }),
+    };
+    f.t.app
+        .table()
+        .put(broken, runtype::store::Cond::NotExists)
+        .await
+        .unwrap();
+    let s = runtype::scheduler::fire_due(f.t.app.table(), now).await;
+    assert_eq!((s.fired, s.failed), (5, 1), "{s:?}");
+    assert!(run_counts(&f, &ids).await.iter().all(|n| *n == 1));
 }

@@ -216,6 +216,17 @@ fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
         .as_u64()
         .is_some());
     assert!(!e["Properties"]["DeadLetterConfig"].is_null());
+    // passes do not pile up, and stop in time (the budget is the timeout less 10 s)
+    let p = &f["Properties"];
+    assert_eq!(
+        reference(&p["ReservedConcurrentExecutions"]).as_deref(),
+        Some("SchedulerReservedConcurrency")
+    );
+    assert_eq!(p["Timeout"], 60);
+    assert_eq!(
+        reference(&p["Environment"]["Variables"]["RUNTYPE_SCHEDULER_CONCURRENCY"]).as_deref(),
+        Some("SchedulerConcurrency")
+    );
 }
 
 /// `!GetAtt X.Y` → "X.Y".
