@@ -93,6 +93,18 @@ def main(base_url: str, key: str) -> int:
     got = done(p.get_schedule_details(pid, ssid, sched.id), "GetV1ProductsIdSurfacesSurfaceIdSchedulesScheduleIdResponse")
     check(len(got.recent_runs) == 1 and got.recent_runs[0].batch_execution_id == ran.batch_execution_id, "recent runs")
 
+    # the owner-wide read side (api.schedules)
+    s = api.schedules
+    all_schedules = done(s.list_schedules(limit="5", status="active"), "GetV1SchedulesResponse")
+    check(any(x.id == sched.id for x in all_schedules.data), "list_schedules finds it")
+    done(s.list_schedules(search="no such name"), "GetV1SchedulesResponse")
+    found = done(s.get_a_schedule(sched.id), "GetV1SchedulesIdResponse")
+    check(found.id == sched.id and found.product_surface_id == ssid, "get_a_schedule")
+    runs = done(s.list_runs_for_a_schedule(sched.id), "GetV1SchedulesIdRunsResponse")
+    check(len(runs.data) == 1 and runs.data[0].schedule_id == sched.id, "list_runs_for_a_schedule")
+    stats = done(s.get_schedule_statistics(sched.id), "GetV1SchedulesIdStatsResponse")
+    check(stats.total == 1 and len(stats.last7days) == 7 and stats.last7days[-1].runs == 1, "stats")
+
     done(p.delete_schedule(pid, ssid, one.id), "DeleteV1ProductsIdSurfacesSurfaceIdSchedulesScheduleIdResponse")
     done(p.delete_surface_api_key(pid, sid, key.id), "DeleteV1ProductsIdSurfacesSurfaceIdKeysKeyIdResponse")
     done(p.remove_surface_item(pid, sid, item2.id), "DeleteV1ProductsIdSurfacesSurfaceIdItemsItemIdResponse")

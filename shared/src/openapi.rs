@@ -432,6 +432,10 @@ fn schemas() -> Value {
         ("SurfaceKeyCreated", key_created),
         ("Presentation", presentation),
         ("Schedule", schedule),
+        (
+            "ListedScheduleRun",
+            extend("ScheduleRun", &[("scheduleId", string())], &["scheduleId"]),
+        ),
         ("ScheduleRun", run),
         ("Execution", execution()),
     ] {
@@ -751,6 +755,52 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 &["data", "pagination"],
             ),
         ),
+        "list-all-schedules" => (
+            None,
+            200,
+            schema(
+                &[
+                    ("data", array(r("Schedule"))),
+                    ("pagination", r("Pagination")),
+                ],
+                &["data", "pagination"],
+            ),
+        ),
+        "find-schedule" => (
+            None,
+            200,
+            with_children("Schedule", &[("recentRuns", array(r("ScheduleRun")))]),
+        ),
+        "list-schedule-runs" | "list-surface-schedule-runs" => (
+            None,
+            200,
+            schema(
+                &[
+                    ("data", array(r("ListedScheduleRun"))),
+                    ("pagination", r("Pagination")),
+                ],
+                &["data", "pagination"],
+            ),
+        ),
+        "get-schedule-stats" => {
+            let count = || json!({ "type": "integer", "minimum": 0 });
+            let day = schema(
+                &[("date", string()), ("runs", count()), ("failed", count())],
+                &["date", "runs", "failed"],
+            );
+            let number = || nullable(json!({ "type": "number" }));
+            let body = record(&[
+                ("total", count()),
+                ("completed", count()),
+                ("failed", count()),
+                ("successRate", number()),
+                ("avgDurationMs", number()),
+                ("avgCostUsd", number()),
+                ("unpricedExecutions", count()),
+                ("last7Days", array(day)),
+            ]);
+            (None, 200, body)
+        }
         "run-schedule-now" => (
             None,
             202,
@@ -790,6 +840,13 @@ fn query_parameters(function: &str) -> Vec<Value> {
             v.push(q("status", enumeration(STATUSES)));
             v
         }
+        "list-all-schedules" => {
+            let mut v = paging();
+            v.push(q("status", enumeration(&["active", "paused"])));
+            v.push(q("search", string()));
+            v
+        }
+        "list-schedule-runs" | "list-surface-schedule-runs" => paging(),
         "list-executions" => {
             let mut v = paging();
             v.push(q("surfaceId", string()));

@@ -102,6 +102,11 @@ routes! {
     PAUSE_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/pause" => "pause-schedule" schedules::pause;
     RESUME_SCHEDULE: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/resume" => "resume-schedule" schedules::resume;
     RUN_SCHEDULE_NOW: POST "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/run-now" => "run-schedule-now" schedules::run_now;
+    LIST_SURFACE_SCHEDULE_RUNS: GET "/v1/products/:id/surfaces/:surfaceId/schedules/:scheduleId/runs" => "list-surface-schedule-runs" schedules::surface_runs;
+    LIST_ALL_SCHEDULES: GET "/v1/schedules" => "list-all-schedules" schedules::list_all;
+    FIND_SCHEDULE: GET "/v1/schedules/:id" => "find-schedule" schedules::find;
+    LIST_SCHEDULE_RUNS: GET "/v1/schedules/:id/runs" => "list-schedule-runs" schedules::runs;
+    GET_SCHEDULE_STATS: GET "/v1/schedules/:id/stats" => "get-schedule-stats" schedules::stats;
     DESCRIBE_SURFACE_API: GET "/v1/products/:id/surfaces/:surfaceId/api" => "describe-surface-api" gateway::describe [surface_key];
     INVOKE_SURFACE_ENTRY: POST "/v1/products/:id/surfaces/:surfaceId/api" => "invoke-surface-entry" gateway::invoke_entry [surface_key];
     INVOKE_SURFACE_ENDPOINT: POST "/v1/products/:id/surfaces/:surfaceId/api/:endpointSlug" => "invoke-surface-endpoint" gateway::invoke [surface_key];

@@ -11,7 +11,7 @@ use crate::model::Schedule;
 use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
 use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
 use crate::rules::{self, Text};
-use crate::validate::{Assign, Fields, Patch};
+use crate::validate::{self, query_param, Assign, Fields, Patch};
 
 const OPS: &[&str] = &[
     "eq",
@@ -554,4 +554,67 @@ pub async fn run_now(app: &App, call: Call) -> ApiResult<Reply> {
         "recordCount": run.record_count,
         "status": "queued",
     })))
+}
+
+// The owner-wide read side (Runtype's `schedules` client): /v1/schedules[/:id[/runs|/stats]].
+
+/// `id` in an owner-wide path.
+fn owned_schedule_id(call: &Call) -> ApiResult<&str> {
+    call.id("id", "sched", "Schedule")
+}
+
+pub async fn list_all(app: &App, call: Call) -> ApiResult<Reply> {
+    let limit = validate::limit(&call.query)?;
+    let cursor = query_param(&call.query, "cursor");
+    let status = match query_param(&call.query, "status").filter(|v| !v.is_empty()) {
+        Some(s) if s != "active" && s != "paused" => {
+            return Err(ApiError::invalid(
+                "status",
+                "INVALID_ENUM",
+                "status must be one of: active, paused",
+            ))
+        }
+        other => other,
+    };
+    let search = query_param(&call.query, "search");
+    let page =
+        schedules::list_all(app.table(), call.owner(), limit, cursor, status, search).await?;
+    Ok(Reply::ok(page.to_json()))
+}
+
+pub async fn find(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = owned_schedule_id(&call)?;
+    let (schedule, _) = schedules::find(app.table(), call.owner(), id).await?;
+    let runs = schedules::recent_runs(app.table(), id, RECENT_RUNS).await?;
+    let mut body = schedule.to_json();
+    body["recentRuns"] = runs.iter().map(|r| r.to_json()).collect();
+    Ok(Reply::ok(body))
+}
+
+pub async fn runs(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = owned_schedule_id(&call)?;
+    let limit = validate::limit(&call.query)?;
+    let cursor = query_param(&call.query, "cursor");
+    schedules::find(app.table(), call.owner(), id).await?;
+    let page = schedules::runs(app.table(), id, limit, cursor).await?;
+    Ok(Reply::ok(page.to_json()))
+}
+
+pub async fn stats(app: &App, call: Call) -> ApiResult<Reply> {
+    let id = owned_schedule_id(&call)?;
+    schedules::find(app.table(), call.owner(), id).await?;
+    Ok(Reply::ok(
+        schedules::stats(app.table(), id, app.now()).await?,
+    ))
+}
+
+/// The runs of a schedule under its surface.
+pub async fn surface_runs(app: &App, call: Call) -> ApiResult<Reply> {
+    let at = ids(&call)?;
+    let id = schedule_id(&call)?;
+    let limit = validate::limit(&call.query)?;
+    let cursor = query_param(&call.query, "cursor");
+    schedules::get(app.table(), call.owner(), at.product, at.surface, id).await?;
+    let page = schedules::runs(app.table(), id, limit, cursor).await?;
+    Ok(Reply::ok(page.to_json()))
 }

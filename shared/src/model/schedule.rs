@@ -75,6 +75,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run in a run list: with its schedule's id.
+    pub fn to_listed_json(&self) -> Value {
+        super::public(self, &["recordCount", "trigger", "scheduledFor"])
+    }
+
     pub fn to_json(&self) -> Value {
         super::public(
             self,

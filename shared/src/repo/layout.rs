@@ -100,6 +100,11 @@ pub fn schedule(product_id: &str, surface_id: &str, schedule_id: &str) -> Key {
     )
 }
 
+/// GSI1 partition of an owner's schedules, by id (time-ordered): the owner-wide list.
+pub fn owner_schedules(owner: &str) -> String {
+    format!("SCHEDULES#{owner}")
+}
+
 /// A schedule's run history lives in its own partition, newest last by run id.
 pub fn runs_pk(schedule_id: &str) -> String {
     format!("SCHEDULE#{schedule_id}")

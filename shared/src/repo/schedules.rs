@@ -6,10 +6,13 @@ use chrono::{DateTime, Utc};
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Execution, Run, Schedule, Surface};
-use crate::store::{Cond, Item, Query, Table};
+use serde_json::Value;
+
+use crate::store::{Cond, Index, Item, Query, Table};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
+use super::listing::{paginate, Listing, Start};
 use super::{decode, get_owned, item, Record, Retry, Tx};
 
 /// How many runs GET schedule shows.
@@ -25,6 +28,7 @@ impl Record for Schedule {
             version,
             &self.created_at,
         );
+        it.gsi1 = Some((k::owner_schedules(&self.owner), self.id.clone()));
         if self.enabled {
             it.gsi2 = self
                 .next_run_at
@@ -346,4 +350,130 @@ pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiRes
             }
         }
     }
+}
+
+/// `owner`'s schedule `id`, wherever it lives: one Query of the owner's schedules index.
+pub async fn find(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Schedule, u64)> {
+    let q = Query::index(Index::Gsi1, k::owner_schedules(owner))
+        .prefix(id)
+        .limit(1);
+    let page = table.query(&q).await?;
+    let item = page
+        .items
+        .into_iter()
+        .find(|it| it.gsi1.as_ref().is_some_and(|(_, sk)| sk == id))
+        .ok_or_else(|| ApiError::not_found("Schedule"))?;
+    let s: Schedule = decode(&item)?;
+    if s.owner != owner {
+        return Err(ApiError::not_found("Schedule"));
+    }
+    Ok((s, item.version))
+}
+
+/// `owner`'s schedules across products, newest first, `active` or `paused` only if asked,
+/// names containing `search` (case-insensitive) only if given.
+pub async fn list_all(
+    table: &dyn Table,
+    owner: &str,
+    limit: usize,
+    cursor: Option<&str>,
+    status: Option<&str>,
+    search: Option<&str>,
+) -> ApiResult<Listing<Value>> {
+    let query = Query::index(Index::Gsi1, k::owner_schedules(owner))
+        .descending()
+        .limit((limit + 1) * 4);
+    let start = Start::of(cursor, &query)?;
+    let needle = search.map(str::to_lowercase).filter(|s| !s.is_empty());
+    let page = paginate(table, query, start, limit, |it| {
+        let s: Schedule = decode(it)?;
+        let wanted = s.owner == owner
+            && status.is_none_or(|st| (st == "active") == s.enabled)
+            && needle.as_ref().is_none_or(|n| {
+                s.name
+                    .as_deref()
+                    .is_some_and(|name| name.to_lowercase().contains(n.as_str()))
+            });
+        Ok(wanted.then_some(s))
+    })
+    .await?;
+    Ok(page.map(|s| s.to_json()))
+}
+
+/// A schedule's runs, newest first, a page at a time.
+pub async fn runs(
+    table: &dyn Table,
+    schedule_id: &str,
+    limit: usize,
+    cursor: Option<&str>,
+) -> ApiResult<Listing<Value>> {
+    let query = Query::partition(k::runs_pk(schedule_id))
+        .prefix(k::RUNS)
+        .descending()
+        .limit(limit + 1);
+    let start = Start::of(cursor, &query)?;
+    let page = paginate(table, query, start, limit, |it| {
+        Ok(Some(decode::<Run>(it)?))
+    })
+    .await?;
+    Ok(page.map(|run| run.to_listed_json()))
+}
+
+/// What a schedule's runs add up to (every run kept: the retention bounds them), and the
+/// last seven UTC days, today last.
+pub async fn stats(table: &dyn Table, schedule_id: &str, now: DateTime<Utc>) -> ApiResult<Value> {
+    let page = table
+        .query(&Query::partition(k::runs_pk(schedule_id)).prefix(k::RUNS))
+        .await?;
+    let days: Vec<String> = (0..7)
+        .rev()
+        .map(|back| {
+            (now - chrono::Duration::days(back))
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .collect();
+    let mut per_day = vec![(0usize, 0usize); 7];
+    let (mut completed, mut failed, mut durations, mut timed) = (0usize, 0usize, 0i64, 0i64);
+    for it in &page.items {
+        let run: Run = decode(it)?;
+        match run.status.as_str() {
+            "completed" => completed += 1,
+            "failed" => failed += 1,
+            _ => {}
+        }
+        let took = run
+            .started_at
+            .as_deref()
+            .and_then(crate::time::parse)
+            .zip(run.completed_at.as_deref().and_then(crate::time::parse))
+            .map(|(a, b)| (b - a).num_milliseconds());
+        if let Some(ms) = took.filter(|ms| *ms >= 0) {
+            durations += ms;
+            timed += 1;
+        }
+        if let Some(day) = days
+            .iter()
+            .position(|d| run.created_at.starts_with(d.as_str()))
+        {
+            per_day[day].0 += 1;
+            per_day[day].1 += usize::from(run.status == "failed");
+        }
+    }
+    let total = page.items.len();
+    let ended = completed + failed;
+    Ok(serde_json::json!({
+        "total": total,
+        "completed": completed,
+        "failed": failed,
+        "successRate": (ended > 0).then(|| completed as f64 / ended as f64),
+        "avgDurationMs": (timed > 0).then(|| durations as f64 / timed as f64),
+        "avgCostUsd": null,
+        "unpricedExecutions": total,
+        "last7Days": days
+            .iter()
+            .zip(per_day)
+            .map(|(date, (runs, failed))| serde_json::json!({ "date": date, "runs": runs, "failed": failed }))
+            .collect::<Vec<_>>(),
+    }))
 }

@@ -27,6 +27,7 @@ crate::cases! {
         owners_take_turns_in_a_pass,
         a_budget_defers_and_the_next_pass_fires,
         a_broken_schedule_does_not_stop_the_others,
+        the_owner_wide_read_side,
     ],
 }
 
@@ -824,4 +825,152 @@ async fn a_broken_schedule_does_not_stop_the_others(store: Store) {
     let s = runtype::scheduler::fire_due(f.t.app.table(), now).await;
     assert_eq!((s.fired, s.failed), (5, 1), "{s:?}");
     assert!(run_counts(&f, &ids).await.iter().all(|n| *n == 1));
+}
+
+/// /v1/schedules[/:id[/runs|/stats]] and the nested runs list: across the owner's products,
+/// filtered, paged, and nothing of another owner's.
+async fn the_owner_wide_read_side(store: Store) {
+    let f = Fixture::new(store).await;
+    let night = f
+        .create(json!({ "name": "Nightly import", "flowId": "flow_1", "triggerType": "recurring", "cron": "0 2 * * *" }))
+        .await
+        .id();
+    let hourly = f.recurring("0 * * * *").await;
+    // another product of the same owner
+    let p2 = f.t.product("q").await;
+    let s2 =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{p2}/surfaces"),
+            Some(json!({ "name": "cron", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let third =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{p2}/surfaces/{s2}/schedules"),
+            Some(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "*/5 * * * *" })),
+        )
+        .await
+        .id();
+    f.t.call("POST", &format!("{}/{hourly}/pause", f.path()), None)
+        .await;
+
+    // the list: newest first, all products, paged
+    let r = f.t.call("GET", "/v1/schedules?limit=2", None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [third.as_str(), hourly.as_str()]);
+    assert_eq!(r.body["pagination"]["hasMore"], true);
+    let cursor = r.body["pagination"]["nextCursor"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r =
+        f.t.call(
+            "GET",
+            &format!("/v1/schedules?limit=2&cursor={cursor}"),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [night.as_str()]);
+    assert_eq!(r.body["pagination"]["hasMore"], false);
+    // filters
+    let ids = |r: &Res| -> Vec<String> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = f.t.call("GET", "/v1/schedules?status=paused", None).await;
+    assert_eq!(ids(&r), vec![hourly.clone()]);
+    let r =
+        f.t.call("GET", "/v1/schedules?status=active&search=NIGHTLY", None)
+            .await;
+    assert_eq!(ids(&r), vec![night.clone()]);
+    let r = f.t.call("GET", "/v1/schedules?status=sleeping", None).await;
+    assert!(r.has_detail("status", "INVALID_ENUM"), "{r:?}");
+
+    // one schedule, wherever it lives
+    let r =
+        f.t.call("GET", &format!("/v1/schedules/{third}"), None)
+            .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["productSurfaceId"], s2.as_str());
+    assert_eq!(r.body["recentRuns"], json!([]));
+
+    // runs, newest first, paged; and stats
+    for _ in 0..3 {
+        let r =
+            f.t.call("POST", &format!("{}/{night}/run-now", f.path()), None)
+                .await;
+        assert_eq!(r.status, 202);
+    }
+    let r =
+        f.t.call("GET", &format!("/v1/schedules/{night}/runs?limit=2"), None)
+            .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let runs = r.body["data"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs[0]["id"].as_str() > runs[1]["id"].as_str(),
+        "newest first"
+    );
+    assert_eq!(runs[0]["scheduleId"], night.as_str());
+    assert_eq!(runs[0]["status"], "queued");
+    assert_eq!(r.body["pagination"]["hasMore"], true);
+    let nested =
+        f.t.call("GET", &format!("{}/{night}/runs", f.path()), None)
+            .await;
+    assert_eq!(nested.status, 200, "{nested:?}");
+    assert_eq!(nested.body["data"].as_array().unwrap().len(), 3);
+    let r =
+        f.t.call("GET", &format!("/v1/schedules/{night}/stats"), None)
+            .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(
+        (&r.body["total"], &r.body["completed"], &r.body["failed"]),
+        (&json!(3), &json!(0), &json!(0))
+    );
+    assert_eq!(r.body["successRate"], Value::Null);
+    let days = r.body["last7Days"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[6]["date"], Utc::now().format("%Y-%m-%d").to_string());
+    assert_eq!(days[6]["runs"], 3);
+
+    // another owner sees none of it
+    let stranger = f.t.other_owner().await;
+    let r = f.t.call_as(&stranger, "GET", "/v1/schedules", None).await;
+    assert_eq!(r.body["data"], json!([]), "{r:?}");
+    for path in [
+        format!("/v1/schedules/{night}"),
+        format!("/v1/schedules/{night}/runs"),
+        format!("/v1/schedules/{night}/stats"),
+        format!("{}/{night}/runs", f.path()),
+    ] {
+        let r = f.t.call_as(&stranger, "GET", &path, None).await;
+        assert_eq!(r.status, 404, "{path}: {r:?}");
+    }
+    let r =
+        f.t.call(
+            "GET",
+            "/v1/schedules/sched_00000000000000000000000000",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
 }
