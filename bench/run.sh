@@ -3,7 +3,7 @@
 # binaries behind the Runtime API emulator against DynamoDB Local, beside two floors built in
 # the same run; a warm-path load run against `runtype serve` beside a bare hyper server; and
 # delivery throughput beside the raw rate of its HTTP client. Writes BENCHMARKS.md, keeping
-# the section `bench/build.sh` made.
+# the sections `bench/scheduler.sh` and `bench/build.sh` made.
 # Usage: bench/run.sh [RUNS (default 20)] [SECONDS (default 10)] [EXECUTIONS (default 5000)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +76,8 @@ echo "bench: delivery ($EXECUTIONS executions)"
 DELIVERY=$(target/release/deliverybench "$EXECUTIONS" target/release/runtype)
 RATIO=$(python3 -c "print(f'{float(\"$(rps "$W4")\") / float(\"$(rps "$W2")\"):.2f}')")
 
-BUILD_SECTION=$(sed -n '/^## Whole-stack build/,$p' BENCHMARKS.md 2>/dev/null || true)
+# the sections bench/scheduler.sh and bench/build.sh wrote, kept as they are
+BUILD_SECTION=$(awk '/^## (Scheduler|Whole-stack build)/{keep=1} keep' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# Benchmarks"
   echo

@@ -174,9 +174,9 @@ async fn read_due(
     due
 }
 
-/// The entries in turn by owner: owners ordered by their oldest due entry, and one entry of
+/// The order a pass claims in: owners ordered by their oldest due entry, and one entry of
 /// each in that order, round after round; within an owner, oldest first.
-fn in_turn(mut due: Vec<Item>) -> Vec<Item> {
+pub fn in_turn(mut due: Vec<Item>) -> Vec<Item> {
     due.sort_by(|a, b| a.gsi2.cmp(&b.gsi2));
     let mut owners: Vec<String> = Vec::new();
     let mut queues: HashMap<String, VecDeque<Item>> = HashMap::new();

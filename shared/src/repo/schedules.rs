@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Execution, Run, Schedule, Surface};
 use serde_json::Value;
 
-use crate::store::{Cond, Index, Item, Query, Table};
+use crate::store::{Cond, Index, Item, Query, Table, TxOp};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
@@ -308,38 +308,10 @@ pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiRes
     };
     let mut retry = Retry::default();
     loop {
-        let s: Schedule = decode(&found)?;
-        let still_due = s.enabled
-            && s.next_run_at.as_deref() == Some(due.as_str())
-            && crate::time::parse(&due).is_some_and(|t| t <= now);
-        if !still_due {
+        let Some(ops) = firing_ops(&found, &due, now)? else {
             return Ok(Claim::Skipped);
-        }
-        let now_s = crate::time::format(now);
-        let (run, exec) = firing(&s, "schedule", Some(due.clone()), &now_s);
-        let mut next = s.clone();
-        next.last_run_at = Some(now_s.clone());
-        next.updated_at = now_s.clone();
-        if next.trigger_type == "one_time" {
-            next.enabled = false;
-            next.next_run_at = None;
-        } else {
-            // Missed fires coalesce: the next fire is the first after now.
-            next.next_run_at = match next_fire(&next, now) {
-                Ok(n) => n,
-                Err(_) => {
-                    next.enabled = false;
-                    None
-                }
-            };
-        }
-        let mut tx = Tx::default();
-        tx.put(
-            next.to_item(found.version + 1),
-            Cond::Version(found.version),
-        );
-        record_firing(&mut tx, &run, &exec);
-        match tx.commit(table).await {
+        };
+        match table.transact(ops).await {
             Ok(()) => return Ok(Claim::Fired),
             Err(e) => {
                 retry.after(e).await?;
@@ -350,6 +322,51 @@ pub async fn claim(table: &dyn Table, found: Item, now: DateTime<Utc>) -> ApiRes
             }
         }
     }
+}
+
+/// The one transaction that fires occurrence `due` of the schedule in `found` at `now`: the
+/// schedule moved to its next fire (under the version read), its run and its execution;
+/// `None` when that occurrence is no longer due.
+pub fn firing_ops(found: &Item, due: &str, now: DateTime<Utc>) -> ApiResult<Option<Vec<TxOp>>> {
+    let s: Schedule = decode(found)?;
+    let still_due = s.enabled
+        && s.next_run_at.as_deref() == Some(due)
+        && crate::time::parse(due).is_some_and(|t| t <= now);
+    if !still_due {
+        return Ok(None);
+    }
+    let now_s = crate::time::format(now);
+    let (run, exec) = firing(&s, "schedule", Some(due.to_string()), &now_s);
+    let mut next = s.clone();
+    next.last_run_at = Some(now_s.clone());
+    next.updated_at = now_s;
+    if next.trigger_type == "one_time" {
+        next.enabled = false;
+        next.next_run_at = None;
+    } else {
+        // Missed fires coalesce: the next fire is the first after now.
+        next.next_run_at = match next_fire(&next, now) {
+            Ok(n) => n,
+            Err(_) => {
+                next.enabled = false;
+                None
+            }
+        };
+    }
+    Ok(Some(vec![
+        TxOp::Put {
+            item: next.to_item(found.version + 1),
+            cond: Cond::Version(found.version),
+        },
+        TxOp::Put {
+            item: super::executions::run_item(&run, 1),
+            cond: Cond::NotExists,
+        },
+        TxOp::Put {
+            item: exec.to_item(1),
+            cond: Cond::NotExists,
+        },
+    ]))
 }
 
 /// `owner`'s schedule `id`, wherever it lives: one Query of the owner's schedules index.
