@@ -22,12 +22,55 @@ pub enum Backend {
     },
 }
 
+/// Quotas (API.md "Limits"), each overridable by its environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE` (500).
+    pub schedules_per_surface: i64,
+    /// `RUNTYPE_QUOTA_SCHEDULES_PER_OWNER` (5000).
+    pub schedules_per_owner: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            schedules_per_surface: 500,
+            schedules_per_owner: 5000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn from_env() -> Result<Limits, String> {
+        let read = |name: &str, default: i64| -> Result<i64, String> {
+            match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| format!("{name} must be a whole number, 0 or more, not {v:?}")),
+            }
+        };
+        let d = Limits::default();
+        Ok(Limits {
+            schedules_per_surface: read(
+                "RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE",
+                d.schedules_per_surface,
+            )?,
+            schedules_per_owner: read("RUNTYPE_QUOTA_SCHEDULES_PER_OWNER", d.schedules_per_owner)?,
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     /// Base of the public URLs the API hands out (surface endpoints), without a trailing `/`.
     pub public_url: String,
     /// Session-token verification, when an issuer is configured.
     pub jwt: Option<Arc<JwtVerifier>>,
+    pub limits: Limits,
 }
 
 impl Config {
@@ -41,6 +84,7 @@ impl Config {
         Ok(Config {
             public_url: url.trim_end_matches('/').to_string(),
             jwt,
+            limits: Limits::from_env()?,
         })
     }
 
@@ -49,6 +93,7 @@ impl Config {
         Config {
             public_url: public_url.trim_end_matches('/').to_string(),
             jwt: None,
+            limits: Limits::default(),
         }
     }
 }

@@ -56,6 +56,8 @@ pub enum ApiError {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// A 403 `QUOTA_EXCEEDED` naming the limit reached.
+    QuotaExceeded(String),
     Internal,
     Unavailable,
     /// Any of the above with extra response headers (`Retry-After`, `X-RateLimit-*`).
@@ -98,6 +100,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::RateLimited { .. } => 429,
+            ApiError::QuotaExceeded(_) => 403,
             ApiError::Internal => 500,
             ApiError::Unavailable => 503,
         }
@@ -118,6 +121,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
             ApiError::Internal => "INTERNAL",
             ApiError::Unavailable => "UNAVAILABLE",
         }
@@ -137,6 +141,7 @@ impl ApiError {
             | ApiError::Unauthorized(message)
             | ApiError::Forbidden(message)
             | ApiError::NotFound(message)
+            | ApiError::QuotaExceeded(message)
             | ApiError::Conflict(message) => message.clone(),
             ApiError::MethodNotAllowed(allow) => {
                 format!("Method not allowed here; allowed: {}", allow.join(", "))
@@ -159,6 +164,9 @@ impl ApiError {
             ApiError::Validation(details) | ApiError::ConflictAbout(_, details) => Some(details),
             _ => None,
         };
+        if let ApiError::QuotaExceeded(message) = self {
+            body["details"] = json!([{ "path": "", "code": "QUOTA_EXCEEDED", "message": message }]);
+        }
         if let Some(details) = details {
             body["details"] = details
                 .iter()

@@ -406,7 +406,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         updated_at: crate::time::format(now),
     };
     schedule.next_run_at = next_fire(&schedule, now).map_err(|d| ApiError::Validation(vec![d]))?;
-    schedules::create(app.table(), &schedule).await?;
+    schedules::create(app.table(), &schedule, &app.config.limits).await?;
     Ok(Reply::created(schedule.to_json()))
 }
 

@@ -155,6 +155,19 @@ pub fn key_of_usage_sk(sk: &str) -> Option<&str> {
     sk.split_once("#USAGE#").map(|(_, id)| id)
 }
 
+/// A count of what a surface holds, for its quota (under the surface: it goes with it).
+pub fn surface_quota(product_id: &str, surface_id: &str, what: &str) -> Key {
+    Key::new(
+        product_pk(product_id),
+        format!("{}QUOTA#{what}", surface_subtree(surface_id)),
+    )
+}
+
+/// A count of what an owner holds, for its quota.
+pub fn owner_quota(owner: &str, what: &str) -> Key {
+    Key::new(format!("QUOTA#{owner}"), format!("QUOTA#{what}"))
+}
+
 /// A fixed rate-limit window's counter: `scope` is `KEY` or `SURFACE`, `span` `MINUTE` or
 /// `DAY`, `start` the window's first Unix second. Each its own partition: no hot partition.
 pub fn rate_window(scope: &str, id: &str, span: &str, start: i64) -> Key {

@@ -38,6 +38,7 @@ pub mod limits;
 pub mod listing;
 pub mod partition;
 pub mod products;
+pub mod quota;
 pub mod schedules;
 pub mod surface_keys;
 pub mod surfaces;

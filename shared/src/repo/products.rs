@@ -8,11 +8,13 @@ use crate::model::{Capability, Product, Surface};
 use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
-use super::executions;
+use std::sync::atomic::Ordering;
+
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
 use super::{decode, get_owned, Record};
+use super::{executions, schedules};
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),
@@ -41,6 +43,8 @@ where
 /// they stop working before anything else goes), then its records and run history, the
 /// product last.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
+    let schedules = std::sync::atomic::AtomicUsize::new(0);
+    let counted = &schedules;
     cascade::delete(table, || async move {
         // the product's partition and its executions (with their runs), side by side
         let (p, executions) = futures_util::future::join(
@@ -49,13 +53,16 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
         )
         .await;
         let (p, executions) = (p?, executions?);
+        counted.store(p.schedule_ids(None).len(), Ordering::Relaxed);
         let product_key = k::product(id);
         Ok(Subtree::of(product_key.clone(), p.version)
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
             .children(executions))
     })
-    .await
+    .await?;
+    schedules::released(table, owner, schedules.load(Ordering::Relaxed)).await;
+    Ok(())
 }
 
 /// A product in a list, with the capabilities and surfaces found beside it in the index.

@@ -13,7 +13,9 @@ use crate::store::{Cond, Index, Item, Query, Table, TxOp};
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
+use super::quota::{self, Quota};
 use super::{decode, get_owned, item, Record, Retry, Tx};
+use crate::app::Limits;
 
 /// How many runs GET schedule shows.
 pub const RECENT_RUNS: usize = 20;
@@ -96,7 +98,35 @@ async fn schedule_surface(
     Ok((surface, version))
 }
 
-pub async fn create(table: &dyn Table, schedule: &Schedule) -> ApiResult<()> {
+/// The quotas a new schedule takes: schedules per surface and per owner.
+fn quotas(s: &Schedule, limits: &Limits) -> [Quota; 2] {
+    [
+        Quota {
+            counter: k::surface_quota(&s.product_id, &s.surface_id, "SCHEDULES"),
+            limit: limits.schedules_per_surface,
+            what: "schedules per surface",
+        },
+        owner_quota(&s.owner, limits.schedules_per_owner),
+    ]
+}
+
+fn owner_quota(owner: &str, limit: i64) -> Quota {
+    Quota {
+        counter: k::owner_quota(owner, "SCHEDULES"),
+        limit,
+        what: "schedules per owner",
+    }
+}
+
+/// Give back the owner's count of `n` schedules deleted with their surface or product (the
+/// surface's own count goes with the surface).
+pub async fn released(table: &dyn Table, owner: &str, n: usize) {
+    quota::give_back(table, &[owner_quota(owner, 0)], n as i64).await;
+}
+
+/// Create the schedule within its quotas (403 past one); a create that fails gives its
+/// place back.
+pub async fn create(table: &dyn Table, schedule: &Schedule, limits: &Limits) -> ApiResult<()> {
     schedule_surface(
         table,
         &schedule.owner,
@@ -104,6 +134,8 @@ pub async fn create(table: &dyn Table, schedule: &Schedule) -> ApiResult<()> {
         &schedule.surface_id,
     )
     .await?;
+    let quotas = quotas(schedule, limits);
+    quota::take(table, &quotas).await?;
     let mut tx = Tx::default();
     let surface = tx.check(
         k::surface(&schedule.product_id, &schedule.surface_id),
@@ -111,7 +143,11 @@ pub async fn create(table: &dyn Table, schedule: &Schedule) -> ApiResult<()> {
     );
     tx.or_answer(surface, ApiError::not_found("Surface"));
     tx.put(schedule.to_item(1), Cond::NotExists);
-    Ok(tx.commit(table).await?)
+    let written = tx.commit(table).await;
+    if written.is_err() {
+        quota::give_back(table, &quotas, 1).await;
+    }
+    Ok(written?)
 }
 
 pub async fn get(
@@ -215,7 +251,17 @@ pub async fn delete(
         let ((_, version), executions) = (schedule?, executions?);
         Ok(Subtree::of(k::schedule(product_id, surface_id, id), version).children(executions))
     })
-    .await
+    .await?;
+    let counters = [
+        Quota {
+            counter: k::surface_quota(product_id, surface_id, "SCHEDULES"),
+            limit: 0,
+            what: "schedules per surface",
+        },
+        owner_quota(owner, 0),
+    ];
+    quota::give_back(table, &counters, 1).await;
+    Ok(())
 }
 
 /// The execution of one firing, and the run that mirrors it.

@@ -11,7 +11,9 @@ use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use super::{decode, executions, get_owned, products, Record, Tx};
+use std::sync::atomic::Ordering;
+
+use super::{decode, executions, get_owned, products, schedules, Record, Tx};
 
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
     k::owner_index(&s.owner),
@@ -54,6 +56,8 @@ where
 /// Delete the surface with its items, reservations, keys, schedules and their runs: key
 /// hash items first (so its keys stop working before anything else goes), the surface last.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
+    let schedules = std::sync::atomic::AtomicUsize::new(0);
+    let counted = &schedules;
     cascade::delete(table, || async move {
         let (p, executions) = futures_util::future::join(
             Partition::load(table, owner, product_id),
@@ -62,12 +66,15 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
         .await;
         let (p, executions) = (p?, executions?);
         let (_, version) = p.surface(id)?;
+        counted.store(p.schedule_ids(Some(id)).len(), Ordering::Relaxed);
         Ok(Subtree::of(k::surface(product_id, id), version)
             .secrets(p.keys_of(id).map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.keys_under(&k::surface_subtree(id)).cloned())
             .children(executions))
     })
-    .await
+    .await?;
+    schedules::released(table, owner, schedules.load(Ordering::Relaxed)).await;
+    Ok(())
 }
 
 /// A product's surfaces, newest first, filtered by `type` and `status`: one GetItem for the

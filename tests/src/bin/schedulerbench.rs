@@ -137,11 +137,21 @@ async fn fires(table: &dyn Table, products: &[String]) -> usize {
     n
 }
 
+/// Quotas out of the way: the skewed case puts thousands of schedules on one surface.
+fn unlimited() -> Config {
+    let mut config = Config::local("");
+    config.limits = runtype::app::Limits {
+        schedules_per_surface: i64::MAX / 2,
+        schedules_per_owner: i64::MAX / 2,
+    };
+    config
+}
+
 fn dynamo(table: &str, endpoint: &str) -> App {
     let requests = RequestCounter::default();
     std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
     let t = DynamoTable::from_lambda_env(table.to_string(), requests.clone()).unwrap();
-    App::with_table(Arc::new(t), requests, Config::local(""))
+    App::with_table(Arc::new(t), requests, unlimited())
 }
 
 struct Row {
@@ -279,7 +289,7 @@ async fn main() {
 
     // the embedded store, and the skewed case there: one owner with most, 20 with 10 each
     let dir = std::env::temp_dir().join(runtype::ids::new_id("schedulerbench"));
-    let embedded = App::open(&Backend::Embedded(dir.join("a.db")), Config::local(""))
+    let embedded = App::open(&Backend::Embedded(dir.join("a.db")), unlimited())
         .await
         .unwrap();
     seed(&embedded, &per_owner).await;
@@ -294,7 +304,7 @@ async fn main() {
         "embedded store (no proxy), concurrency {}",
         default.concurrency
     );
-    let skewed = App::open(&Backend::Embedded(dir.join("b.db")), Config::local(""))
+    let skewed = App::open(&Backend::Embedded(dir.join("b.db")), unlimited())
         .await
         .unwrap();
     let mut skew = vec![n];

@@ -28,6 +28,7 @@ crate::cases! {
         a_budget_defers_and_the_next_pass_fires,
         a_broken_schedule_does_not_stop_the_others,
         the_owner_wide_read_side,
+        quotas_hold_under_racing_creates,
     ],
 }
 
@@ -973,4 +974,89 @@ async fn the_owner_wide_read_side(store: Store) {
         )
         .await;
     assert_eq!(r.status, 404);
+}
+
+/// Schedules per surface and per owner: racing creates never pass a limit; a delete (of the
+/// schedule, or of its surface) makes room again.
+async fn quotas_hold_under_racing_creates(store: Store) {
+    let mut f = Fixture::new(store).await;
+    f.t.app.config.limits = runtype::app::Limits {
+        schedules_per_surface: 3,
+        schedules_per_owner: 5,
+    };
+    let body = json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *" });
+    let results = futures_util::future::join_all((0..8).map(|_| f.create(body.clone()))).await;
+    let created: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(Res::id)
+        .collect();
+    assert_eq!(created.len(), 3, "{results:?}");
+    for r in results.iter().filter(|r| r.status != 201) {
+        assert_eq!(r.status, 403, "{r:?}");
+        assert_eq!(r.body["code"], "QUOTA_EXCEEDED");
+        assert!(r.has_detail("", "QUOTA_EXCEEDED"), "{r:?}");
+        assert!(
+            r.body["error"]
+                .as_str()
+                .unwrap()
+                .contains("3 schedules per surface"),
+            "{r:?}"
+        );
+    }
+    // the owner's limit, across surfaces
+    let other =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces", f.p),
+            Some(json!({ "name": "more", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let path = format!("/v1/products/{}/surfaces/{other}/schedules", f.p);
+    let results =
+        futures_util::future::join_all((0..4).map(|_| f.t.call("POST", &path, Some(body.clone()))))
+            .await;
+    let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        2,
+        "{statuses:?}"
+    );
+    let refused = results.iter().find(|r| r.status == 403).unwrap();
+    assert!(refused.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("5 schedules per owner"));
+    // deleting one makes room for one
+    let r =
+        f.t.call("DELETE", &format!("{}/{}", f.path(), created[0]), None)
+            .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(f.create(body.clone()).await.status, 201);
+    assert_eq!(f.create(body.clone()).await.status, 403);
+    // deleting a surface gives its schedules back to the owner
+    let r =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/surfaces/{other}", f.p),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let third =
+        f.t.call(
+            "POST",
+            &format!("/v1/products/{}/surfaces", f.p),
+            Some(json!({ "name": "third", "type": "schedule" })),
+        )
+        .await
+        .id();
+    let path = format!("/v1/products/{}/surfaces/{third}/schedules", f.p);
+    for expected in [201, 201, 403] {
+        assert_eq!(
+            f.t.call("POST", &path, Some(body.clone())).await.status,
+            expected
+        );
+    }
 }
