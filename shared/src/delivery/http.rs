@@ -118,10 +118,6 @@ impl HttpClient {
             Err(_) => Reply::TimedOut,
         }
     }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
-    }
 }
 
 /// A connection error, without the URL (which may carry credentials).
