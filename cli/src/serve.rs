@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use runtype::app::{App, Config};
 use runtype::delivery::runner::Settings;
 use runtype::delivery::Deliverer;
@@ -49,7 +49,7 @@ pub async fn run(
     };
     let app = Arc::new(open(store, config).await?);
 
-    first_account(&app).await;
+    first_account(&app, &base).await;
     if scheduler {
         tokio::spawn(fire_every_minute(app.clone()));
     }
@@ -65,7 +65,12 @@ pub async fn run(
     println!("runtype: serving the Runtype Products API on {base}");
     runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
 
+    let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        // past the limit, new connections wait in the listen queue until one closes
+        let Ok(slot) = connections.clone().acquire_owned().await else {
+            return Ok(());
+        };
         let (stream, _) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
@@ -80,8 +85,11 @@ pub async fn run(
                 async move { Ok::<_, Infallible>(serve_one(&app, req).await) }
             });
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(slot);
         });
     }
 }
@@ -109,6 +117,11 @@ async fn fire_every_minute(app: Arc<App>) {
         }
     }
 }
+
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 1024;
+/// A client that has not sent its request's headers by then is disconnected.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest a deliverer sleeps between passes: executions written by another process
 /// on the same data file are picked up within this.
@@ -140,19 +153,19 @@ async fn deliver_forever(app: Arc<App>, deliverer: Deliverer) {
     }
 }
 
-/// On a store with no account yet, make one and print its key, once.
-async fn first_account(app: &App) {
+/// On a store with no account yet, make one and print its key — once, inside a command
+/// that works as printed.
+async fn first_account(app: &App, base: &str) {
     match accounts::any_account(app.table()).await {
         Ok(true) => {}
         Ok(false) => match accounts::create_account(app.table(), "local").await {
             Ok((account, key)) => {
                 println!(
-                    "runtype: created account {} with platform key (shown only now):",
+                    "runtype: created account {} and its platform key, shown only now (in this command):",
                     account.id
                 );
-                println!("  {}", key.plaintext);
                 println!(
-                    "runtype: try: curl -H 'Authorization: Bearer {}' ",
+                    "  curl -H 'Authorization: Bearer {}' {base}/v1/products",
                     key.plaintext
                 );
             }

@@ -139,6 +139,16 @@ fn serve_creates_a_first_account_once_and_logs_safely() {
     let server = Server::start(&data);
     let key = server.key().expect("a new data file prints a key");
     assert!(data.exists(), "directories and file created");
+    // the key once, in a curl command that works as printed
+    let banner = server.banner.join("\n");
+    assert_eq!(banner.matches(key.as_str()).count(), 1, "{banner}");
+    assert!(
+        banner.contains(&format!(
+            "curl -H 'Authorization: Bearer {key}' {}/v1/products",
+            server.url
+        )),
+        "{banner}"
+    );
     let (status, body) = server.request(
         "POST",
         "/v1/products",
@@ -179,6 +189,18 @@ fn serve_creates_a_first_account_once_and_logs_safely() {
     }
     drop(server);
 
+    // the data is the owner's alone: new directories 0700, the file, WAL and SHM 0600
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("nested")), 0o700);
+        assert_eq!(mode(&dir.join("nested/dir")), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", data.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
     // the second start on the same file makes no new account and prints no key
     let again = Server::start(&data);
     assert_eq!(again.key(), None, "{:?}", again.banner);

@@ -78,6 +78,30 @@ const GROUP: usize = 256;
 /// Read connections.
 const READERS: usize = 4;
 
+/// Create the directories of `dir` that do not exist yet, readable by the owner alone (the
+/// ones that already exist are left as they are).
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A new data file, readable by the owner alone; SQLite gives its WAL and shared-memory
+/// files the same permissions. An existing file is left as it is.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn connect(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(map_err)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -89,10 +113,13 @@ impl SqliteTable {
     /// Open (creating directories, file and schema as needed).
     pub fn open(path: &Path, counter: RequestCounter) -> StoreResult<SqliteTable> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            create_private_dirs(dir).map_err(|e| {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
+        create_private_file(path).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        })?;
         let conn = connect(path)?;
         // a new file: pages large enough that a record rarely spills onto overflow pages
         // (takes effect only before the first table is made)
