@@ -218,17 +218,27 @@ pub async fn delete(
     Ok(tx.commit(table).await?)
 }
 
-/// The writes that drop `removed` items from the scopes of the keys of `surface`.
+/// The writes that drop `removed` items from the scopes of the keys of `surface`. An
+/// expired key's hash item may already be gone (TTL): only its record is rewritten (it
+/// verifies nothing any more either way).
 pub fn drop_scope_ops(p: &Partition, surface: &Surface, removed: &[String]) -> Vec<TxOp> {
+    let now = crate::time::now();
     let mut ops = Vec::new();
     for (key, version) in p.keys_of(&surface.id) {
         let mut key = key.clone();
         if key.drop_targets(removed) {
             let [record, hash] = key_items(&key, surface.key_kind(), version + 1);
-            ops.push(TxOp::Put {
-                item: hash,
-                cond: Cond::Exists,
-            });
+            let expired = key
+                .expires_at
+                .as_deref()
+                .and_then(crate::time::parse)
+                .is_some_and(|t| t <= now);
+            if !expired {
+                ops.push(TxOp::Put {
+                    item: hash,
+                    cond: Cond::Exists,
+                });
+            }
             ops.push(TxOp::Put {
                 item: record,
                 cond: Cond::Version(*version),

@@ -24,6 +24,7 @@ crate::cases! {
         plaintext_is_never_at_rest,
         other_owners_get_404_on_every_route,
         request_budgets,
+        an_expired_key_does_not_block_deletes,
     ],
 }
 
@@ -932,4 +933,56 @@ async fn request_budgets(store: Store) {
         );
     }
     eprintln!("storage requests beyond auth:\n{}", report.join("\n"));
+}
+
+/// A key that expired, and whose hash item the table's TTL already removed, does not stand in
+/// the way of deleting what its scopes name.
+async fn an_expired_key_does_not_block_deletes(store: Store) {
+    let f = fixture(store, "api").await;
+    let r = f
+        .key(json!({ "scopes": ["tool0", "tool1"], "expiresAt": "2099-01-01T00:00:00Z" }))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let id = r.id();
+    // it expired, and TTL took its hash item (as DynamoDB would)
+    let table = f.t.app.table();
+    let record_key = runtype::repo::layout::surface_key(&f.p, &f.s, &id);
+    let found = table.get(&record_key).await.unwrap().unwrap();
+    let mut key: runtype::model::SurfaceKey = serde_json::from_value(found.data.clone()).unwrap();
+    key.expires_at = Some("2020-01-01T00:00:00.000Z".into());
+    let [record, _] = runtype::repo::surface_keys::key_items(&key, "papi", found.version + 1);
+    table
+        .put(record, runtype::store::Cond::Version(found.version))
+        .await
+        .unwrap();
+    table
+        .delete(
+            &runtype::repo::layout::surface_key_hash(&key.hash),
+            runtype::store::Cond::Always,
+        )
+        .await
+        .unwrap();
+    // an item and a capability its scopes name can still be deleted
+    let r =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/surfaces/{}/items/{}", f.p, f.s, f.items[1]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r =
+        f.t.call(
+            "DELETE",
+            &format!("/v1/products/{}/capabilities/{}", f.p, f.caps[0]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    // and the expired key is still refused
+    let hash = runtype::repo::layout::surface_key_hash(&key.hash);
+    assert!(
+        table.get(&hash).await.unwrap().is_none(),
+        "not brought back"
+    );
 }
