@@ -57,36 +57,101 @@ fn crate_of(f: &Value) -> String {
         .to_string()
 }
 
-/// A gateway function's policy: one statement of the table actions it uses on the table
-/// alone — reads for GETs; never a Scan, a wildcard or an index.
-fn gateway_policy(id: &str, method: &str, f: &Value) {
+/// The guard every API function carries: no write to an account or platform-key item.
+fn guarded(id: &str, statements: &[Value]) {
+    let deny = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny")
+        .unwrap_or_else(|| panic!("{id}: no Deny guard"));
+    let actions: Vec<&str> = deny["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for write in [
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    ] {
+        assert!(actions.contains(&write), "{id}: the guard misses {write}");
+    }
+    let keys = &deny["Condition"]["ForAnyValue:StringLike"]["dynamodb:LeadingKeys"];
+    for prefix in ["ACCOUNT#*", "PLATFORMKEY#*", "PLATFORMKEYHASH#*"] {
+        assert!(
+            keys.as_sequence().unwrap().iter().any(|k| k == prefix),
+            "{id}: the guard misses {prefix}"
+        );
+    }
+}
+
+/// The resources a statement names, as text (`Table.Arn`, `${Table.Arn}/index/GSI1`).
+fn resources(s: &Value) -> Vec<String> {
+    let one = |v: &Value| match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" || t.tag == "!Sub" => {
+            t.value.as_str().unwrap_or_default().to_string()
+        }
+        other => other.as_str().unwrap_or_default().to_string(),
+    };
+    match &s["Resource"] {
+        Value::Sequence(list) => list.iter().map(one).collect(),
+        v => vec![one(v)],
+    }
+}
+
+/// An API function's policy: one Allow of only the table actions it needs — reads for GETs —
+/// on the table and only the indexes it queries (never a Scan or a wildcard), and the guard.
+fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) {
     let policies = f["Properties"]["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 1, "{id}");
     let statements = policies[0]["Statement"].as_sequence().unwrap();
-    assert_eq!(statements.len(), 1, "{id}");
-    let s = &statements[0];
-    assert_eq!(s["Effect"], "Allow", "{id}");
-    let getatt = match &s["Resource"] {
-        Value::Tagged(t) if t.tag == "!GetAtt" => t.value.as_str().map(str::to_string),
-        _ => None,
-    };
-    assert_eq!(getatt.as_deref(), Some("Table.Arn"), "{id}: the table only");
-    let allowed: &[&str] = if method == "GET" {
-        &["dynamodb:GetItem", "dynamodb:Query"]
-    } else {
-        &[
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-        ]
-    };
-    for action in s["Action"].as_sequence().unwrap() {
+    assert_eq!(statements.len(), 2, "{id}: an Allow and the guard");
+    guarded(id, statements);
+    let allow = statements.iter().find(|s| s["Effect"] == "Allow").unwrap();
+    let reads: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
+    let writes: &[&str] = &[
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:BatchWriteItem",
+    ];
+    let allowed = if method == "GET" { reads } else { writes };
+    for action in allow["Action"].as_sequence().unwrap() {
         let action = action.as_str().unwrap();
         assert!(allowed.contains(&action), "{id}: {action} is not needed");
+        assert!(
+            !action.contains('*') && !action.contains("Scan"),
+            "{id}: {action}"
+        );
     }
+    let mut expected = vec!["Table.Arn".to_string()];
+    if QUERY_GSI1.contains(&function) && !gateway {
+        expected.push("${Table.Arn}/index/GSI1".into());
+    }
+    assert_eq!(
+        resources(allow),
+        expected,
+        "{id}: the table and only the indexes it queries"
+    );
 }
+
+/// Functions that query GSI1 (the owner, executions and schedules indexes).
+const QUERY_GSI1: &[&str] = &[
+    "list-products",
+    "list-surfaces",
+    "list-executions",
+    "list-all-schedules",
+    "find-schedule",
+    "list-schedule-runs",
+    "get-schedule-stats",
+    "delete-product",
+    "delete-surface",
+    "delete-schedule",
+];
 
 /// The functions that serve no route: the scheduler and delivery.
 const WITHOUT_ROUTES: &[&str] = &["fire-schedules", "deliver-executions"];
@@ -129,30 +194,7 @@ fn routes_template_and_function_crates_agree() {
                 .replace('{', ":")
                 .replace('}', "");
             let gateway = routes().any(|r| r.function == name && r.access == Access::SurfaceKey);
-            if gateway {
-                gateway_policy(&id, &method, f);
-            } else {
-                // read-only functions get read-only access
-                let policy = f["Properties"]["Policies"][0]
-                    .as_mapping()
-                    .unwrap()
-                    .keys()
-                    .next()
-                    .unwrap()
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                let expected = if method == "GET" {
-                    "DynamoDBReadPolicy"
-                } else {
-                    "DynamoDBCrudPolicy"
-                };
-                assert_eq!(policy, expected, "{id}");
-                assert_eq!(
-                    reference(&f["Properties"]["Policies"][0][expected]["TableName"]).as_deref(),
-                    Some("Table")
-                );
-            }
+            api_policy(&id, &name, &method, f, gateway);
             from_template.insert((method, path, name));
         } else {
             assert_eq!(name, "fire-schedules", "{id}");
@@ -216,6 +258,22 @@ fn the_scheduler_runs_every_minute_with_retries_and_a_dead_letter_queue() {
         .as_u64()
         .is_some());
     assert!(!e["Properties"]["DeadLetterConfig"].is_null());
+    // its own statement: writes on the table, queries of the due index (GSI2), the guard
+    let statements = f["Properties"]["Policies"][0]["Statement"]
+        .as_sequence()
+        .unwrap();
+    guarded("FireSchedulesFunction", statements);
+    let allow = statements.iter().find(|s| s["Effect"] == "Allow").unwrap();
+    assert_eq!(
+        resources(allow),
+        ["Table.Arn", "${Table.Arn}/index/GSI2"],
+        "the table and the due index"
+    );
+    assert!(allow["Action"].as_sequence().unwrap().iter().all(|a| !a
+        .as_str()
+        .unwrap()
+        .contains("Scan")
+        && !a.as_str().unwrap().contains('*')));
     // passes do not pile up, and stop in time (the budget is the timeout less 10 s)
     let p = &f["Properties"];
     assert_eq!(
