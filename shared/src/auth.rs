@@ -67,7 +67,10 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
                 "Session tokens are not accepted by this server (no JWT issuer is configured)",
             ));
         };
-        let session = verifier.verify(token).await.map_err(unauthorized)?;
+        let session = verifier.verify(token).await.map_err(|r| match r {
+            crate::jwt::Refused::Token(reason) => unauthorized(reason),
+            crate::jwt::Refused::KeysUnavailable => ApiError::Unavailable,
+        })?;
         return Ok(Caller {
             owner: session.owner,
             principal: session.user,

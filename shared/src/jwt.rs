@@ -3,8 +3,10 @@
 //! RS256 or ES256 only, the key chosen by `kid`; `iss` must be the configured issuer; `exp`
 //! and `nbf` with a few seconds of leeway; `azp`, when present, must be an authorised party
 //! (when some are configured). The owner is `org_id` (or Clerk's `o.id`), else `sub`. No
-//! storage read: the JWKS is fetched once per process and again only for an unknown `kid`,
-//! at most once per refresh interval.
+//! storage read. The JWKS is kept for its `Cache-Control: max-age` (else 10 minutes), loaded
+//! again when that has passed or for an unknown `kid` (at most once per refresh interval);
+//! while a reload fails the last good keys serve for up to an hour more; with no keys at
+//! all the answer is 503, not 401.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,7 +52,7 @@ impl JwtConfig {
             return Ok(None);
         };
         let source = match (var("RUNTYPE_JWKS_URL"), var("RUNTYPE_JWKS_FILE")) {
-            (Some(url), None) => JwksSource::Url(url),
+            (Some(url), None) => JwksSource::Url(checked_url(&url)?),
             (None, Some(file)) => JwksSource::File(file.into()),
             (Some(_), Some(_)) => {
                 return Err("set RUNTYPE_JWKS_URL or RUNTYPE_JWKS_FILE, not both".into())
@@ -78,6 +80,44 @@ impl JwtConfig {
     }
 }
 
+/// A JWKS URL must be https, except on a loopback host (a local issuer while developing).
+pub fn checked_url(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| format!("RUNTYPE_JWKS_URL is not a URL: {url:?}"))?;
+    let loopback = matches!(
+        uri.host(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match uri.scheme_str() {
+        Some("https") => Ok(url.to_string()),
+        Some("http") if loopback => Ok(url.to_string()),
+        _ => Err(format!(
+            "RUNTYPE_JWKS_URL must be an https:// URL (http:// only for a loopback host), not {url:?}"
+        )),
+    }
+}
+
+/// Keys are kept this long when the JWKS answer does not say (`Cache-Control: max-age`).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(600);
+/// While reloading fails, the last good keys serve this much longer.
+pub const STALE_GRACE: Duration = Duration::from_secs(3600);
+
+/// Why a session token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// 401, with the reason.
+    Token(&'static str),
+    /// 503: no signing keys could be loaded.
+    KeysUnavailable,
+}
+
+impl From<&'static str> for Refused {
+    fn from(reason: &'static str) -> Self {
+        Refused::Token(reason)
+    }
+}
+
 /// A verified session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -98,27 +138,46 @@ struct Claims {
 
 struct Loaded {
     keys: HashMap<String, (DecodingKey, Algorithm)>,
+    /// How long these keys are fresh (the answer's `max-age`).
+    ttl: Option<Duration>,
+    /// When they were loaded (by the verifier's clock).
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Loaded {
+    fn age(&self, now: chrono::DateTime<chrono::Utc>) -> Duration {
+        (now - self.at).to_std().unwrap_or(Duration::ZERO)
+    }
+
+    fn ttl(&self) -> Duration {
+        self.ttl.unwrap_or(DEFAULT_TTL)
+    }
 }
 
 pub struct JwtVerifier {
     config: JwtConfig,
+    clock: crate::time::Clock,
     keys: RwLock<Option<Loaded>>,
     /// When the JWKS was last loaded (serialises loads).
     last_load: Mutex<Option<Instant>>,
     loads: AtomicU64,
 }
 
-/// Why a token was refused (the 401's message).
-pub type Refusal = &'static str;
-
 impl JwtVerifier {
     pub fn new(config: JwtConfig) -> JwtVerifier {
         JwtVerifier {
             config,
+            clock: crate::time::Clock::system(),
             keys: RwLock::new(None),
             last_load: Mutex::new(None),
             loads: AtomicU64::new(0),
         }
+    }
+
+    /// The same verifier, keeping time by `clock` (tests move it).
+    pub fn with_clock(mut self, clock: crate::time::Clock) -> JwtVerifier {
+        self.clock = clock;
+        self
     }
 
     /// How many times the JWKS has been loaded.
@@ -126,50 +185,72 @@ impl JwtVerifier {
         self.loads.load(Ordering::Relaxed)
     }
 
-    async fn key(&self, kid: &str) -> Result<Option<(DecodingKey, Algorithm)>, Refusal> {
-        if let Some(loaded) = self.keys.read().await.as_ref() {
-            if let Some(k) = loaded.keys.get(kid) {
-                return Ok(Some(k.clone()));
-            }
+    /// The key `kid` names: from fresh keys; else after loading them again (stale keys, or
+    /// an unknown `kid` at most once per refresh interval); a failed load keeps stale keys
+    /// within the grace period.
+    async fn key(&self, kid: &str) -> Result<Option<(DecodingKey, Algorithm)>, Refused> {
+        let now = self.clock.now();
+        let lookup = |loaded: &Option<Loaded>| -> Option<Option<(DecodingKey, Algorithm)>> {
+            let loaded = loaded.as_ref()?;
+            (loaded.age(now) < loaded.ttl()).then(|| loaded.keys.get(kid).cloned())
+        };
+        if let Some(Some(found)) = lookup(&*self.keys.read().await) {
+            return Ok(Some(found));
         }
-        // Unknown kid (or nothing loaded yet): load again, at most once per interval.
         let mut last = self.last_load.lock().await;
-        if let Some(loaded) = self.keys.read().await.as_ref() {
-            if let Some(k) = loaded.keys.get(kid) {
-                return Ok(Some(k.clone()));
-            }
+        let current = self.keys.read().await;
+        let fresh = lookup(&current);
+        if let Some(Some(found)) = fresh {
+            return Ok(Some(found));
         }
+        // loads (for an unknown kid, stale keys or none) at most once per interval; in
+        // between, what there is serves
         if last.is_some_and(|t| t.elapsed() < self.config.min_refresh) {
-            return Ok(None);
+            return match current.as_ref() {
+                Some(keys) if keys.age(now) < keys.ttl() + STALE_GRACE => {
+                    Ok(keys.keys.get(kid).cloned())
+                }
+                _ => Err(Refused::KeysUnavailable),
+            };
         }
+        drop(current);
         *last = Some(Instant::now());
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let set = match load(&self.config.source).await {
-            Ok(set) => set,
+        match load(&self.config.source).await {
+            Ok(mut set) => {
+                set.at = now;
+                let found = set.keys.get(kid).cloned();
+                *self.keys.write().await = Some(set);
+                Ok(found)
+            }
             Err(e) => {
                 crate::log::error("JWKS could not be loaded", &e);
-                return Err(
-                    "Session tokens cannot be verified right now (signing keys unavailable)",
-                );
+                let mut keys = self.keys.write().await;
+                match keys.as_ref() {
+                    Some(stale) if stale.age(now) < stale.ttl() + STALE_GRACE => {
+                        Ok(stale.keys.get(kid).cloned())
+                    }
+                    _ => {
+                        *keys = None;
+                        Err(Refused::KeysUnavailable)
+                    }
+                }
             }
-        };
-        let found = set.keys.get(kid).cloned();
-        *self.keys.write().await = Some(set);
-        Ok(found)
+        }
     }
 
-    pub async fn verify(&self, token: &str) -> Result<Session, Refusal> {
+    pub async fn verify(&self, token: &str) -> Result<Session, Refused> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| "Malformed session token")?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
-            return Err("Session token algorithm not accepted (RS256 or ES256 only)");
+            return Err("Session token algorithm not accepted (RS256 or ES256 only)".into());
         }
         let kid = header.kid.ok_or("Session token has no key id (kid)")?;
         let (key, alg) = self
             .key(&kid)
             .await?
-            .ok_or("Session token signed by an unknown key")?;
+            .ok_or(Refused::Token("Session token signed by an unknown key"))?;
         if alg != header.alg {
-            return Err("Session token algorithm does not match its key");
+            return Err("Session token algorithm does not match its key".into());
         }
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
@@ -193,11 +274,11 @@ impl JwtVerifier {
             if !self.config.authorized_parties.is_empty()
                 && !self.config.authorized_parties.contains(azp)
             {
-                return Err("Session token was issued for another party (azp)");
+                return Err("Session token was issued for another party (azp)".into());
             }
         }
         if claims.sub.is_empty() {
-            return Err("Session token has no subject");
+            return Err("Session token has no subject".into());
         }
         let org = claims.org_id.filter(|o| !o.is_empty()).or_else(|| {
             claims
@@ -239,7 +320,11 @@ fn parse(body: &[u8]) -> Result<Loaded, String> {
             keys.insert(kid, (key, alg));
         }
     }
-    Ok(Loaded { keys })
+    Ok(Loaded {
+        keys,
+        ttl: None,
+        at: chrono::DateTime::UNIX_EPOCH,
+    })
 }
 
 async fn load(source: &JwksSource) -> Result<Loaded, String> {
@@ -250,12 +335,27 @@ async fn load(source: &JwksSource) -> Result<Loaded, String> {
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             parse(&body)
         }
-        JwksSource::Url(url) => parse(&fetch(url).await?),
+        JwksSource::Url(url) => {
+            let (body, ttl) = fetch(url).await?;
+            let mut loaded = parse(&body)?;
+            loaded.ttl = ttl;
+            Ok(loaded)
+        }
     }
 }
 
-/// GET `url` (http or https, compiled-in web PKI roots), at most 1 MiB, within 5 s.
-async fn fetch(url: &str) -> Result<Vec<u8>, String> {
+/// `max-age` of a `Cache-Control` value.
+fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control
+        .split(',')
+        .filter_map(|d| d.trim().strip_prefix("max-age="))
+        .find_map(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// GET `url` (http or https, compiled-in web PKI roots), at most 1 MiB, within 5 s; the body
+/// and its `max-age`.
+async fn fetch(url: &str) -> Result<(Vec<u8>, Option<Duration>), String> {
     use http_body_util::{BodyExt, Empty, Limited};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
@@ -279,13 +379,42 @@ async fn fetch(url: &str) -> Result<Vec<u8>, String> {
         if !res.status().is_success() {
             return Err(format!("JWKS answered {}", res.status()));
         }
+        let ttl = res
+            .headers()
+            .get(http::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .and_then(max_age);
         let body = Limited::new(res.into_body(), 1024 * 1024)
             .collect()
             .await
             .map_err(|e| format!("JWKS body unreadable: {e}"))?;
-        Ok(body.to_bytes().to_vec())
+        Ok((body.to_bytes().to_vec(), ttl))
     };
     tokio::time::timeout(Duration::from_secs(5), work)
         .await
         .map_err(|_| "JWKS request timed out".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwks_urls_must_be_https_except_on_loopback() {
+        assert!(checked_url("https://clerk.example.com/.well-known/jwks.json").is_ok());
+        assert!(checked_url("http://127.0.0.1:8080/jwks.json").is_ok());
+        assert!(checked_url("http://localhost/jwks.json").is_ok());
+        assert!(checked_url("http://[::1]:9/jwks.json").is_ok());
+        let e = checked_url("http://clerk.example.com/jwks.json").unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        assert!(checked_url("ftp://x/jwks").is_err());
+        assert!(checked_url("not a url").is_err());
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(max_age("public, max-age=60"), Some(Duration::from_secs(60)));
+        assert_eq!(max_age("max-age=0"), Some(Duration::ZERO));
+        assert_eq!(max_age("no-cache"), None);
+    }
 }

@@ -96,6 +96,8 @@ struct JwksServer {
     url: String,
     body: Arc<Mutex<String>>,
     hits: Arc<AtomicU64>,
+    /// The status it answers (200 unless a test makes it fail).
+    status: Arc<std::sync::atomic::AtomicU16>,
 }
 
 async fn jwks_server(jwks: Value) -> JwksServer {
@@ -106,21 +108,26 @@ async fn jwks_server(jwks: Value) -> JwksServer {
     );
     let body = Arc::new(Mutex::new(jwks.to_string()));
     let hits = Arc::new(AtomicU64::new(0));
-    let (b, h) = (body.clone(), hits.clone());
+    let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
+    let (b, h, st) = (body.clone(), hits.clone(), status.clone());
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let (b, h) = (b.clone(), h.clone());
+            let (b, h, st) = (b.clone(), h.clone(), st.clone());
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |_req| {
                     h.fetch_add(1, Ordering::SeqCst);
                     let doc = b.lock().unwrap().clone();
+                    let code = st.load(Ordering::SeqCst);
                     async move {
-                        Ok::<_, Infallible>(hyper::Response::new(http_body_util::Full::new(
-                            Bytes::from(doc),
-                        )))
+                        let mut res =
+                            hyper::Response::new(http_body_util::Full::new(Bytes::from(doc)));
+                        *res.status_mut() = http::StatusCode::from_u16(code).unwrap();
+                        res.headers_mut()
+                            .insert("cache-control", "public, max-age=60".parse().unwrap());
+                        Ok::<_, Infallible>(res)
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -129,7 +136,12 @@ async fn jwks_server(jwks: Value) -> JwksServer {
             });
         }
     });
-    JwksServer { url, body, hits }
+    JwksServer {
+        url,
+        body,
+        hits,
+        status,
+    }
 }
 
 fn jwt_config(source: JwksSource, min_refresh: Duration) -> Config {
@@ -166,6 +178,8 @@ crate::cases! {
         sessions_and_platform_keys_are_separate_owners,
         keys_rotate_without_restart,
         jwks_from_a_file,
+        keys_expire_and_stale_keys_serve_while_reloads_fail,
+        no_keys_at_all_is_503,
     ],
 }
 
@@ -520,4 +534,87 @@ async fn jwks_from_a_file(store: Store) {
         401
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A verifier on `server` that may reload at once, keeping time by `clock`.
+async fn app_with_clock(t: &TestApp, server: &JwksServer, clock: &runtype::time::Clock) -> App {
+    let mut c = crate::common::config();
+    c.jwt = Some(Arc::new(
+        JwtVerifier::new(JwtConfig {
+            issuer: ISSUER.into(),
+            source: JwksSource::Url(server.url.clone()),
+            authorized_parties: vec!["https://app.example.test".into()],
+            leeway_secs: 5,
+            min_refresh: Duration::ZERO,
+        })
+        .with_clock(clock.clone()),
+    ));
+    App::open(&t.backend, c).await.unwrap()
+}
+
+/// Keys live for the answer's `max-age` (60 s here): a key removed from the JWKS stops being
+/// trusted once that has passed; while reloading fails the last good keys serve for an hour
+/// more, then nothing does (503).
+async fn keys_expire_and_stale_keys_serve_while_reloads_fail(store: Store) {
+    let t = TestApp::new(store).await;
+    let k = keys();
+    let server = jwks_server(jwks(&[&k.a.jwk])).await;
+    let clock = runtype::time::Clock::fixed(chrono::Utc::now());
+    let app = app_with_clock(&t, &server, &clock).await;
+    let advance = |secs: i64| clock.set(clock.now() + chrono::Duration::seconds(secs));
+    let old = sign_rsa(&k.a, "key-a", &claims("user_1"));
+    let new = sign_rsa(&k.b, "key-b", &claims("user_1"));
+    let status = |token: String| {
+        let app = &app;
+        async move { call(app, &token, "GET", "/v1/products", None).await.status }
+    };
+    assert_eq!(status(old.clone()).await, 200);
+    // key-a is withdrawn; within max-age the keys held are still the ones in force
+    *server.body.lock().unwrap() = jwks(&[&k.b.jwk]).to_string();
+    advance(30);
+    let hits = server.hits.load(Ordering::SeqCst);
+    assert_eq!(status(old.clone()).await, 200);
+    assert_eq!(
+        server.hits.load(Ordering::SeqCst),
+        hits,
+        "no reload while fresh"
+    );
+    // past max-age they are loaded again: key-a is no longer trusted
+    advance(31);
+    assert_eq!(status(old.clone()).await, 401);
+    assert_eq!(status(new.clone()).await, 200);
+    // the JWKS endpoint fails: the last good keys serve on, for up to an hour
+    server.status.store(500, Ordering::SeqCst);
+    advance(61);
+    assert_eq!(
+        status(new.clone()).await,
+        200,
+        "stale keys within the grace"
+    );
+    advance(3600);
+    let r = call(&app, &new, "GET", "/v1/products", None).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (503, Some("UNAVAILABLE")),
+        "{r:?}"
+    );
+    // and once it answers again, all is well
+    server.status.store(200, Ordering::SeqCst);
+    assert_eq!(status(new).await, 200);
+}
+
+async fn no_keys_at_all_is_503(store: Store) {
+    let t = TestApp::new(store).await;
+    let k = keys();
+    let server = jwks_server(jwks(&[&k.a.jwk])).await;
+    server.status.store(503, Ordering::SeqCst);
+    let clock = runtype::time::Clock::fixed(chrono::Utc::now());
+    let app = app_with_clock(&t, &server, &clock).await;
+    let token = sign_rsa(&k.a, "key-a", &claims("user_1"));
+    let r = call(&app, &token, "GET", "/v1/products", None).await;
+    assert_eq!(
+        r.status, 503,
+        "signing keys unavailable is not the caller's fault: {r:?}"
+    );
+    assert_eq!(r.body["code"], "UNAVAILABLE");
 }
