@@ -439,6 +439,40 @@ fn globals_and_outputs() {
         t["Resources"]["HttpApi"]["Type"],
         "AWS::Serverless::HttpApi"
     );
+    // throttling before any function, an access log without headers, logs kept a while
+    let api = &t["Resources"]["HttpApi"]["Properties"];
+    let route = &api["DefaultRouteSettings"];
+    assert_eq!(
+        reference(&route["ThrottlingBurstLimit"]).as_deref(),
+        Some("ApiThrottleBurst")
+    );
+    assert_eq!(
+        reference(&route["ThrottlingRateLimit"]).as_deref(),
+        Some("ApiThrottleRate")
+    );
+    let log = &api["AccessLogSettings"];
+    assert_eq!(
+        getatt(&log["DestinationArn"]).as_deref(),
+        Some("ApiAccessLogs.Arn")
+    );
+    let format = log["Format"].as_str().unwrap().to_lowercase();
+    assert!(
+        !format.contains("header") && !format.contains("authorization") && !format.contains("body"),
+        "{format}"
+    );
+    assert_eq!(
+        reference(&g["LoggingConfig"]["LogGroup"]).as_deref(),
+        Some("FunctionLogs")
+    );
+    for group in ["ApiAccessLogs", "FunctionLogs"] {
+        let r = &t["Resources"][group];
+        assert_eq!(r["Type"], "AWS::Logs::LogGroup", "{group}");
+        assert_eq!(
+            reference(&r["Properties"]["RetentionInDays"]).as_deref(),
+            Some("LogRetentionDays"),
+            "{group}"
+        );
+    }
 }
 
 fn the_table_is_the_one_in_code() {
