@@ -980,9 +980,10 @@ async fn the_owner_wide_read_side(store: Store) {
 /// schedule, or of its surface) makes room again.
 async fn quotas_hold_under_racing_creates(store: Store) {
     let mut f = Fixture::new(store).await;
+    // first the surface's limit alone binds
     f.t.app.config.limits = runtype::app::Limits {
         schedules_per_surface: 3,
-        schedules_per_owner: 5,
+        schedules_per_owner: 100,
     };
     let body = json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *" });
     let results = futures_util::future::join_all((0..8).map(|_| f.create(body.clone()))).await;
@@ -1005,6 +1006,7 @@ async fn quotas_hold_under_racing_creates(store: Store) {
         );
     }
     // the owner's limit, across surfaces
+    f.t.app.config.limits.schedules_per_owner = 5;
     let other =
         f.t.call(
             "POST",
@@ -1014,8 +1016,9 @@ async fn quotas_hold_under_racing_creates(store: Store) {
         .await
         .id();
     let path = format!("/v1/products/{}/surfaces/{other}/schedules", f.p);
+    // three at once: within this surface's limit, so only the owner's can refuse
     let results =
-        futures_util::future::join_all((0..4).map(|_| f.t.call("POST", &path, Some(body.clone()))))
+        futures_util::future::join_all((0..3).map(|_| f.t.call("POST", &path, Some(body.clone()))))
             .await;
     let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
     assert_eq!(
