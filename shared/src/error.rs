@@ -210,6 +210,14 @@ impl From<StoreError> for ApiError {
                 crate::log::error("storage error", &msg);
                 ApiError::Internal
             }
+            StoreError::Invalid(msg) => {
+                crate::log::error("storage refused a write", &msg);
+                ApiError::Validation(vec![Detail::new(
+                    "",
+                    "TOO_LONG",
+                    "The record this request makes is more than the store takes",
+                )])
+            }
             // Conditions are interpreted by the repository; one reaching here is a bug.
             StoreError::ConditionFailed | StoreError::Cancelled(_) => {
                 crate::log::error("storage error", "unhandled condition failure");

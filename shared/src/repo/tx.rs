@@ -41,6 +41,17 @@ impl Tx {
     }
 
     pub async fn commit(self, table: &dyn Table) -> Result<(), Rejected> {
+        // no record past the limit reaches the store: 400 naming its largest field
+        for (i, op) in self.ops.iter().enumerate() {
+            if let TxOp::Put { item, .. } = op {
+                if let Some(refusal) = too_large(&item.data) {
+                    return Err(Rejected {
+                        error: StoreError::Cancelled(vec![i]),
+                        answers: vec![(Op(i), refusal)],
+                    });
+                }
+            }
+        }
         table.transact(self.ops).await.map_err(|error| Rejected {
             error,
             answers: self.answers,
@@ -80,4 +91,31 @@ impl From<Rejected> for ApiError {
             None => r.error.into(),
         }
     }
+}
+
+/// The most a stored record may hold (API.md "Limits"), in bytes of its JSON.
+pub const MAX_RECORD: usize = 300 * 1024;
+
+/// A 400 `TOO_LONG` naming the largest field, when the record is over `MAX_RECORD`.
+pub fn too_large(record: &serde_json::Value) -> Option<ApiError> {
+    let size = |v: &serde_json::Value| serde_json::to_vec(v).map_or(0, |b| b.len());
+    if size(record) <= MAX_RECORD {
+        return None;
+    }
+    let largest = record
+        .as_object()
+        .and_then(|m| {
+            m.iter()
+                .max_by_key(|(_, v)| size(v))
+                .map(|(k, _)| k.clone())
+        })
+        .unwrap_or_default();
+    Some(ApiError::Validation(vec![crate::error::Detail::new(
+        largest.clone(),
+        "TOO_LONG",
+        format!(
+            "The record would be over {} KiB; {largest} is its largest field",
+            MAX_RECORD / 1024
+        ),
+    )]))
 }

@@ -408,6 +408,7 @@ where
                 | "ResourceNotFoundException"
                 | "UnrecognizedClientException",
             ) => StoreError::Unavailable(text),
+            Some("ValidationException") => StoreError::Invalid(text),
             _ => StoreError::Internal(text),
         },
         _ => StoreError::Internal(text),

@@ -196,6 +196,9 @@ pub enum StoreError {
     Cancelled(Vec<usize>),
     /// The store cannot be reached (network, throttling, locked file): 503.
     Unavailable(String),
+    /// The store refused the write as invalid (DynamoDB's `ValidationException`: an item too
+    /// large or too deep): 400, detail only in logs.
+    Invalid(String),
     /// Anything else: 500, detail only in logs.
     Internal(String),
 }
@@ -206,6 +209,7 @@ impl std::fmt::Display for StoreError {
             StoreError::ConditionFailed => write!(f, "condition failed"),
             StoreError::Cancelled(idx) => write!(f, "transaction cancelled at {idx:?}"),
             StoreError::Unavailable(m) => write!(f, "storage unavailable: {m}"),
+            StoreError::Invalid(m) => write!(f, "storage refused the write: {m}"),
             StoreError::Internal(m) => write!(f, "storage error: {m}"),
         }
     }

@@ -29,6 +29,7 @@ crate::cases! {
         a_broken_schedule_does_not_stop_the_others,
         the_owner_wide_read_side,
         quotas_hold_under_racing_creates,
+        a_record_over_300_kib_is_refused_whole,
     ],
 }
 
@@ -1062,4 +1063,47 @@ async fn quotas_hold_under_racing_creates(store: Store) {
             expected
         );
     }
+}
+
+/// Each field within its own limit, together over 300 KiB: 400 `TOO_LONG` naming the
+/// largest field, and nothing stored — on both stores (DynamoDB would refuse past 400 KB with
+/// a 500 otherwise).
+async fn a_record_over_300_kib_is_refused_whole(store: Store) {
+    let f = Fixture::new(store).await;
+    let ids: Vec<String> = (0..1000).map(|i| format!("{i:0>255}")).collect();
+    let blob = "x".repeat(60 * 1024);
+    let r = f
+        .create(json!({
+            "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *",
+            "recordIds": ids,
+            "inputs": { "a": blob },
+            "messages": [{ "role": "user", "content": blob }],
+        }))
+        .await;
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.has_detail("recordIds", "TOO_LONG"), "{r:?}");
+    let list = f.t.call("GET", &f.path(), None).await;
+    assert_eq!(list.body["data"], json!([]), "nothing stored");
+    // a product whose canvas grows by deep merge, PUT after PUT, stops at the limit
+    let p = f.t.product("growing").await;
+    let mut refused = None;
+    for i in 0..10 {
+        let r =
+            f.t.call(
+                "PUT",
+                &format!("/v1/products/{p}"),
+                Some(json!({ "canvas": { format!("part{i}"): "y".repeat(60 * 1024) } })),
+            )
+            .await;
+        if r.status != 200 {
+            refused = Some((i, r));
+            break;
+        }
+    }
+    let (i, r) = refused.expect("the canvas cannot grow without bound");
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(r.has_detail("canvas", "TOO_LONG"), "{r:?}");
+    let got = f.t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let parts = got.body["canvas"].as_object().unwrap().len();
+    assert_eq!(parts, i, "the refused PUT changed nothing");
 }
