@@ -66,6 +66,7 @@ pub async fn run(
     runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
 
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let header_timeout = header_read_timeout();
     loop {
         // past the limit, new connections wait in the listen queue until one closes
         let Ok(slot) = connections.clone().acquire_owned().await else {
@@ -86,7 +87,7 @@ pub async fn run(
             });
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .header_read_timeout(header_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
             drop(slot);
@@ -120,8 +121,15 @@ async fn fire_every_minute(app: Arc<App>) {
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
-/// A client that has not sent its request's headers by then is disconnected.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client that has not sent its request's headers by then is disconnected
+/// (`RUNTYPE_HEADER_READ_TIMEOUT_MS`, default 10 s).
+fn header_read_timeout() -> Duration {
+    std::env::var("RUNTYPE_HEADER_READ_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(Duration::from_secs(10), Duration::from_millis)
+}
 
 /// The longest a deliverer sleeps between passes: executions written by another process
 /// on the same data file are picked up within this.

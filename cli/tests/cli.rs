@@ -851,3 +851,36 @@ fn two_servers_on_one_file_deliver_each_execution_once() {
     drop((a, b));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A client that opens a connection and never finishes its headers is disconnected after
+/// the header-read timeout (shortened here), not held forever.
+#[test]
+fn a_stalled_client_is_disconnected() {
+    let dir = temp_dir();
+    let server = Server::start_env(
+        &dir.join("local.db"),
+        &[],
+        &[("RUNTYPE_HEADER_READ_TIMEOUT_MS", "300")],
+    );
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /v1/products HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    // the server closes the connection (possibly after a 408): the read ends, well before
+    // the 10 s this side would wait
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "held for {:?}",
+        started.elapsed()
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
