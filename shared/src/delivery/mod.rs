@@ -341,16 +341,7 @@ impl Deliverer {
         dispatch: &::http::Uri,
         token: &runner::Token,
     ) -> Answer {
-        let settled: HashSet<u32> = e
-            .delivery
-            .records_done
-            .iter()
-            .chain(&e.delivery.records_failed)
-            .copied()
-            .collect();
-        let pending: Vec<u32> = (0..ids.len() as u32)
-            .filter(|i| !settled.contains(i))
-            .collect();
+        let pending = e.delivery.unsettled(ids.len());
         let shared: &Execution = e;
         let answers: Vec<(u32, Answer)> = stream::iter(pending)
             .map(|i| async move {
@@ -425,16 +416,7 @@ impl Deliverer {
             Answer::Retry { error, .. } | Answer::Fail(error) => {
                 if let Some(ids) = &e.record_ids {
                     // records never settled count as failed
-                    let settled: HashSet<u32> = e
-                        .delivery
-                        .records_done
-                        .iter()
-                        .chain(&e.delivery.records_failed)
-                        .copied()
-                        .collect();
-                    let rest: Vec<u32> = (0..ids.len() as u32)
-                        .filter(|i| !settled.contains(i))
-                        .collect();
+                    let rest = e.delivery.unsettled(ids.len());
                     e.delivery.records_failed.extend(rest);
                     e.delivery.records_failed.sort_unstable();
                 }

@@ -79,6 +79,21 @@ pub struct Delivery {
     pub records_failed: Vec<u32>,
 }
 
+impl Delivery {
+    /// The positions of a run's `records` records neither answered 2xx nor failed for good.
+    pub fn unsettled(&self, records: usize) -> Vec<u32> {
+        let settled: std::collections::HashSet<u32> = self
+            .records_done
+            .iter()
+            .chain(&self.records_failed)
+            .copied()
+            .collect();
+        (0..records as u32)
+            .filter(|i| !settled.contains(i))
+            .collect()
+    }
+}
+
 impl Execution {
     /// The URL a gateway caller polls for this execution (gateway executions only).
     pub fn status_url(&self, base: &str) -> Option<String> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use runtype::app::{App, Backend, Config};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::RequestCounter;
+use runtype_tests::local::call;
 use runtype_tests::runtime_api::{spawn_function, Outcome, RuntimeApi};
 use serde_json::{json, Value};
 
@@ -38,18 +39,6 @@ fn event(name: &str, vars: &[(&str, &str)]) -> Value {
         text = text.replace(&format!("{{{{{k}}}}}"), v);
     }
     serde_json::from_str(&text).unwrap()
-}
-
-async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(bytes::Bytes::from(body.to_string()))
-        .unwrap();
-    let out = runtype::router::handle(app, req, "bench").await;
-    serde_json::from_slice(out.response.body()).unwrap()
 }
 
 fn peak_rss_kb(pid: u32) -> u64 {

@@ -12,23 +12,12 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use runtype::app::{App, Backend, Config};
 use runtype::delivery::http::HttpClient;
+use runtype_tests::local::call;
 use runtype_tests::runner::{ok, Runner};
 use serde_json::{json, Value};
 
 /// The deliverer's default concurrency (`RUNTYPE_DELIVERY_CONCURRENCY`).
 const CONCURRENCY: usize = 32;
-
-async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Bytes::from(body.to_string()))
-        .unwrap();
-    let out = runtype::router::handle(app, req, "bench").await;
-    serde_json::from_slice(out.response.body()).unwrap()
-}
 
 /// Wait until the runner has `n` requests; the time from the first to the last.
 async fn arrivals(runner: &Runner, base: usize, n: usize) -> Duration {

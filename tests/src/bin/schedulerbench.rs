@@ -22,7 +22,8 @@ use runtype::app::{App, Backend, Config};
 use runtype::scheduler::{self, Options};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::{Index, Query, RequestCounter, Table};
-use serde_json::{json, Value};
+use runtype_tests::local::call;
+use serde_json::json;
 
 const DELAY: Duration = Duration::from_millis(10);
 
@@ -79,18 +80,6 @@ async fn latency_proxy(upstream: String) -> String {
     url
 }
 
-async fn call(app: &App, key: &str, method: &str, path: &str, body: Value) -> Value {
-    let req = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(Bytes::from(body.to_string()))
-        .unwrap();
-    let out = runtype::router::handle(app, req, "bench").await;
-    serde_json::from_slice(out.response.body()).unwrap()
-}
-
 /// `per_owner[i]` every-minute schedules for each of `per_owner.len()` new owners; their
 /// product ids.
 async fn seed(app: &App, per_owner: &[usize]) -> Vec<String> {
@@ -125,6 +114,17 @@ async fn seed(app: &App, per_owner: &[usize]) -> Vec<String> {
         products.push(p);
     }
     products
+}
+
+/// Every due-index entry at or before `now`.
+async fn due_entries(table: &dyn Table, now: chrono::DateTime<Utc>) -> Vec<runtype::store::Item> {
+    let mut due = Vec::new();
+    for shard in 0..runtype::repo::layout::DUE_SHARDS {
+        let mut q = Query::index(Index::Gsi2, runtype::repo::layout::due_pk(shard));
+        q.sk_max = Some(format!("{}#\u{10FFFF}", runtype::time::format(now)));
+        due.extend(table.query(&q).await.unwrap().items);
+    }
+    due
 }
 
 /// Executions of these products (one per fire).
@@ -254,12 +254,7 @@ async fn main() {
     eprintln!("schedulerbench: seeding the floor's {n} schedules");
     seed(&direct, &per_owner).await;
     let slow = dynamo(&name, &proxy);
-    let mut due = Vec::new();
-    for shard in 0..runtype::repo::layout::DUE_SHARDS {
-        let mut q = Query::index(Index::Gsi2, runtype::repo::layout::due_pk(shard));
-        q.sk_max = Some(format!("{}#\u{10FFFF}", runtype::time::format(now)));
-        due.extend(direct.table().query(&q).await.unwrap().items);
-    }
+    let due = due_entries(direct.table(), now).await;
     let transactions: Vec<_> = due
         .iter()
         .map(|it| {
@@ -310,12 +305,7 @@ async fn main() {
     let mut skew = vec![n];
     skew.extend(std::iter::repeat_n(10, 20));
     let small_products = seed(&skewed, &skew).await.split_off(1);
-    let mut entries = Vec::new();
-    for shard in 0..runtype::repo::layout::DUE_SHARDS {
-        let mut q = Query::index(Index::Gsi2, runtype::repo::layout::due_pk(shard));
-        q.sk_max = Some(format!("{}#\u{10FFFF}", runtype::time::format(now)));
-        entries.extend(skewed.table().query(&q).await.unwrap().items);
-    }
+    let entries = due_entries(skewed.table(), now).await;
     let total = entries.len();
     let big_owner = scheduler::in_turn(entries.clone())
         .first()
