@@ -244,7 +244,37 @@ impl DynamoTable {
             .send()
             .await
             .map_err(classify)?;
-        Ok(())
+        self.until_active().await
+    }
+
+    /// Wait (up to a minute) until the table and every index are `ACTIVE`: writes made
+    /// before an index is active may not be found through it.
+    async fn until_active(&self) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{IndexStatus, TableStatus};
+        for _ in 0..600 {
+            let out = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(classify)?;
+            let table = out.table();
+            let ready = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active)
+                && table.is_some_and(|t| {
+                    t.global_secondary_indexes()
+                        .iter()
+                        .all(|i| i.index_status() == Some(&IndexStatus::Active))
+                });
+            if ready {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {} did not become active",
+            self.table
+        )))
     }
 }
 

@@ -637,13 +637,29 @@ async fn executions_expire_after_retention(store: Store) {
         assert_eq!(expires, created + days * 86_400, "{key:?}");
     }
     // the embedded store removes what expired on a delivery pass
+    // (never ahead of the real clock: an execution made more than `days` ago is gone)
     if store == Store::Sqlite {
+        use runtype::repo::Record;
         let runner = Runner::start(|_, _| ok("{}")).await;
         let d = webhook(&a, &runner, |_| {});
         let gone: Key = runtype::repo::layout::execution(&id);
-        advance(&a, Duration::days(days + 1));
+        let found = table.get(&gone).await.unwrap().unwrap();
+        let mut old: runtype::model::Execution = serde_json::from_value(found.data).unwrap();
+        old.created_at = runtype::time::format(chrono::Utc::now() - Duration::days(days + 1));
+        table
+            .put(
+                old.to_item(found.version + 1),
+                runtype::store::Cond::Version(found.version),
+            )
+            .await
+            .unwrap();
+        let kept = runtype::repo::layout::run(&sched, &run_id);
         pass(&d).await;
-        assert!(table.get(&gone).await.unwrap().is_none());
+        assert!(table.get(&gone).await.unwrap().is_none(), "expired: purged");
+        assert!(
+            table.get(&kept).await.unwrap().is_some(),
+            "not expired: kept"
+        );
     }
 }
 

@@ -30,9 +30,13 @@ crate::cases! {
     ],
 }
 
-/// 2026-03-10 12:00:10 UTC: ten seconds into a minute.
+/// March 10 of next year, 12:00:10 UTC: ten seconds into a minute, and ahead of the real
+/// clock, so what is written at it has not outlived its retention (DynamoDB Local's TTL
+/// would remove it).
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 10).unwrap()
+    use chrono::Datelike;
+    Utc.with_ymd_and_hms(Utc::now().year() + 1, 3, 10, 12, 0, 10)
+        .unwrap()
 }
 
 pub struct Api {
@@ -214,7 +218,7 @@ async fn checks_in_the_contracts_order(store: Store) {
     let mut a = Api::new(
         store,
         json!(null),
-        json!({ "expiresAt": "2026-03-10T12:30:00Z" }),
+        json!({ "expiresAt": runtype::time::format(t0() + Duration::minutes(30)) }),
     )
     .await;
     let slug = format!("{}/answer-questions", a.base());
@@ -840,7 +844,7 @@ async fn idempotency_in_flight_and_expiry(store: Store) {
         "idempotency",
         &json!({ "request": format!("POST {path} {}", runtype::secrets::sha256_hex(b"{}")), "answer": null }),
         1,
-        "2026-03-10T12:00:00.000Z",
+        &runtype::time::format(t0() - Duration::seconds(10)),
     );
     let mut pending = pending;
     pending.expires_at = Some((t0() + Duration::hours(24)).timestamp());
