@@ -531,9 +531,11 @@ async fn windows_start_over_and_headers_say_so(store: Store) {
     let r = a.invoke(json!({})).await;
     assert_eq!(r.status, 202, "{r:?}");
     assert_eq!(header(&r, "x-ratelimit-remaining"), Some("0"));
-    let day_end = Utc
-        .with_ymd_and_hms(2026, 3, 11, 0, 0, 0)
+    // the UTC midnight after t0
+    let day_end = (t0().date_naive() + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
         .unwrap()
+        .and_utc()
         .timestamp()
         .to_string();
     assert_eq!(header(&r, "x-ratelimit-reset"), Some(day_end.as_str()));
@@ -542,10 +544,7 @@ async fn windows_start_over_and_headers_say_so(store: Store) {
     let wait: i64 = header(&refused[0], "retry-after").unwrap().parse().unwrap();
     assert_eq!(
         wait,
-        Utc.with_ymd_and_hms(2026, 3, 11, 0, 0, 0)
-            .unwrap()
-            .timestamp()
-            - (t0() + Duration::seconds(55)).timestamp()
+        day_end.parse::<i64>().unwrap() - (t0() + Duration::seconds(55)).timestamp()
     );
     // the next day
     a.at(t0() + Duration::days(1));

@@ -287,7 +287,9 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
 /// webhook secret comes from a Secrets Manager endpoint (fake, in the test), read once.
 async fn deliver_executions_takes_stream_and_queue_events() {
     use runtype_tests::runner::{ok, Answer, Runner};
-    let a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    // the function keeps real time: executions made now are due now
+    a.t.app.clock = runtype::time::Clock::system();
     let first = a.invoke(json!({ "inputs": { "n": 1 } })).await.id();
     let second = a.invoke(json!({ "inputs": { "n": 2 } })).await.id();
     let runner = Runner::start({
@@ -410,7 +412,9 @@ async fn deliver_executions_takes_stream_and_queue_events() {
 /// Secrets extension's local endpoint (a fake here), authorised by the session token.
 async fn deliver_executions_can_read_its_secret_from_the_extension() {
     use runtype_tests::runner::{ok, Answer, Runner};
-    let a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    // the function keeps real time: executions made now are due now
+    a.t.app.clock = runtype::time::Clock::system();
     let id = a.invoke(json!({})).await.id();
     let runner = Runner::start(|_, _| ok("{}")).await;
     let extension = Runner::start(|_, got| {
