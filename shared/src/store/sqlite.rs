@@ -364,6 +364,43 @@ fn write_item(conn: &Connection, item: &Item, data: &str) -> StoreResult<()> {
     Ok(())
 }
 
+/// Each put's record as stored (`encode`); other operations store nothing.
+fn encode_ops(ops: &[TxOp]) -> StoreResult<Vec<String>> {
+    ops.iter()
+        .map(|op| match op {
+            TxOp::Put { item, .. } => encode(item),
+            _ => Ok(String::new()),
+        })
+        .collect()
+}
+
+/// The positions of the operations whose condition does not hold.
+fn failed_conditions(conn: &Connection, ops: &[TxOp]) -> StoreResult<Vec<usize>> {
+    let mut failed = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let (key, cond) = match op {
+            TxOp::Put { item, cond } => (&item.key, *cond),
+            TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
+        };
+        if !holds(conn, key, cond)? {
+            failed.push(i);
+        }
+    }
+    Ok(failed)
+}
+
+/// Write the operations (their conditions checked), `data` being `encode_ops` of them.
+fn apply(conn: &Connection, ops: &[TxOp], data: &[String]) -> StoreResult<()> {
+    for (op, data) in ops.iter().zip(data) {
+        match op {
+            TxOp::Put { item, .. } => write_item(conn, item, data)?,
+            TxOp::Delete { key, .. } => delete_row(conn, key)?,
+            TxOp::Check { .. } => {}
+        }
+    }
+    Ok(())
+}
+
 fn delete_row(conn: &Connection, key: &Key) -> StoreResult<()> {
     conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
         .and_then(|mut stmt| stmt.execute([&key.pk, &key.sk]))
@@ -448,34 +485,13 @@ impl Table for SqliteTable {
                 super::MAX_TX_OPS
             )));
         }
-        let data = ops
-            .iter()
-            .map(|op| match op {
-                TxOp::Put { item, .. } => encode(item),
-                _ => Ok(String::new()),
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let data = encode_ops(&ops)?;
         self.write(move |conn| {
-            let mut failed = Vec::new();
-            for (i, op) in ops.iter().enumerate() {
-                let (key, cond) = match op {
-                    TxOp::Put { item, cond } => (&item.key, *cond),
-                    TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
-                };
-                if !holds(conn, key, cond)? {
-                    failed.push(i);
-                }
-            }
+            let failed = failed_conditions(conn, &ops)?;
             if !failed.is_empty() {
                 return Err(StoreError::Cancelled(failed));
             }
-            for (op, data) in ops.iter().zip(&data) {
-                match op {
-                    TxOp::Put { item, .. } => write_item(conn, item, data)?,
-                    TxOp::Delete { key, .. } => delete_row(conn, key)?,
-                    TxOp::Check { .. } => {}
-                }
-            }
+            apply(conn, &ops, &data)?;
             Ok(Outcome::Keep(()))
         })
         .await
@@ -483,18 +499,7 @@ impl Table for SqliteTable {
 
     async fn transact_each(&self, groups: Vec<Vec<TxOp>>) -> Vec<StoreResult<()>> {
         let n = groups.len();
-        let encoded: StoreResult<Vec<Vec<String>>> = groups
-            .iter()
-            .map(|ops| {
-                ops.iter()
-                    .map(|op| match op {
-                        TxOp::Put { item, .. } => encode(item),
-                        _ => Ok(String::new()),
-                    })
-                    .collect()
-            })
-            .collect();
-        let data = match encoded {
+        let data: Vec<Vec<String>> = match groups.iter().map(|ops| encode_ops(ops)).collect() {
             Ok(d) => d,
             Err(e) => return vec![Err(e); n],
         };
@@ -502,31 +507,16 @@ impl Table for SqliteTable {
             .write(move |conn| {
                 let mut answers = Vec::with_capacity(groups.len());
                 for (ops, data) in groups.iter().zip(&data) {
-                    let mut failed = Vec::new();
-                    for (i, op) in ops.iter().enumerate() {
-                        let (key, cond) = match op {
-                            TxOp::Put { item, cond } => (&item.key, *cond),
-                            TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
-                        };
-                        if !holds(conn, key, cond)? {
-                            failed.push(i);
-                        }
-                    }
-                    if !failed.is_empty() {
+                    let failed = failed_conditions(conn, ops)?;
+                    if failed.is_empty() {
+                        apply(conn, ops, data)?;
+                        answers.push(Ok(()));
+                    } else {
                         answers.push(Err(match ops.len() {
                             1 => StoreError::ConditionFailed,
                             _ => StoreError::Cancelled(failed),
                         }));
-                        continue;
                     }
-                    for (op, data) in ops.iter().zip(data) {
-                        match op {
-                            TxOp::Put { item, .. } => write_item(conn, item, data)?,
-                            TxOp::Delete { key, .. } => delete_row(conn, key)?,
-                            TxOp::Check { .. } => {}
-                        }
-                    }
-                    answers.push(Ok(()));
                 }
                 Ok(Outcome::Keep(answers))
             })
