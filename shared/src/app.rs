@@ -25,6 +25,16 @@ pub enum Backend {
 /// Quotas (API.md "Limits"), each overridable by its environment variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// `RUNTYPE_QUOTA_PRODUCTS_PER_OWNER` (1000).
+    pub products_per_owner: i64,
+    /// `RUNTYPE_QUOTA_CAPABILITIES_PER_PRODUCT` (200).
+    pub capabilities_per_product: i64,
+    /// `RUNTYPE_QUOTA_SURFACES_PER_PRODUCT` (50).
+    pub surfaces_per_product: i64,
+    /// `RUNTYPE_QUOTA_ITEMS_PER_SURFACE` (200).
+    pub items_per_surface: i64,
+    /// `RUNTYPE_QUOTA_KEYS_PER_SURFACE` (100).
+    pub keys_per_surface: i64,
     /// `RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE` (500).
     pub schedules_per_surface: i64,
     /// `RUNTYPE_QUOTA_SCHEDULES_PER_OWNER` (5000).
@@ -34,6 +44,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            products_per_owner: 1000,
+            capabilities_per_product: 200,
+            surfaces_per_product: 50,
+            items_per_surface: 200,
+            keys_per_surface: 100,
             schedules_per_surface: 500,
             schedules_per_owner: 5000,
         }
@@ -42,8 +57,13 @@ impl Default for Limits {
 
 impl Limits {
     pub fn from_env() -> Result<Limits, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The limits from variables looked up with `var` (the defaults for those unset).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
         let read = |name: &str, default: i64| -> Result<i64, String> {
-            match std::env::var(name).ok().filter(|v| !v.trim().is_empty()) {
+            match var(name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(default),
                 Some(v) => v
                     .trim()
@@ -55,6 +75,17 @@ impl Limits {
         };
         let d = Limits::default();
         Ok(Limits {
+            products_per_owner: read("RUNTYPE_QUOTA_PRODUCTS_PER_OWNER", d.products_per_owner)?,
+            capabilities_per_product: read(
+                "RUNTYPE_QUOTA_CAPABILITIES_PER_PRODUCT",
+                d.capabilities_per_product,
+            )?,
+            surfaces_per_product: read(
+                "RUNTYPE_QUOTA_SURFACES_PER_PRODUCT",
+                d.surfaces_per_product,
+            )?,
+            items_per_surface: read("RUNTYPE_QUOTA_ITEMS_PER_SURFACE", d.items_per_surface)?,
+            keys_per_surface: read("RUNTYPE_QUOTA_KEYS_PER_SURFACE", d.keys_per_surface)?,
             schedules_per_surface: read(
                 "RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE",
                 d.schedules_per_surface,

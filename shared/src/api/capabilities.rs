@@ -54,7 +54,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         created_at: now.clone(),
         updated_at: now,
     };
-    let cap = capabilities::add(app.table(), draft).await?;
+    let cap = capabilities::add(app.table(), draft, &app.config.limits).await?;
     Ok(Reply::created(cap.to_json()))
 }
 

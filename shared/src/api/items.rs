@@ -108,7 +108,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         created_at: now.clone(),
         updated_at: now,
     };
-    let item = items::add(app.table(), draft).await?;
+    let item = items::add(app.table(), draft, &app.config.limits).await?;
     Ok(Reply::created(item.to_json()))
 }
 

@@ -43,7 +43,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         updated_at: now,
         capability_seq: 0,
     };
-    products::create(app.table(), &product).await?;
+    products::create(app.table(), &product, &app.config.limits).await?;
     let mut body = product.to_json();
     body["capabilities"] = Value::Array(vec![]);
     body["surfaces"] = Value::Array(vec![]);

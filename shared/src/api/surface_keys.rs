@@ -100,8 +100,15 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         expires_at,
         environment,
     };
-    let (key, plaintext) =
-        surface_keys::create(app.table(), call.owner(), product_id, surface_id, new).await?;
+    let (key, plaintext) = surface_keys::create(
+        app.table(),
+        call.owner(),
+        product_id,
+        surface_id,
+        new,
+        &app.config.limits,
+    )
+    .await?;
     Ok(Reply::created(key.created_json(&plaintext)).carrying_secret(&key.id))
 }
 

@@ -72,7 +72,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         created_at: now.clone(),
         updated_at: now,
     };
-    surfaces::create(app.table(), &surface).await?;
+    surfaces::create(app.table(), &surface, &app.config.limits).await?;
     let mut body = surface.to_json(&call.public_url);
     body["items"] = Value::Array(vec![]);
     body["keys"] = Value::Array(vec![]);

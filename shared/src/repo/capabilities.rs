@@ -11,7 +11,9 @@ use super::cascade::{self, Subtree};
 use super::items;
 use super::layout::{self as k, entity};
 use super::partition::Partition;
+use super::quota::Quota;
 use super::{get_owned, item, products, Record, Retry, Tx};
+use crate::app::Limits;
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
@@ -39,14 +41,20 @@ fn reserve_name(tx: &mut Tx, c: &Capability) {
     tx.or_answer(reservation, name_taken(&c.capability_name));
 }
 
-/// Add `draft` (its id, owner and product already set) to its product.
-pub async fn add(table: &dyn Table, mut draft: Capability) -> ApiResult<Capability> {
+/// Add `draft` (its id, owner and product already set) to its product, within the
+/// product's quota (403 past it).
+pub async fn add(
+    table: &dyn Table,
+    mut draft: Capability,
+    limits: &Limits,
+) -> ApiResult<Capability> {
     let mut retry = Retry::default();
     loop {
         let (mut product, version) = products::get(table, &draft.owner, &draft.product_id).await?;
         draft.display_order = Some(product.capability_seq);
         product.capability_seq += 1;
         let mut tx = Tx::default();
+        Quota::capabilities(&draft.product_id).take(&mut tx, limits)?;
         tx.put(product.to_item(version + 1), Cond::Version(version));
         tx.put(draft.to_item(1), Cond::NotExists);
         reserve_name(&mut tx, &draft);
@@ -106,10 +114,12 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
             .map(|(i, _)| i)
             .filter(|i| i.capability_id == id)
             .collect();
-        let (rewrites, removals) = items::removals(&p, &bound);
+        let (rewrites, removals, given_back) = items::removals(&p, &bound);
         Ok(Subtree::of(k::capability(product_id, id), *version)
             .rewrites(rewrites)
             .children(removals)
+            .with_parent_ops(given_back)
+            .with_parent_ops(Quota::capabilities(product_id).given_back(1))
             .with_parent(k::capability_name(product_id, &cap.capability_name)))
     })
     .await

@@ -63,6 +63,12 @@ impl Subtree {
         self
     }
 
+    /// Writes made with the parent's delete (quota counts given back).
+    pub fn with_parent_ops(mut self, ops: impl IntoIterator<Item = TxOp>) -> Self {
+        self.parent.extend(ops);
+        self
+    }
+
     fn stages(self) -> [Vec<TxOp>; 4] {
         [
             unconditional(self.secrets),

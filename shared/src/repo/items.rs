@@ -11,8 +11,10 @@ use crate::store::{Cond, Item, Key, Table, TxOp};
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::partition::Partition;
+use super::quota::Quota;
 use super::surface_keys::drop_scope_ops;
 use super::{get_owned, item, Record, Retry, Tx};
+use crate::app::Limits;
 
 record!(SurfaceItem, entity::SURFACE_ITEM, |i| k::surface_item(
     &i.product_id,
@@ -58,7 +60,11 @@ fn slug_taken(slug: &str) -> ApiError {
 
 /// Bind `draft.capability_id` to the surface. On an `api` surface a missing slug becomes
 /// the capability name as a slug, suffixed (`-2`, `-3`, …) until it is unused.
-pub async fn add(table: &dyn Table, mut draft: SurfaceItem) -> ApiResult<SurfaceItem> {
+pub async fn add(
+    table: &dyn Table,
+    mut draft: SurfaceItem,
+    limits: &Limits,
+) -> ApiResult<SurfaceItem> {
     let explicit_slug = draft.endpoint_slug.is_some();
     let mut retry = Retry::default();
     loop {
@@ -105,6 +111,7 @@ pub async fn add(table: &dyn Table, mut draft: SurfaceItem) -> ApiResult<Surface
                 .map_or(0, |m| m + 1),
         );
         let mut tx = Tx::default();
+        Quota::items(&draft.product_id, &draft.surface_id).take(&mut tx, limits)?;
         let surface = tx.check(
             k::surface(&draft.product_id, &draft.surface_id),
             Cond::Exists,
@@ -173,10 +180,11 @@ where
     .await
 }
 
-/// What removing `items` takes: the rewrites that drop them from key scopes, and the keys
-/// of the items with their reservations.
-pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>) {
+/// What removing `items` takes: the rewrites that drop them from key scopes, the keys of
+/// the items with their reservations, and their surfaces' item counts given back.
+pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>, Vec<TxOp>) {
     let mut rewrites = Vec::new();
+    let mut given_back = Vec::new();
     let mut surfaces: Vec<&str> = items.iter().map(|i| i.surface_id.as_str()).collect();
     surfaces.sort_unstable();
     surfaces.dedup();
@@ -188,6 +196,7 @@ pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>) 
                 .map(|i| i.id.clone())
                 .collect();
             rewrites.extend(drop_scope_ops(p, surface, &removed));
+            given_back.extend(Quota::items(&p.product.id, sid).given_back(removed.len()));
         }
     }
     let mut keys = Vec::new();
@@ -198,7 +207,7 @@ pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>) 
             keys.push(k::slug(&i.product_id, &i.surface_id, slug));
         }
     }
-    (rewrites, keys)
+    (rewrites, keys, given_back)
 }
 
 pub async fn delete(
@@ -219,12 +228,13 @@ pub async fn delete(
         else {
             return Err(ApiError::not_found("Surface item"));
         };
-        let (rewrites, mut removals) = removals(&p, &[it]);
+        let (rewrites, mut removals, given_back) = removals(&p, &[it]);
         // the item itself goes last, under the version read
         removals.retain(|k| *k != key);
         Ok(Subtree::of(key.clone(), *version)
             .rewrites(rewrites)
-            .children(removals))
+            .children(removals)
+            .with_parent_ops(given_back))
     })
     .await
 }

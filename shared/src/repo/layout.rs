@@ -163,6 +163,11 @@ pub fn surface_quota(product_id: &str, surface_id: &str, what: &str) -> Key {
     )
 }
 
+/// A count of what a product holds, for its quota (in its partition: it goes with it).
+pub fn product_quota(product_id: &str, what: &str) -> Key {
+    Key::new(product_pk(product_id), format!("QUOTA#{what}"))
+}
+
 /// A count of what an owner holds, for its quota.
 pub fn owner_quota(owner: &str, what: &str) -> Key {
     Key::new(format!("QUOTA#{owner}"), format!("QUOTA#{what}"))

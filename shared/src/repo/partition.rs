@@ -23,13 +23,24 @@ pub struct Partition {
     pub schedules: Vec<Schedule>,
     /// Admitted gateway calls per key id: (count, time of the last).
     pub usage: HashMap<String, (i64, String)>,
+    /// The version of each counter item, by sort key (a quota count's version stands for
+    /// the records it counts, as read).
+    pub counter_versions: HashMap<String, u64>,
     /// The key of every item in the partition.
     pub all: Vec<Key>,
 }
 
 impl Partition {
-    /// The product `id` of `owner` and everything under it; 404 if not theirs.
+    /// The product `id` of `owner` and everything under it; 404 if not theirs. The owner is
+    /// checked first, on the product record alone (API.md "Limits": a stranger costs one
+    /// read and reads nothing else of the product).
     pub async fn load(table: &dyn Table, owner: &str, id: &str) -> ApiResult<Partition> {
+        super::products::get(table, owner, id).await?;
+        Self::load_checked(table, owner, id).await
+    }
+
+    /// As `load`, for a caller that has already checked the owner on the product record.
+    pub async fn load_checked(table: &dyn Table, owner: &str, id: &str) -> ApiResult<Partition> {
         Self::read(table, id)
             .await?
             .filter(|p| p.product.owner == owner)
@@ -49,6 +60,7 @@ impl Partition {
             keys: Vec::new(),
             schedules: Vec::new(),
             usage: HashMap::new(),
+            counter_versions: HashMap::new(),
             all: Vec::with_capacity(page.items.len()),
         };
         for it in &page.items {
@@ -61,6 +73,7 @@ impl Partition {
                 entity::SURFACE_KEY => p.keys.push((decode(it)?, it.version)),
                 entity::SCHEDULE => p.schedules.push(decode(it)?),
                 entity::COUNTER => {
+                    p.counter_versions.insert(it.key.sk.clone(), it.version);
                     if let Some(key_id) = k::key_of_usage_sk(&it.key.sk) {
                         let used = (it.count.unwrap_or(0), it.updated_at.clone());
                         p.usage.insert(key_id.to_string(), used);

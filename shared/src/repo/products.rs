@@ -8,22 +8,27 @@ use crate::model::{Capability, Product, Surface};
 use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
-use std::sync::atomic::Ordering;
 
+use super::executions;
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
+use super::quota::Quota;
+use super::Tx;
 use super::{decode, get_owned, Record};
-use super::{executions, schedules};
+use crate::app::Limits;
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),
     k::product_index_sk(&p.id)
 ));
 
-pub async fn create(table: &dyn Table, product: &Product) -> ApiResult<()> {
-    table.put(product.to_item(1), Cond::NotExists).await?;
-    Ok(())
+/// Create the product within the owner's quota (403 past it).
+pub async fn create(table: &dyn Table, product: &Product, limits: &Limits) -> ApiResult<()> {
+    let mut tx = Tx::default();
+    Quota::products(&product.owner).take(&mut tx, limits)?;
+    tx.put(product.to_item(1), Cond::NotExists);
+    Ok(tx.commit(table).await?)
 }
 
 /// The product record alone (one GetItem), if `owner` owns it.
@@ -43,26 +48,25 @@ where
 /// they stop working before anything else goes), then its records and run history, the
 /// product last.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
-    let schedules = std::sync::atomic::AtomicUsize::new(0);
-    let counted = &schedules;
+    get(table, owner, id).await?; // the owner first: a stranger reads nothing else
     cascade::delete(table, || async move {
         // the product's partition and its executions (with their runs), side by side
         let (p, executions) = futures_util::future::join(
-            Partition::load(table, owner, id),
+            Partition::load_checked(table, owner, id),
             executions::keys_of(table, id, |_| true),
         )
         .await;
         let (p, executions) = (p?, executions?);
-        counted.store(p.schedule_ids(None).len(), Ordering::Relaxed);
+        let schedules = p.schedule_ids(None).len();
         let product_key = k::product(id);
         Ok(Subtree::of(product_key.clone(), p.version)
+            .with_parent_ops(Quota::products(owner).given_back(1))
+            .with_parent_ops(Quota::schedules_of_owner(owner).given_back(schedules))
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
             .children(executions))
     })
-    .await?;
-    schedules::released(table, owner, schedules.load(Ordering::Relaxed)).await;
-    Ok(())
+    .await
 }
 
 /// A product in a list, with the capabilities and surfaces found beside it in the index.

@@ -13,7 +13,7 @@ use crate::store::{Cond, Index, Item, Query, Table, TxOp};
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
-use super::quota::{self, Quota};
+use super::quota::Quota;
 use super::{decode, get_owned, item, Record, Retry, Tx};
 use crate::app::Limits;
 
@@ -98,34 +98,7 @@ async fn schedule_surface(
     Ok((surface, version))
 }
 
-/// The quotas a new schedule takes: schedules per surface and per owner.
-fn quotas(s: &Schedule, limits: &Limits) -> [Quota; 2] {
-    [
-        Quota {
-            counter: k::surface_quota(&s.product_id, &s.surface_id, "SCHEDULES"),
-            limit: limits.schedules_per_surface,
-            what: "schedules per surface",
-        },
-        owner_quota(&s.owner, limits.schedules_per_owner),
-    ]
-}
-
-fn owner_quota(owner: &str, limit: i64) -> Quota {
-    Quota {
-        counter: k::owner_quota(owner, "SCHEDULES"),
-        limit,
-        what: "schedules per owner",
-    }
-}
-
-/// Give back the owner's count of `n` schedules deleted with their surface or product (the
-/// surface's own count goes with the surface).
-pub async fn released(table: &dyn Table, owner: &str, n: usize) {
-    quota::give_back(table, &[owner_quota(owner, 0)], n as i64).await;
-}
-
-/// Create the schedule within its quotas (403 past one); a create that fails gives its
-/// place back.
+/// Create the schedule within its quotas, per surface and per owner (403 past one).
 pub async fn create(table: &dyn Table, schedule: &Schedule, limits: &Limits) -> ApiResult<()> {
     schedule_surface(
         table,
@@ -134,20 +107,17 @@ pub async fn create(table: &dyn Table, schedule: &Schedule, limits: &Limits) -> 
         &schedule.surface_id,
     )
     .await?;
-    let quotas = quotas(schedule, limits);
-    quota::take(table, &quotas).await?;
     let mut tx = Tx::default();
+    Quota::schedules_of_surface(&schedule.product_id, &schedule.surface_id)
+        .take(&mut tx, limits)?;
+    Quota::schedules_of_owner(&schedule.owner).take(&mut tx, limits)?;
     let surface = tx.check(
         k::surface(&schedule.product_id, &schedule.surface_id),
         Cond::Exists,
     );
     tx.or_answer(surface, ApiError::not_found("Surface"));
     tx.put(schedule.to_item(1), Cond::NotExists);
-    let written = tx.commit(table).await;
-    if written.is_err() {
-        quota::give_back(table, &quotas, 1).await;
-    }
-    Ok(written?)
+    Ok(tx.commit(table).await?)
 }
 
 pub async fn get(
@@ -168,6 +138,7 @@ pub async fn list(
     product_id: &str,
     surface_id: &str,
 ) -> ApiResult<Vec<Schedule>> {
+    super::surfaces::get(table, owner, product_id, surface_id).await?; // the owner first
     let page = table
         .query(
             &Query::partition(k::product_pk(product_id)).prefix(k::surface_and_subtree(surface_id)),
@@ -241,6 +212,7 @@ pub async fn delete(
     surface_id: &str,
     id: &str,
 ) -> ApiResult<()> {
+    get(table, owner, product_id, surface_id, id).await?; // the owner first
     cascade::delete(table, || async move {
         // the schedule and its runs' executions, side by side
         let (schedule, executions) = futures_util::future::join(
@@ -249,19 +221,14 @@ pub async fn delete(
         )
         .await;
         let ((_, version), executions) = (schedule?, executions?);
-        Ok(Subtree::of(k::schedule(product_id, surface_id, id), version).children(executions))
+        Ok(
+            Subtree::of(k::schedule(product_id, surface_id, id), version)
+                .children(executions)
+                .with_parent_ops(Quota::schedules_of_surface(product_id, surface_id).given_back(1))
+                .with_parent_ops(Quota::schedules_of_owner(owner).given_back(1)),
+        )
     })
-    .await?;
-    let counters = [
-        Quota {
-            counter: k::surface_quota(product_id, surface_id, "SCHEDULES"),
-            limit: 0,
-            what: "schedules per surface",
-        },
-        owner_quota(owner, 0),
-    ];
-    quota::give_back(table, &counters, 1).await;
-    Ok(())
+    .await
 }
 
 /// The execution of one firing, and the run that mirrors it.

@@ -8,7 +8,9 @@ use crate::store::{Cond, Item, StoreError, Table, TxOp};
 
 use super::layout::{self as k, entity};
 use super::partition::Partition;
+use super::quota::Quota;
 use super::{get_owned, item, Retry, Tx};
+use crate::app::Limits;
 
 /// `<kind>_<env>_`: `papi`/`mcp`/`a2a`, `live` for production keys and `test` otherwise.
 pub fn prefix(kind: &str, environment: &str) -> String {
@@ -152,6 +154,7 @@ pub async fn create(
     product_id: &str,
     surface_id: &str,
     new: NewKey,
+    limits: &Limits,
 ) -> ApiResult<(SurfaceKey, String)> {
     let mut retry = Retry::default();
     loop {
@@ -185,14 +188,20 @@ pub async fn create(
         };
         let [record, hash] = key_items(&key, kind, 1);
         let mut tx = Tx::default();
+        Quota::keys(product_id, surface_id).take(&mut tx, limits)?;
         let surface = tx.check(k::surface(product_id, surface_id), Cond::Exists);
         tx.or_answer(surface, ApiError::not_found("Surface"));
         tx.put(record, Cond::NotExists);
         tx.put(hash, Cond::NotExists);
-        for id in &key.scope_target_ids {
-            // an item gone meanwhile: the next attempt resolves the scopes again
-            tx.check(k::surface_item(product_id, surface_id, id), Cond::Exists);
-        }
+        // The surface's items as read, in one check however many the scopes name: every item
+        // add and delete changes their count, so an item gone meanwhile cancels this, and the
+        // next attempt resolves the scopes again.
+        let items = Quota::items(product_id, surface_id).counter;
+        let as_read = match p.counter_versions.get(&items.sk) {
+            Some(v) => Cond::Version(*v),
+            None => Cond::NotExists,
+        };
+        tx.check(items, as_read);
         match tx.commit(table).await {
             Ok(()) => return Ok((key, plaintext)),
             Err(e) => retry.after(e).await?,
@@ -213,6 +222,7 @@ pub async fn delete(
     let mut tx = Tx::default();
     tx.delete(k::surface_key_hash(&key.hash), Cond::Always);
     tx.delete(k::key_usage(product_id, surface_id, key_id), Cond::Always);
+    tx.ops(Quota::keys(product_id, surface_id).given_back(1));
     let record = tx.delete(record, Cond::Exists);
     tx.or_answer(record, ApiError::not_found("Key"));
     Ok(tx.commit(table).await?)

@@ -11,18 +11,21 @@ use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Start};
 use super::partition::Partition;
-use std::sync::atomic::Ordering;
 
-use super::{decode, executions, get_owned, products, schedules, Record, Tx};
+use super::quota::Quota;
+use super::{decode, executions, get_owned, products, Record, Tx};
+use crate::app::Limits;
 
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
     k::owner_index(&s.owner),
     k::surface_index_sk(&s.product_id, &s.id)
 ));
 
-pub async fn create(table: &dyn Table, surface: &Surface) -> ApiResult<()> {
+/// Create the surface within its product's quota (403 past it).
+pub async fn create(table: &dyn Table, surface: &Surface, limits: &Limits) -> ApiResult<()> {
     products::get(table, &surface.owner, &surface.product_id).await?;
     let mut tx = Tx::default();
+    Quota::surfaces(&surface.product_id).take(&mut tx, limits)?;
     let product = tx.check(k::product(&surface.product_id), Cond::Exists);
     tx.or_answer(product, ApiError::not_found("Product"));
     tx.put(surface.to_item(1), Cond::NotExists);
@@ -56,25 +59,24 @@ where
 /// Delete the surface with its items, reservations, keys, schedules and their runs: key
 /// hash items first (so its keys stop working before anything else goes), the surface last.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
-    let schedules = std::sync::atomic::AtomicUsize::new(0);
-    let counted = &schedules;
+    products::get(table, owner, product_id).await?; // the owner first
     cascade::delete(table, || async move {
         let (p, executions) = futures_util::future::join(
-            Partition::load(table, owner, product_id),
+            Partition::load_checked(table, owner, product_id),
             executions::keys_of(table, product_id, |e| e.surface_id == id),
         )
         .await;
         let (p, executions) = (p?, executions?);
         let (_, version) = p.surface(id)?;
-        counted.store(p.schedule_ids(Some(id)).len(), Ordering::Relaxed);
+        let schedules = p.schedule_ids(Some(id)).len();
         Ok(Subtree::of(k::surface(product_id, id), version)
+            .with_parent_ops(Quota::surfaces(product_id).given_back(1))
+            .with_parent_ops(Quota::schedules_of_owner(owner).given_back(schedules))
             .secrets(p.keys_of(id).map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.keys_under(&k::surface_subtree(id)).cloned())
             .children(executions))
     })
-    .await?;
-    schedules::released(table, owner, schedules.load(Ordering::Relaxed)).await;
-    Ok(())
+    .await
 }
 
 /// A product's surfaces, newest first, filtered by `type` and `status`: one GetItem for the

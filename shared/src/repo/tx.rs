@@ -34,6 +34,20 @@ impl Tx {
         self.push(TxOp::Check { key, cond })
     }
 
+    /// Add `delta` to a counter; past `ceiling`, the transaction is cancelled.
+    pub fn add(&mut self, key: Key, delta: i64, ceiling: Option<i64>) -> Op {
+        self.push(TxOp::Add {
+            key,
+            delta,
+            ceiling,
+        })
+    }
+
+    /// Prepared operations (quota counts given back).
+    pub fn ops(&mut self, ops: impl IntoIterator<Item = TxOp>) {
+        self.ops.extend(ops);
+    }
+
     /// When `op`'s condition cancels the transaction, the write answers `answer` instead of
     /// being tried again (a name taken, a parent gone).
     pub fn or_answer(&mut self, op: Op, answer: ApiError) {

@@ -10,6 +10,7 @@ struct Counts {
     requests: AtomicU64,
     in_flight: AtomicU64,
     rounds: AtomicU64,
+    items_read: AtomicU64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +44,16 @@ impl RequestCounter {
     /// Requests made so far.
     pub fn get(&self) -> u64 {
         self.0.requests.load(Ordering::SeqCst)
+    }
+
+    /// Reads answered `n` items (so a test can tell one record read from a partition read).
+    pub fn read_items(&self, n: usize) {
+        self.0.items_read.fetch_add(n as u64, Ordering::SeqCst);
+    }
+
+    /// Items answered by reads so far.
+    pub fn items_read(&self) -> u64 {
+        self.0.items_read.load(Ordering::SeqCst)
     }
 
     /// Sequential round trips made so far.

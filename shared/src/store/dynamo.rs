@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, WriteRequest,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -417,6 +417,43 @@ where
 
 /// SDK errors: network and throttling are `Unavailable` (503), failed conditions are
 /// `ConditionFailed`, anything else `Internal`.
+/// The update that adds `delta` to a counter item (created at 0), with its condition when
+/// there is a `ceiling`: expression, names, values, condition.
+fn counter_update(
+    delta: i64,
+    ceiling: Option<i64>,
+    expires_at: Option<i64>,
+) -> (String, HashMap<String, String>, Attrs, Option<String>) {
+    let now = crate::time::now_string();
+    let mut expr = "ADD #count :delta, #version :one SET #type = if_not_exists(#type, :counter), #created = if_not_exists(#created, :now), #updated = :now, #data = if_not_exists(#data, :empty)".to_string();
+    let mut names = HashMap::from([
+        ("#count".to_string(), definition::COUNT.to_string()),
+        ("#version".into(), definition::VERSION.into()),
+        ("#type".into(), definition::ENTITY.into()),
+        ("#created".into(), definition::CREATED_AT.into()),
+        ("#updated".into(), definition::UPDATED_AT.into()),
+        ("#data".into(), definition::DATA.into()),
+    ]);
+    let mut values = HashMap::from([
+        (":delta".to_string(), AttributeValue::N(delta.to_string())),
+        (":one".into(), AttributeValue::N("1".into())),
+        (":counter".into(), AttributeValue::S("counter".into())),
+        (":now".into(), AttributeValue::S(now)),
+        (":empty".into(), AttributeValue::S("{}".into())),
+    ]);
+    if let Some(t) = expires_at {
+        expr += ", #exp = :exp";
+        names.insert("#exp".into(), TABLE.ttl_attribute.into());
+        values.insert(":exp".into(), AttributeValue::N(t.to_string()));
+    }
+    // The check and the add are one step: past the ceiling, nothing changes.
+    let condition = ceiling.map(|c| {
+        values.insert(":max".into(), AttributeValue::N((c - delta).to_string()));
+        "attribute_not_exists(#count) OR #count <= :max".to_string()
+    });
+    (expr, names, values, condition)
+}
+
 fn classify<E, R>(e: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -475,6 +512,7 @@ impl Table for DynamoTable {
             .send()
             .await
             .map_err(classify)?;
+        self.counter.read_items(usize::from(out.item.is_some()));
         out.item.map(from_attrs).transpose()
     }
 
@@ -547,6 +585,23 @@ impl Table for DynamoTable {
                     }
                     TransactWriteItem::builder()
                         .delete(b.build().map_err(internal)?)
+                        .build()
+                }
+                TxOp::Add {
+                    key,
+                    delta,
+                    ceiling,
+                } => {
+                    let (expr, names, values, condition) = counter_update(*delta, *ceiling, None);
+                    let b = Update::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key_attrs(key)))
+                        .update_expression(expr)
+                        .set_condition_expression(condition)
+                        .set_expression_attribute_names(Some(names))
+                        .set_expression_attribute_values(Some(values));
+                    TransactWriteItem::builder()
+                        .update(b.build().map_err(internal)?)
                         .build()
                 }
                 TxOp::Check { key, cond } => {
@@ -662,6 +717,8 @@ impl Table for DynamoTable {
                 req = req.limit(n);
             }
             let out = req.send().await.map_err(classify)?;
+            self.counter
+                .read_items(out.items.as_ref().map_or(0, Vec::len));
             for attrs in out.items.unwrap_or_default() {
                 items.push(from_attrs(attrs)?);
             }
@@ -726,41 +783,14 @@ impl Table for DynamoTable {
         if ceiling.is_some_and(|c| delta > c) {
             return Ok(None);
         }
-        let now = crate::time::now_string();
-        let mut expr = "ADD #count :delta, #version :one SET #type = if_not_exists(#type, :counter), #created = if_not_exists(#created, :now), #updated = :now, #data = if_not_exists(#data, :empty)".to_string();
-        let mut names = HashMap::from([
-            ("#count".to_string(), definition::COUNT.to_string()),
-            ("#version".into(), definition::VERSION.into()),
-            ("#type".into(), definition::ENTITY.into()),
-            ("#created".into(), definition::CREATED_AT.into()),
-            ("#updated".into(), definition::UPDATED_AT.into()),
-            ("#data".into(), definition::DATA.into()),
-        ]);
-        let mut values = HashMap::from([
-            (":delta".to_string(), AttributeValue::N(delta.to_string())),
-            (":one".into(), AttributeValue::N("1".into())),
-            (":counter".into(), AttributeValue::S("counter".into())),
-            (":now".into(), AttributeValue::S(now)),
-            (":empty".into(), AttributeValue::S("{}".into())),
-        ]);
-        if let Some(t) = expires_at {
-            expr += ", #exp = :exp";
-            names.insert("#exp".into(), TABLE.ttl_attribute.into());
-            values.insert(":exp".into(), AttributeValue::N(t.to_string()));
-        }
-        // A single conditional UpdateItem: DynamoDB applies the check and the add as one step,
-        // and concurrent updates of one item queue rather than conflict.
-        let condition = ceiling.map(|c| {
-            values.insert(":max".into(), AttributeValue::N((c - delta).to_string()));
-            "attribute_not_exists(#count) OR #count <= :max"
-        });
+        let (expr, names, values, condition) = counter_update(delta, ceiling, expires_at);
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_attrs(key)))
             .update_expression(expr)
-            .set_condition_expression(condition.map(str::to_string))
+            .set_condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::UpdatedNew)

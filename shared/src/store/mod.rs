@@ -71,9 +71,26 @@ pub enum Cond {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TxOp {
-    Put { item: Item, cond: Cond },
-    Delete { key: Key, cond: Cond },
-    Check { key: Key, cond: Cond },
+    Put {
+        item: Item,
+        cond: Cond,
+    },
+    Delete {
+        key: Key,
+        cond: Cond,
+    },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
+    /// Add `delta` to the counter item at `key` (created at 0), failing its condition when
+    /// that would take it past `ceiling`: a quota taken or given back in the same
+    /// transaction as the record it counts.
+    Add {
+        key: Key,
+        delta: i64,
+        ceiling: Option<i64>,
+    },
 }
 
 /// One counter to add to (`Table::increment_all`).

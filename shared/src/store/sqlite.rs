@@ -381,6 +381,17 @@ fn failed_conditions(conn: &Connection, ops: &[TxOp]) -> StoreResult<Vec<usize>>
         let (key, cond) = match op {
             TxOp::Put { item, cond } => (&item.key, *cond),
             TxOp::Delete { key, cond } | TxOp::Check { key, cond } => (key, *cond),
+            TxOp::Add {
+                key,
+                delta,
+                ceiling: Some(ceiling),
+            } => {
+                if count_of(conn, key)? + delta > *ceiling {
+                    failed.push(i);
+                }
+                continue;
+            }
+            TxOp::Add { .. } => continue,
         };
         if !holds(conn, key, cond)? {
             failed.push(i);
@@ -396,9 +407,23 @@ fn apply(conn: &Connection, ops: &[TxOp], data: &[String]) -> StoreResult<()> {
             TxOp::Put { item, .. } => write_item(conn, item, data)?,
             TxOp::Delete { key, .. } => delete_row(conn, key)?,
             TxOp::Check { .. } => {}
+            TxOp::Add { key, delta, .. } => {
+                bump(conn, key, *delta, None, None)?;
+            }
         }
     }
     Ok(())
+}
+
+/// The counter's value (0 when it does not exist yet).
+fn count_of(conn: &Connection, key: &Key) -> StoreResult<i64> {
+    conn.prepare_cached("SELECT coalesce(count, 0) FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row([&key.pk, &key.sk], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|n| n.unwrap_or(0))
+        .map_err(map_err)
 }
 
 fn delete_row(conn: &Connection, key: &Key) -> StoreResult<()> {
@@ -441,6 +466,7 @@ fn prefix_end(prefix: &str) -> String {
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         let key = key.clone();
+        let counter = self.counter.clone();
         self.read(move |conn| {
             let row = conn
                 .prepare_cached(&format!(
@@ -448,6 +474,7 @@ impl Table for SqliteTable {
                 ))
                 .and_then(|mut stmt| stmt.query_row([&key.pk, &key.sk], read_row).optional())
                 .map_err(map_err)?;
+            counter.read_items(usize::from(row.is_some()));
             row.map(finish).transpose()
         })
         .await
@@ -529,6 +556,7 @@ impl Table for SqliteTable {
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
         let q = q.clone();
+        let counter = self.counter.clone();
         self.read(move |conn| {
             let (pk_col, sk_col) = match q.index {
                 None => ("pk", "sk"),
@@ -582,6 +610,7 @@ impl Table for SqliteTable {
             for row in rows {
                 items.push(finish(row.map_err(map_err)?)?);
             }
+            counter.read_items(items.len());
             let more = items.len() > q.limit;
             items.truncate(q.limit);
             Ok(Page { items, more })

@@ -143,6 +143,7 @@ fn unlimited() -> Config {
     config.limits = runtype::app::Limits {
         schedules_per_surface: i64::MAX / 2,
         schedules_per_owner: i64::MAX / 2,
+        ..Default::default()
     };
     config
 }

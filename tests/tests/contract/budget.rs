@@ -1,6 +1,8 @@
 //! Request budgets: storage round trips per API call (auth included here: a platform key
-//! costs exactly one read). Auth ≤ 1 read; each write ≤ 2 round trips beyond auth; GET
-//! product is one Query.
+//! costs exactly one read). Auth ≤ 1 read. A request under a product checks the owner on the
+//! product record first (one GetItem: all a stranger costs, API.md "Limits"), so what reads
+//! the whole partition (GET product, deletes) pays that one read more; quotas cost nothing
+//! extra (they are counted inside the create's transaction).
 
 use crate::common::{Store, TestApp};
 use crate::gateway::Api;
@@ -10,6 +12,7 @@ crate::cases! {
     both: [
         each_endpoint_stays_within_its_budget,
         gateway_round_trips,
+        a_stranger_costs_one_record_read,
     ],
 }
 
@@ -26,7 +29,7 @@ async fn each_endpoint_stays_within_its_budget(store: Store) {
             1,
         ),
         ("GET", "/v1/products".to_string(), None, 1),
-        ("GET", format!("/v1/products/{p}"), None, 1),
+        ("GET", format!("/v1/products/{p}"), None, 2),
         (
             "PUT",
             format!("/v1/products/{p}"),
@@ -49,9 +52,9 @@ async fn each_endpoint_stays_within_its_budget(store: Store) {
             "DELETE",
             format!("/v1/products/{p}/capabilities/{d}"),
             None,
-            2,
+            3,
         ),
-        ("DELETE", format!("/v1/products/{p}"), None, 2),
+        ("DELETE", format!("/v1/products/{p}"), None, 3),
     ];
     let mut report = Vec::new();
     for (m, path, body, budget) in cases {
@@ -107,4 +110,102 @@ async fn gateway_round_trips(store: Store) {
     assert_eq!(a.gw("POST", &path, Some(&unknown), None).await.status, 401);
     let used = measure(before);
     assert_eq!(used.1, 1, "unknown key: (requests, rounds) = {used:?}");
+}
+
+/// API.md "Limits": a request for another owner's product costs one strongly consistent
+/// read beyond authentication (the product record) and reads nothing else of it. Every
+/// management route under `/v1/products/:id`, with a body the owner's call would accept.
+async fn a_stranger_costs_one_record_read(store: Store) {
+    use runtype::router::{routes, Access};
+    let t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    let c = t.capability(&p, "c").await;
+    let made = |r: crate::common::Res| {
+        assert_eq!(r.status, 201, "{r:?}");
+        r.id()
+    };
+    let s = made(
+        t.call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "schedule" })),
+        )
+        .await,
+    );
+    let under = format!("/v1/products/{p}/surfaces/{s}");
+    let i = made(
+        t.call(
+            "POST",
+            &format!("{under}/items"),
+            Some(json!({ "capabilityId": c, "exposedName": "tool" })),
+        )
+        .await,
+    );
+    let key = made(
+        t.call("POST", &format!("{under}/keys"), Some(json!({})))
+            .await,
+    );
+    let schedule = json!({ "flowId": "f", "triggerType": "recurring", "cron": "0 * * * *" });
+    let sch = made(
+        t.call(
+            "POST",
+            &format!("{under}/schedules"),
+            Some(schedule.clone()),
+        )
+        .await,
+    );
+    let run = t
+        .call("POST", &format!("{under}/schedules/{sch}/run-now"), None)
+        .await;
+    assert!(run.status < 300, "{run:?}");
+    let e = run.body["batchExecutionId"]
+        .as_str()
+        .expect("an execution id")
+        .to_string();
+    let body_for = |function: &str| match function {
+        "update-product" => Some(json!({ "name": "mine now" })),
+        "add-capability" => Some(json!({ "capabilityName": "x", "flowId": "f" })),
+        "update-capability" => Some(json!({ "capabilityName": "y" })),
+        "create-surface" => Some(json!({ "name": "x", "type": "api" })),
+        "update-surface" => Some(json!({ "name": "y" })),
+        "add-surface-item" => Some(json!({ "capabilityId": c, "exposedName": "other" })),
+        "update-surface-item" => Some(json!({ "exposedName": "renamed" })),
+        "create-surface-key" => Some(json!({})),
+        "create-schedule" => Some(schedule.clone()),
+        "update-schedule" => Some(json!({ "name": "y" })),
+        _ => None,
+    };
+    let stranger = t.other_owner().await;
+    let counter = &t.app.requests;
+    let mut checked = 0;
+    for r in routes().filter(|r| r.access == Access::Management) {
+        let Some(rest) = r.path.strip_prefix("/v1/products/:id") else {
+            continue;
+        };
+        let path = format!("/v1/products/{p}{rest}")
+            .replace(":capabilityId", &c)
+            .replace(":surfaceId", &s)
+            .replace(":itemId", &i)
+            .replace(":keyId", &key)
+            .replace(":scheduleId", &sch)
+            .replace(":executionId", &e);
+        let (requests, items) = (counter.get(), counter.items_read());
+        let res = t
+            .call_as(&stranger, r.method.as_str(), &path, body_for(r.function))
+            .await;
+        assert_eq!(res.status, 404, "{} {path}: {res:?}", r.method);
+        let requests = counter.get() - requests - 1; // one read authenticated the key
+        let items = counter.items_read() - items - 1; // the key's record
+        assert_eq!(
+            (requests, items),
+            (1, 1),
+            "{} {path}: a stranger's call made {requests} storage requests reading {items} items",
+            r.method
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 25,
+        "only {checked} routes under /v1/products/:id"
+    );
 }

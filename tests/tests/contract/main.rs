@@ -17,6 +17,7 @@ mod lambda;
 mod nasty;
 mod openapi;
 mod products;
+mod quotas;
 mod races;
 mod schedules;
 mod sessions;
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
         ("nasty", nasty::cases()),
         ("openapi", openapi::cases()),
         ("products", products::cases()),
+        ("quotas", quotas::cases()),
         ("races", races::cases()),
         ("schedules", schedules::cases()),
         ("sessions", sessions::cases()),

@@ -985,6 +985,7 @@ async fn quotas_hold_under_racing_creates(store: Store) {
     f.t.app.config.limits = runtype::app::Limits {
         schedules_per_surface: 3,
         schedules_per_owner: 100,
+        ..Default::default()
     };
     let body = json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *" });
     let results = futures_util::future::join_all((0..8).map(|_| f.create(body.clone()))).await;

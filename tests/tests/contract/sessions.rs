@@ -209,11 +209,12 @@ async fn valid_tokens_are_accepted(store: Store) {
     .await;
     assert_eq!(r.status, 201, "{r:?}");
     let pid = r.id();
-    // no storage read to authenticate: a GET product is exactly its one Query
+    // no storage read to authenticate: a GET product is exactly its owner check and its
+    // one Query
     let before = app.requests.get();
     let r = call(&app, &user, "GET", &format!("/v1/products/{pid}"), None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(app.requests.get() - before, 1);
+    assert_eq!(app.requests.get() - before, 2);
 
     // org_id (or Clerk's o.id) is the owner when present: a member of the org sees it
     let mut in_org = claims("user_2");

@@ -878,13 +878,13 @@ async fn request_budgets(store: Store) {
             Some(json!({ "name": "m" })),
             2,
         ),
-        ("GET", format!("/v1/products/{p}/surfaces/{s}"), None, 1),
+        ("GET", format!("/v1/products/{p}/surfaces/{s}"), None, 2),
         ("GET", format!("/v1/products/{p}/surfaces"), None, 2),
         (
             "POST",
             format!("/v1/products/{p}/surfaces/{s}/items"),
             Some(json!({ "capabilityId": c })),
-            2,
+            3,
         ),
         (
             "PUT",
@@ -896,13 +896,13 @@ async fn request_budgets(store: Store) {
             "DELETE",
             format!("/v1/products/{p}/surfaces/{s}/items/{}", f.items[1]),
             None,
-            2,
+            3,
         ),
         (
             "POST",
             format!("/v1/products/{p}/surfaces/{s}/keys"),
             Some(json!({ "scopes": ["extra"] })),
-            2,
+            3,
         ),
         (
             "DELETE",
@@ -914,9 +914,9 @@ async fn request_budgets(store: Store) {
             "DELETE",
             format!("/v1/products/{p}/capabilities/{c}"),
             None,
-            2,
+            3,
         ),
-        ("DELETE", format!("/v1/products/{p}/surfaces/{s}"), None, 2),
+        ("DELETE", format!("/v1/products/{p}/surfaces/{s}"), None, 3),
     ];
     let mut report = Vec::new();
     for (m, path, body, budget) in cases {
