@@ -25,6 +25,7 @@ crate::cases! {
         other_owners_get_404_on_every_route,
         request_budgets,
         an_expired_key_does_not_block_deletes,
+        a_key_may_name_more_items_than_a_transaction_holds,
     ],
 }
 
@@ -985,4 +986,54 @@ async fn an_expired_key_does_not_block_deletes(store: Store) {
         table.get(&hash).await.unwrap().is_none(),
         "not brought back"
     );
+}
+
+/// A key whose scopes name more items than one transaction may hold operations (one entry,
+/// an exposed name the items share, names them all): the create
+/// checks the surface's items as read with one operation (their count's version), not one
+/// per item, and deleting one of them later still rewrites the key.
+async fn a_key_may_name_more_items_than_a_transaction_holds(store: Store) {
+    let t = TestApp::new(store).await;
+    let p = t.product("wide").await;
+    let s = t
+        .call(
+            "POST",
+            &format!("/v1/products/{p}/surfaces"),
+            Some(json!({ "name": "s", "type": "api" })),
+        )
+        .await
+        .id();
+    let mut items = Vec::new();
+    for i in 0..150 {
+        let c = t.capability(&p, &format!("capability {i}")).await;
+        let r = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/items"),
+                Some(json!({ "capabilityId": c, "exposedName": "shared tool" })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        items.push(r.id());
+    }
+    let keys = format!("/v1/products/{p}/surfaces/{s}/keys");
+    let r = t
+        .call("POST", &keys, Some(json!({ "scopes": ["shared tool"] })))
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let plaintext = r.body["key"].as_str().unwrap().to_string();
+    let r = t
+        .call(
+            "DELETE",
+            &format!("/v1/products/{p}/surfaces/{s}/items/{}", items[0]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let verified = verify(t.app.table(), &plaintext, chrono::Utc::now())
+        .await
+        .unwrap()
+        .expect("the key still verifies");
+    assert_eq!(verified.key.scope_target_ids.len(), 149);
+    assert!(!verified.key.scope_target_ids.contains(&items[0]));
 }
