@@ -49,11 +49,17 @@ KEY=$(grep -o 'rt_live_[A-Za-z0-9]*' "$SERVE_DIR/out" | head -n 1)
 "$PYVENV/bin/python" tests/sdk_compat.py "http://127.0.0.1:$SERVE_PORT" "$KEY"
 # the webhook runner's signature, checked by the Standard Webhooks library itself
 "$PYVENV/bin/python" tests/webhook_verify.py "http://127.0.0.1:$SERVE_PORT" "$KEY" "$SERVE_DIR/db" target/debug/runtype
-# every operation, > 1000 generated cases in all, zero failures; bounded to 10 minutes. One
-# worker: hypothesis describes its lambdas with ast.parse, which CPython 3.11 does not make
-# safe across threads ("AST constructor recursion depth mismatch")
-(cd "$SERVE_DIR" && timeout 600 "$PYVENV/bin/schemathesis" run "$OLDPWD/openapi.json" \
-  --url "http://127.0.0.1:$SERVE_PORT" --header "Authorization: Bearer $KEY" \
+# every operation, > 1000 generated cases in all, zero failures; bounded to 10 minutes.
+# fuzz_setup.py creates a record for each operation to work on (so none is starved by 404s)
+# and writes the configuration, which makes any warning (missing test data, a schema looser
+# than the validators) fail the run. One worker: hypothesis describes its lambdas with
+# ast.parse, which CPython 3.11 does not make safe across threads ("AST constructor
+# recursion depth mismatch")
+"$PYVENV/bin/python" tests/fuzz_setup.py "http://127.0.0.1:$SERVE_PORT" "$KEY" "$SERVE_DIR/schemathesis.toml"
+(cd "$SERVE_DIR" && FUZZ_CAPABILITIES="$SERVE_DIR/schemathesis.toml.capabilities" \
+  SCHEMATHESIS_HOOKS=fuzz_hooks PYTHONPATH="$OLDPWD/tests" timeout 600 "$PYVENV/bin/schemathesis" \
+  --config-file "$SERVE_DIR/schemathesis.toml" run "$OLDPWD/openapi.json" \
+  --url "http://127.0.0.1:$SERVE_PORT" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --max-examples 40 --seed 20261126 --workers 1 --continue-on-failure)
 

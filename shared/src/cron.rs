@@ -133,6 +133,40 @@ impl Field {
     }
 }
 
+impl Field {
+    /// A regular expression for one list entry of this field: `*` or a value or a range,
+    /// with an optional step.
+    fn entry_pattern(&self) -> String {
+        let mut values: Vec<String> = (self.min..=self.max).map(|n| n.to_string()).collect();
+        for name in self.names {
+            values.push(name.to_string());
+            values.push(name.to_ascii_lowercase());
+        }
+        let value = format!("({})", values.join("|"));
+        let step = format!(
+            "({})",
+            (1..=self.max.max(1))
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join("|")
+        );
+        format!("(\\*|{value}(-{value})?)(/{step})?")
+    }
+}
+
+/// The syntax `Cron::parse` checks, as a regular expression (for the OpenAPI document).
+/// What it cannot say: a range must not run backwards, and some day must match.
+pub fn pattern() -> String {
+    let fields: Vec<String> = FIELDS
+        .iter()
+        .map(|f| {
+            let entry = f.entry_pattern();
+            format!("{entry}(,{entry})*")
+        })
+        .collect();
+    format!("^\\s*{}\\s*$", fields.join("\\s+"))
+}
+
 impl Cron {
     /// Parse `expr`; the error says what is wrong with it.
     pub fn parse(expr: &str) -> Result<Cron, String> {

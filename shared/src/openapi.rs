@@ -61,14 +61,17 @@ fn instant() -> Value {
 fn cron() -> Value {
     let mut v = schedule::CRON.schema();
     v["description"] = json!("5 fields: minute hour day-of-month month day-of-week, with *, lists, ranges, steps and JAN-DEC / SUN-SAT names");
-    v["pattern"] = json!("^\\s*\\S+(\\s+\\S+){4}\\s*$");
+    v["pattern"] = json!(crate::cron::pattern());
     v
 }
 
+/// Every name `cron::zone` accepts.
 fn timezone() -> Value {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect();
     let mut v = schedule::TIMEZONE.schema();
     v["description"] = json!("an IANA time zone name, e.g. America/New_York");
     v["default"] = json!("UTC");
+    v["enum"] = json!(names);
     v
 }
 
@@ -107,10 +110,40 @@ fn record_filter() -> Value {
     schema(
         &[
             ("type", schedule::RECORD_TYPE.schema()),
-            ("where", rules::FREE_JSON.object_schema()),
+            ("where", nullable(record_condition(1))),
         ],
         &["type"],
     )
+}
+
+/// A `recordFilter.where`: a condition, or a group of them (groups nest at most two deep).
+fn record_condition(depth: usize) -> Value {
+    let field = Text {
+        min: 1,
+        ..rules::LABEL
+    };
+    let condition = json!({
+        "type": "object",
+        "properties": {
+            "field": field.schema(),
+            "op": enumeration(schedule::FILTER_OPS),
+            "value": any(),
+        },
+        "required": ["field", "op"],
+        "description": "`value` is required except for isSet, isNotSet, isTrue and isFalse: two bounds for between, a list for in/notIn, whole days for withinLastDays/olderThanDays",
+    });
+    if depth > 2 {
+        return condition;
+    }
+    let group = json!({
+        "type": "object",
+        "properties": {
+            "op": enumeration(&["and", "or"]),
+            "conditions": { "type": "array", "minItems": 1, "items": record_condition(depth + 1) },
+        },
+        "required": ["op", "conditions"],
+    });
+    json!({ "oneOf": [condition, group] })
 }
 
 fn execution() -> Value {
@@ -675,7 +708,21 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             (Some(body), 201, r("SurfaceKeyCreated"))
         }
         "create-schedule" => (
-            Some(schedule_body(&["flowId", "triggerType"])),
+            Some({
+                let mut body = schedule_body(&["flowId", "triggerType"]);
+                // what each trigger needs
+                body["oneOf"] = json!([
+                    {
+                        "properties": { "triggerType": { "const": "one_time" }, "runAt": instant() },
+                        "required": ["runAt"],
+                    },
+                    {
+                        "properties": { "triggerType": { "const": "recurring" }, "cron": cron() },
+                        "required": ["cron"],
+                    },
+                ]);
+                body
+            }),
             201,
             r("Schedule"),
         ),
@@ -944,8 +991,11 @@ fn path_item(route: &Route) -> (String, Value) {
         "security": security(route),
     });
     if let Some(body) = body {
+        // a body is required where it has required fields (or must be one of several shapes)
+        let required = body["required"].as_array().is_some_and(|r| !r.is_empty())
+            || body.get("oneOf").is_some();
         op["requestBody"] =
-            json!({ "required": false, "content": { "application/json": { "schema": body } } });
+            json!({ "required": required, "content": { "application/json": { "schema": body } } });
     }
     let path = route
         .path

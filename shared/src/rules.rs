@@ -136,6 +136,27 @@ pub mod schedule {
     pub const TIMEZONE: Text = Text::new(1, 64).trimmed();
     pub const RECORD_TYPE: Text = Text::new(1, 255);
     pub const MAX_RECORD_IDS: usize = 1000;
+    /// The operators of a `recordFilter.where` condition.
+    pub const FILTER_OPS: &[&str] = &[
+        "eq",
+        "neq",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "between",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "in",
+        "notIn",
+        "isSet",
+        "isNotSet",
+        "isTrue",
+        "isFalse",
+        "withinLastDays",
+        "olderThanDays",
+    ];
     pub const RECORD_ID: Text = Text::new(1, 255);
     pub const LOGGING_POLICIES: &[&str] = &["default", "on", "off"];
     pub const MODEL_OVERRIDE: Text = Text::new(1, 255);

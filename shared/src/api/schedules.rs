@@ -13,26 +13,6 @@ use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
 use crate::rules::{self, Text};
 use crate::validate::{self, query_param, Assign, Fields, Patch};
 
-const OPS: &[&str] = &[
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "between",
-    "contains",
-    "startsWith",
-    "endsWith",
-    "in",
-    "notIn",
-    "isSet",
-    "isNotSet",
-    "isTrue",
-    "isFalse",
-    "withinLastDays",
-    "olderThanDays",
-];
 pub const INTEGER_OPTIONS: &[&str] = &[
     "chunkSize",
     "flowTimeoutMs",
@@ -160,7 +140,7 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
                 ..rules::LABEL
             },
         );
-        let op = match f.one_of("op", OPS) {
+        let op = match f.one_of("op", schedule::FILTER_OPS) {
             Patch::Value(op) => Some(op),
             _ if !f.has("op") || obj.get("op").is_some_and(Value::is_null) => {
                 f.fail(

@@ -1,0 +1,30 @@
+"""schemathesis hooks for `test.sh` (SCHEMATHESIS_HOOKS=fuzz_hooks, with tests/ on PYTHONPATH).
+
+- Each call gets a fresh Idempotency-Key when it carries one: the generator reuses short
+  values ("0") across different bodies, which the API rightly refuses (422
+  IDEMPOTENCY_KEY_REUSED); key reuse has its own tests, the fuzzer is after everything else.
+- An item add binds a capability from the pool `fuzz_setup.py` made (FUZZ_CAPABILITIES names
+  its file), one not used yet while any is left: a capability binds to a surface once, so
+  generated ids (or one fixed id) would be refused every time after the first.
+"""
+
+import os
+import uuid
+
+import schemathesis
+
+_pool = []
+if os.environ.get("FUZZ_CAPABILITIES"):
+    with open(os.environ["FUZZ_CAPABILITIES"]) as f:
+        _pool = [line.strip() for line in f if line.strip()]
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    headers = case.headers or {}
+    for name in list(headers):
+        if name.lower() == "idempotency-key":
+            headers[name] = str(uuid.uuid4())
+    if case.operation.definition.raw.get("operationId") == "add-surface-item":
+        if isinstance(case.body, dict) and "capabilityId" in case.body and _pool:
+            case.body["capabilityId"] = _pool.pop() if len(_pool) > 1 else _pool[0]
