@@ -390,7 +390,8 @@ async fn list_rejects_tampered_cursor(store: Store) {
     let mut tampered = cursor.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    for bad in [tampered.as_str(), "not-a-cursor", "e30.AAAA"] {
+    let oversized = format!("{cursor}{}", "A".repeat(8192));
+    for bad in [tampered.as_str(), "not-a-cursor", "e30.AAAA", oversized.as_str()] {
         let r = t
             .call("GET", &format!("/v1/products?cursor={bad}"), None)
             .await;
