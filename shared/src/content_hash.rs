@@ -1,0 +1,80 @@
+//! Content hashes of definitions, for products as code (API.md "Products as code"): the
+//! lowercase hex SHA-256 of the definition in RFC 8785 (JCS) canonical form, with null-valued
+//! members removed at every level. `serde_jcs` writes the canonical form (sorted keys, the
+//! ECMAScript number form, minimal escapes), so a client with any JCS library gets the same.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// `v` with every null-valued object member removed, at every level (array elements stay).
+pub fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The canonical form of `definition` (nulls removed).
+pub fn canonical(definition: &Value) -> String {
+    // a serde_json::Value always serialises
+    serde_jcs::to_string(&without_nulls(definition)).unwrap_or_default()
+}
+
+/// The content hash of `definition`.
+pub fn hash(definition: &Value) -> String {
+    Sha256::digest(canonical(definition).as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Computed independently, by Python:
+    // json.dumps(doc_without_nulls, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+    // then hashlib.sha256(...).hexdigest().
+    #[test]
+    fn matches_independently_computed_vectors() {
+        let cases = [
+            (
+                json!({ "name": "Support bot", "description": "Answers questions", "icon": "🤖",
+                        "spec": { "version": 2, "tags": ["a", "b"],
+                                  "nested": { "z": 1, "a": null, "m": [1, null, { "q": null, "p": true }] } } }),
+                r#"{"description":"Answers questions","icon":"🤖","name":"Support bot","spec":{"nested":{"m":[1,null,{"p":true}],"z":1},"tags":["a","b"],"version":2}}"#,
+                "97683dae251541daa698173596ae4039724abc745ca65207cb1c31ecef61e499",
+            ),
+            (
+                json!({ "name": "Bare" }),
+                r#"{"name":"Bare"}"#,
+                "f403a066d0818523e4e4d3414005e1fc403b3970ac8299f99afd456ce3109a18",
+            ),
+            (
+                json!({ "type": "api", "name": "Public API", "status": "active",
+                        "environment": "production",
+                        "behavior": { "tone": "friendly", "maxTurns": 10 }, "inbound": null }),
+                r#"{"behavior":{"maxTurns":10,"tone":"friendly"},"environment":"production","name":"Public API","status":"active","type":"api"}"#,
+                "58c68f6ec6ede8e058af78abcfdeeb5ef95b256882838ccd8dd62f060232d09e",
+            ),
+        ];
+        for (doc, form, digest) in cases {
+            assert_eq!(canonical(&doc), form);
+            assert_eq!(hash(&doc), digest);
+        }
+    }
+
+    #[test]
+    fn numbers_take_the_ecmascript_form() {
+        // RFC 8785 appendix examples
+        assert_eq!(canonical(&json!([1e30, 4.5, 0.002, 1e-27])), "[1e+30,4.5,0.002,1e-27]");
+        assert_eq!(canonical(&json!({ "b": 1.0, "a": -0.0 })), r#"{"a":0,"b":1}"#);
+    }
+}
