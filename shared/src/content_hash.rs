@@ -74,7 +74,13 @@ mod tests {
     #[test]
     fn numbers_take_the_ecmascript_form() {
         // RFC 8785 appendix examples
-        assert_eq!(canonical(&json!([1e30, 4.5, 0.002, 1e-27])), "[1e+30,4.5,0.002,1e-27]");
-        assert_eq!(canonical(&json!({ "b": 1.0, "a": -0.0 })), r#"{"a":0,"b":1}"#);
+        assert_eq!(
+            canonical(&json!([1e30, 4.5, 0.002, 1e-27])),
+            "[1e+30,4.5,0.002,1e-27]"
+        );
+        assert_eq!(
+            canonical(&json!({ "b": 1.0, "a": -0.0 })),
+            r#"{"a":0,"b":1}"#
+        );
     }
 }

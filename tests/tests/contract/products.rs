@@ -391,7 +391,12 @@ async fn list_rejects_tampered_cursor(store: Store) {
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let oversized = format!("{cursor}{}", "A".repeat(8192));
-    for bad in [tampered.as_str(), "not-a-cursor", "e30.AAAA", oversized.as_str()] {
+    for bad in [
+        tampered.as_str(),
+        "not-a-cursor",
+        "e30.AAAA",
+        oversized.as_str(),
+    ] {
         let r = t
             .call("GET", &format!("/v1/products?cursor={bad}"), None)
             .await;
