@@ -4,7 +4,6 @@
 //! ECMAScript number form, minimal escapes), so a client with any JCS library gets the same.
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// `v` with every null-valued object member removed, at every level (array elements stay).
 pub fn without_nulls(v: &Value) -> Value {
@@ -28,10 +27,7 @@ pub fn canonical(definition: &Value) -> String {
 
 /// The content hash of `definition`.
 pub fn hash(definition: &Value) -> String {
-    Sha256::digest(canonical(definition).as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secrets::sha256_hex(canonical(definition).as_bytes())
 }
 
 #[cfg(test)]

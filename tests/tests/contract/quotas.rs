@@ -43,21 +43,15 @@ async fn racers(t: &TestApp) -> Vec<std::sync::Arc<App>> {
     apps
 }
 
-/// `RACERS` creates at once, each from its own app: the statuses, sorted.
+/// `RACERS` creates at once, each from its own app: the answers.
 async fn race(t: &TestApp, path: &str, body: impl Fn(usize) -> Value) -> Vec<Res> {
     let tasks: Vec<_> = racers(t)
         .await
         .into_iter()
         .enumerate()
         .map(|(n, app)| {
-            let req = http::Request::builder()
-                .method("POST")
-                .uri(path)
-                .header("authorization", format!("Bearer {}", t.key))
-                .header("content-type", "application/json")
-                .body(bytes::Bytes::from(body(n).to_string()))
-                .unwrap();
-            tokio::spawn(async move { send(&app, req).await })
+            let (key, path, body) = (t.key.clone(), path.to_string(), body(n));
+            tokio::spawn(async move { call(&app, &key, &path, body).await })
         })
         .collect();
     let mut results = Vec::new();
@@ -160,6 +154,7 @@ async fn racing_creates_stop_at_every_limit(store: Store) {
         .contains("3 items per surface"));
 }
 
+/// POST `body` to `path` on `app`.
 async fn call(app: &App, key: &str, path: &str, body: Value) -> Res {
     let req = http::Request::builder()
         .method("POST")

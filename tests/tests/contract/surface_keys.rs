@@ -587,6 +587,25 @@ async fn surface_and_product_deletes_cascade(store: Store) {
     );
 }
 
+/// `n` new capabilities of `p`, each bound to surface `s` with `fields`: the items' ids.
+async fn bind_capabilities(t: &TestApp, p: &str, s: &str, n: usize, fields: Value) -> Vec<String> {
+    let mut items = Vec::new();
+    for i in 0..n {
+        let mut body = fields.clone();
+        body["capabilityId"] = json!(t.capability(p, &format!("capability {i}")).await);
+        let r = t
+            .call(
+                "POST",
+                &format!("/v1/products/{p}/surfaces/{s}/items"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{r:?}");
+        items.push(r.id());
+    }
+    items
+}
+
 /// A product of > 150 items: 60 capabilities bound to one surface (items, bindings, slugs)
 /// and keys, deleted past the 100-operation transaction and 25-item batch limits.
 async fn big_product(t: &TestApp) -> (String, String, Vec<String>) {
@@ -599,17 +618,7 @@ async fn big_product(t: &TestApp) -> (String, String, Vec<String>) {
         )
         .await
         .id();
-    for i in 0..60 {
-        let c = t.capability(&p, &format!("capability {i}")).await;
-        let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/items"),
-                Some(json!({ "capabilityId": c })),
-            )
-            .await;
-        assert_eq!(r.status, 201);
-    }
+    bind_capabilities(t, &p, &s, 60, json!({})).await;
     let mut keys = Vec::new();
     for _ in 0..3 {
         let r = t
@@ -1003,19 +1012,7 @@ async fn a_key_may_name_more_items_than_a_transaction_holds(store: Store) {
         )
         .await
         .id();
-    let mut items = Vec::new();
-    for i in 0..150 {
-        let c = t.capability(&p, &format!("capability {i}")).await;
-        let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/items"),
-                Some(json!({ "capabilityId": c, "exposedName": "shared tool" })),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
-        items.push(r.id());
-    }
+    let items = bind_capabilities(&t, &p, &s, 150, json!({ "exposedName": "shared tool" })).await;
     let keys = format!("/v1/products/{p}/surfaces/{s}/keys");
     let r = t
         .call("POST", &keys, Some(json!({ "scopes": ["shared tool"] })))
