@@ -60,6 +60,15 @@ pub enum ApiError {
     QuotaExceeded(String),
     Internal,
     Unavailable,
+    /// An answer of the products-as-code protocol (API.md): its own lowercase code and
+    /// top-level fields (`external_modification`, `remote_changed`: 409;
+    /// `content_hash_mismatch`: 422).
+    Protocol {
+        status: u16,
+        code: &'static str,
+        message: String,
+        fields: serde_json::Map<String, Value>,
+    },
     /// Any of the above with extra response headers (`Retry-After`, `X-RateLimit-*`).
     WithHeaders(Box<ApiError>, Vec<(&'static str, String)>),
 }
@@ -90,6 +99,7 @@ impl ApiError {
         match self {
             ApiError::WithHeaders(inner, _) => inner.status(),
             ApiError::ConflictAbout(..) => 409,
+            ApiError::Protocol { status, .. } => *status,
             ApiError::Unprocessable { .. } => 422,
             ApiError::Validation(_) | ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized(_) => 401,
@@ -110,7 +120,7 @@ impl ApiError {
         match self {
             ApiError::WithHeaders(inner, _) => inner.code(),
             ApiError::ConflictAbout(..) => "CONFLICT",
-            ApiError::Unprocessable { code, .. } => code,
+            ApiError::Unprocessable { code, .. } | ApiError::Protocol { code, .. } => code,
             ApiError::Validation(_) => "VALIDATION_ERROR",
             ApiError::BadRequest { code, .. } => code,
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
@@ -130,9 +140,9 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::WithHeaders(inner, _) => inner.message(),
-            ApiError::ConflictAbout(message, _) | ApiError::Unprocessable { message, .. } => {
-                message.clone()
-            }
+            ApiError::ConflictAbout(message, _)
+            | ApiError::Unprocessable { message, .. }
+            | ApiError::Protocol { message, .. } => message.clone(),
             ApiError::Validation(details) => match details.as_slice() {
                 [one] => format!("Invalid request: {} ({})", one.message, one.path),
                 _ => format!("Invalid request: {} fields are invalid", details.len()),
@@ -164,6 +174,11 @@ impl ApiError {
             ApiError::Validation(details) | ApiError::ConflictAbout(_, details) => Some(details),
             _ => None,
         };
+        if let ApiError::Protocol { fields, .. } = self {
+            for (k, v) in fields {
+                body[k.as_str()] = v.clone();
+            }
+        }
         if let ApiError::QuotaExceeded(message) = self {
             body["details"] = json!([{ "path": "", "code": "QUOTA_EXCEEDED", "message": message }]);
         }

@@ -860,8 +860,118 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 &["batchExecutionId", "recordCount", "status"],
             ),
         ),
+        "ensure-product" | "ensure-surface" => {
+            let (id_field, definition) = if function == "ensure-product" {
+                (
+                    "productId",
+                    schema(
+                        &[
+                            ("name", product::NAME.schema()),
+                            ("description", nullable(rules::DESCRIPTION.schema())),
+                            ("icon", nullable(product::ICON.schema())),
+                            ("spec", free()),
+                        ],
+                        &["name"],
+                    ),
+                )
+            } else {
+                (
+                    "surfaceId",
+                    schema(
+                        &[
+                            ("name", surface::NAME.schema()),
+                            ("type", enumeration(TYPES)),
+                            ("status", nullable(enumeration(STATUSES))),
+                            ("environment", nullable(enumeration(SURFACE_ENVIRONMENTS))),
+                            ("behavior", free()),
+                            ("inbound", free()),
+                            ("outbound", free()),
+                        ],
+                        &["name", "type"],
+                    ),
+                )
+            };
+            let name = if function == "ensure-product" {
+                product::NAME.schema()
+            } else {
+                surface::NAME.schema()
+            };
+            let mut body = schema(
+                &[
+                    ("name", name),
+                    ("contentHash", content_hash()),
+                    ("definition", definition.clone()),
+                    ("dryRun", boolean()),
+                    ("expectedRemoteHash", content_hash()),
+                    ("onConflict", enumeration(&["error", "overwrite"])),
+                ],
+                &["name"],
+            );
+            body["description"] = json!("Identity is `name` (definition.name must equal it); give a definition, or a contentHash alone to probe.");
+            body["anyOf"] =
+                json!([{ "required": ["definition"] }, { "required": ["contentHash"] }]);
+            let result = |values: &[&str]| enumeration(values);
+            let converged = schema(
+                &[
+                    ("result", result(&["unchanged", "created", "updated"])),
+                    ("contentHash", content_hash()),
+                    (id_field, string()),
+                ],
+                &["result", "contentHash", id_field],
+            );
+            let required = schema(&[("result", result(&["definitionRequired"]))], &["result"]);
+            let plan = schema(
+                &[
+                    ("result", result(&["plan"])),
+                    ("changes", result(&["none", "create", "update"])),
+                    ("changedKeys", array(string())),
+                    ("contentHash", content_hash()),
+                    ("remoteHash", content_hash()),
+                    (id_field, string()),
+                ],
+                &["result", "changes", "changedKeys", "contentHash"],
+            );
+            (
+                Some(body),
+                200,
+                json!({ "anyOf": [converged, required, plan] }),
+            )
+        }
+        "pull-product" | "pull-surface" => {
+            let (id_field, fields): (&str, &[&str]) = if function == "pull-product" {
+                ("productId", &["name"])
+            } else {
+                ("surfaceId", &["name", "type"])
+            };
+            let definition = json!({ "type": "object", "required": fields });
+            (
+                None,
+                200,
+                schema(
+                    &[
+                        (id_field, string()),
+                        ("contentHash", content_hash()),
+                        ("definition", definition),
+                        ("lastModifiedSource", enumeration(&["api", "ensure", "cli"])),
+                        ("updatedAt", time()),
+                    ],
+                    &[
+                        id_field,
+                        "contentHash",
+                        "definition",
+                        "lastModifiedSource",
+                        "updatedAt",
+                    ],
+                ),
+            )
+        }
         other => unreachable!("no OpenAPI operation for {other}"),
     }
+}
+
+/// A content hash: lowercase hex SHA-256 of a definition's RFC 8785 form.
+fn content_hash() -> Value {
+    json!({ "type": "string", "pattern": "^[0-9a-f]{64}$", "minLength": 64, "maxLength": 64 })
 }
 
 fn query_parameters(function: &str) -> Vec<Value> {
@@ -894,6 +1004,12 @@ fn query_parameters(function: &str) -> Vec<Value> {
             v
         }
         "list-schedule-runs" | "list-surface-schedule-runs" => paging(),
+        "pull-product" | "pull-surface" => vec![json!({
+            "name": "name",
+            "in": "query",
+            "required": true,
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255 },
+        })],
         "list-executions" => {
             let mut v = paging();
             v.push(q("surfaceId", string()));
@@ -923,7 +1039,7 @@ const ERRORS: [(&str, &str); 12] = [
     ("405", "Method not allowed on this path"),
     (
         "409",
-        "Conflict (a unique name, binding or slug is taken; a concurrent change)",
+        "Conflict (a unique name, binding or slug is taken; a concurrent change; for products as code, external_modification or remote_changed with currentHash)",
     ),
     (
         "413",
@@ -931,7 +1047,7 @@ const ERRORS: [(&str, &str); 12] = [
     ),
     (
         "422",
-        "The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED)",
+        "The Idempotency-Key was used for another request (IDEMPOTENCY_KEY_REUSED); a contentHash that is not the definition's (content_hash_mismatch, with contentHash)",
     ),
     (
         "429",

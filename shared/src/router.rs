@@ -72,7 +72,9 @@ macro_rules! routes {
     (@access surface_key) => { Access::SurfaceKey };
 }
 
-use api::{capabilities, executions, gateway, items, products, schedules, surface_keys, surfaces};
+use api::{
+    as_code, capabilities, executions, gateway, items, products, schedules, surface_keys, surfaces,
+};
 
 #[rustfmt::skip]
 routes! {
@@ -114,6 +116,10 @@ routes! {
     LIST_EXECUTIONS: GET "/v1/products/:id/executions" => "list-executions" executions::list;
     GET_EXECUTION: GET "/v1/products/:id/executions/:executionId" => "get-execution" executions::get;
     CANCEL_EXECUTION: POST "/v1/products/:id/executions/:executionId/cancel" => "cancel-execution" executions::cancel;
+    ENSURE_PRODUCT: POST "/v1/products/ensure" => "ensure-product" as_code::ensure_product;
+    PULL_PRODUCT: GET "/v1/products/pull" => "pull-product" as_code::pull_product;
+    ENSURE_SURFACE: POST "/v1/products/:id/surfaces/ensure" => "ensure-surface" as_code::ensure_surface;
+    PULL_SURFACE: GET "/v1/products/:id/surfaces/pull" => "pull-surface" as_code::pull_surface;
 }
 
 /// Every route.
@@ -192,16 +198,28 @@ pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Find the route for a request: `Err` is the 404 or 405 to answer.
+/// Find the route for a request: `Err` is the 404 or 405 to answer. A literal segment
+/// beats a parameter (`/v1/products/pull` is not product "pull"), as on API Gateway.
 pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params), ApiError> {
     let mut allowed = Vec::new();
+    let mut best: Option<(&'static Route, Params)> = None;
+    let params_of = |r: &Route| r.path.matches(':').count();
     for r in routes() {
         if let Some(params) = match_path(r.path, path) {
             if r.method == *method {
-                return Ok((r, params));
+                if best
+                    .as_ref()
+                    .is_none_or(|(b, _)| params_of(r) < params_of(b))
+                {
+                    best = Some((r, params));
+                }
+            } else {
+                allowed.push(r.method.as_str());
             }
-            allowed.push(r.method.as_str());
         }
+    }
+    if let Some(found) = best {
+        return Ok(found);
     }
     if allowed.is_empty() {
         Err(ApiError::NotFound(format!("No route for {path}")))

@@ -42,6 +42,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         created_at: now.clone(),
         updated_at: now,
         capability_seq: 0,
+        last_modified_source: crate::model::from_api(),
     };
     products::create(app.table(), &product, &app.config.limits).await?;
     let mut body = product.to_json();
@@ -68,6 +69,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         icon.assign(&mut p.icon);
         merge_free(&mut p.canvas, &canvas);
         merge_free(&mut p.spec, &spec);
+        p.last_modified_source = crate::model::from_api();
         validate_merged(p)
     })
     .await?;

@@ -71,6 +71,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         outbound,
         created_at: now.clone(),
         updated_at: now,
+        last_modified_source: crate::model::from_api(),
     };
     surfaces::create(app.table(), &surface, &app.config.limits).await?;
     let mut body = surface.to_json(&call.public_url);
@@ -131,6 +132,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         }
         inbound.assign(&mut s.inbound);
         outbound.assign(&mut s.outbound);
+        s.last_modified_source = crate::model::from_api();
         Ok(())
     })
     .await?;

@@ -17,6 +17,11 @@ pub use surface::{Surface, SurfaceItem};
 pub use surface_key::{KeyHash, SurfaceKey};
 
 /// A record's public JSON: its stored fields (camelCase), less the internal ones named.
+/// The provenance of a write through the ordinary endpoints.
+pub fn from_api() -> String {
+    "api".into()
+}
+
 pub fn public(record: &impl serde::Serialize, internal: &[&str]) -> serde_json::Value {
     let mut v = serde_json::to_value(record).expect("records serialise");
     if let serde_json::Value::Object(m) = &mut v {

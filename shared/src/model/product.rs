@@ -18,11 +18,31 @@ pub struct Product {
     /// Capabilities ever added: the next one's `displayOrder`.
     #[serde(default)]
     pub capability_seq: i64,
+    /// Where the last write of the definition came from (`api`, `ensure`, `cli`); records
+    /// from before provenance was kept read as `api`.
+    #[serde(default = "super::from_api")]
+    pub last_modified_source: String,
 }
 
 impl Product {
     pub fn to_json(&self) -> Value {
-        super::public(self, &["owner", "capabilitySeq"])
+        super::public(self, &["owner", "capabilitySeq", "lastModifiedSource"])
+    }
+
+    /// The definition products as code converge (API.md): name, and description, icon and
+    /// spec where they are not empty.
+    pub fn definition(&self) -> Value {
+        let mut d = Map::new();
+        d.insert("name".into(), Value::String(self.name.clone()));
+        for (k, v) in [("description", &self.description), ("icon", &self.icon)] {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                d.insert(k.into(), Value::String(v.clone()));
+            }
+        }
+        if !self.spec.is_empty() {
+            d.insert("spec".into(), Value::Object(self.spec.clone()));
+        }
+        Value::Object(d)
     }
 }
 
@@ -40,6 +60,7 @@ impl Product {
             created_at: String::new(),
             updated_at: String::new(),
             capability_seq: 0,
+            last_modified_source: super::from_api(),
         }
     }
 }

@@ -41,9 +41,32 @@ pub struct Surface {
     pub outbound: Option<Map<String, Value>>,
     pub created_at: String,
     pub updated_at: String,
+    /// Where the last write of the definition came from (`api`, `ensure`, `cli`).
+    #[serde(default = "super::from_api")]
+    pub last_modified_source: String,
 }
 
 impl Surface {
+    /// The definition products as code converge (API.md): name, type, status, environment,
+    /// and behavior, inbound and outbound where set.
+    pub fn definition(&self) -> Value {
+        let mut d = Map::new();
+        d.insert("name".into(), json!(self.name));
+        d.insert("type".into(), json!(self.kind));
+        d.insert("status".into(), json!(self.status));
+        d.insert("environment".into(), json!(self.environment));
+        for (k, v) in [
+            ("behavior", &self.behavior),
+            ("inbound", &self.inbound),
+            ("outbound", &self.outbound),
+        ] {
+            if let Some(v) = v {
+                d.insert(k.into(), Value::Object(v.clone()));
+            }
+        }
+        Value::Object(d)
+    }
+
     /// The public URL of the surface for the types that have one.
     pub fn endpoint(&self, base: &str) -> Option<String> {
         let tail = match self.kind.as_str() {
@@ -59,7 +82,7 @@ impl Surface {
     }
 
     pub fn to_json(&self, base: &str) -> Value {
-        let mut v = super::public(self, &["owner"]);
+        let mut v = super::public(self, &["owner", "lastModifiedSource"]);
         v["endpoint"] = json!(self.endpoint(base));
         v
     }

@@ -1,6 +1,8 @@
 //! The table's layout, in one place: every key, key prefix and index key. Keys are uppercase entity tags joined with `#`; nothing
 //! mutable is ever part of a key except in a uniqueness item whose whole purpose is to hold
-//! that value (a capability name). Everything under a product shares its partition.
+//! that value (a capability name, a name claimed by products as code) or in a record's own
+//! index entry that is rewritten with it (the name indexes). Everything under a product
+//! shares its partition.
 
 use crate::store::Key;
 
@@ -163,6 +165,28 @@ pub fn surface_quota(product_id: &str, surface_id: &str, what: &str) -> Key {
     )
 }
 
+/// GSI2, the name index of products: an owner's products with exactly this name (names are
+/// not unique), for products as code.
+pub fn product_name_index(owner: &str, name: &str) -> String {
+    format!("PRODUCTNAME#{owner}#{name}")
+}
+
+/// GSI2, the name index of a product's surfaces.
+pub fn surface_name_index(product_id: &str, name: &str) -> String {
+    format!("SURFACENAME#{product_id}#{name}")
+}
+
+/// The product products as code created for a name: written with the product, so racing
+/// ensures of one new name create one product even while the name index lags.
+pub fn product_name_claim(owner: &str, name: &str) -> Key {
+    Key::new(format!("NAMECLAIM#{owner}"), format!("PRODUCT#{name}"))
+}
+
+/// The surface products as code created for a name (in the product's partition).
+pub fn surface_name_claim(product_id: &str, name: &str) -> Key {
+    Key::new(product_pk(product_id), format!("NAMECLAIM#SURFACE#{name}"))
+}
+
 /// A count of what a product holds, for its quota (in its partition: it goes with it).
 pub fn product_quota(product_id: &str, what: &str) -> Key {
     Key::new(product_pk(product_id), format!("QUOTA#{what}"))
@@ -252,4 +276,6 @@ pub mod entity {
     /// Atomic counters (`Table::increment`): key usage, rate-limit windows.
     pub const COUNTER: &str = "counter";
     pub const IDEMPOTENCY: &str = "idempotency";
+    /// Which record products as code created for a name.
+    pub const NAME_CLAIM: &str = "nameClaim";
 }

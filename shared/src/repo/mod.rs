@@ -10,13 +10,14 @@
 /// `impl Record` for a model stored at `key` (an expression of `$r`, the record) as `entity`,
 /// listed in the owner index at `gsi1` when given.
 macro_rules! record {
-    ($t:ty, $entity:expr, |$r:ident| $key:expr $(, gsi1: $gsi1:expr)?) => {
+    ($t:ty, $entity:expr, |$r:ident| $key:expr $(, gsi1: $gsi1:expr)? $(, gsi2: $gsi2:expr)?) => {
         impl $crate::repo::Record for $t {
             fn to_item(&self, version: u64) -> $crate::store::Item {
                 let $r = self;
                 #[allow(unused_mut)]
                 let mut it = $crate::repo::item($key, $entity, $r, version, &$r.created_at);
                 $(it.gsi1 = Some($gsi1);)?
+                $(it.gsi2 = Some($gsi2);)?
                 it
             }
 
@@ -28,6 +29,7 @@ macro_rules! record {
 }
 
 pub mod accounts;
+pub mod as_code;
 pub mod capabilities;
 pub mod cascade;
 pub mod cursor;

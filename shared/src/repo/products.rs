@@ -21,7 +21,7 @@ use crate::app::Limits;
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),
     k::product_index_sk(&p.id)
-));
+), gsi2: (k::product_name_index(&p.owner, &p.name), p.id.clone()));
 
 /// Create the product within the owner's quota (403 past it).
 pub async fn create(table: &dyn Table, product: &Product, limits: &Limits) -> ApiResult<()> {

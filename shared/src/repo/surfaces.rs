@@ -19,7 +19,7 @@ use crate::app::Limits;
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
     k::owner_index(&s.owner),
     k::surface_index_sk(&s.product_id, &s.id)
-));
+), gsi2: (k::surface_name_index(&s.product_id, &s.name), s.id.clone()));
 
 /// Create the surface within its product's quota (403 past it).
 pub async fn create(table: &dyn Table, surface: &Surface, limits: &Limits) -> ApiResult<()> {

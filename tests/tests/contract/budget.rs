@@ -173,6 +173,9 @@ async fn a_stranger_costs_one_record_read(store: Store) {
         "create-surface-key" => Some(json!({})),
         "create-schedule" => Some(schedule.clone()),
         "update-schedule" => Some(json!({ "name": "y" })),
+        "ensure-surface" => {
+            Some(json!({ "name": "x", "definition": { "name": "x", "type": "chat" } }))
+        }
         _ => None,
     };
     let stranger = t.other_owner().await;
@@ -188,7 +191,12 @@ async fn a_stranger_costs_one_record_read(store: Store) {
             .replace(":itemId", &i)
             .replace(":keyId", &key)
             .replace(":scheduleId", &sch)
-            .replace(":executionId", &e);
+            .replace(":executionId", &e)
+            + if r.function == "pull-surface" {
+                "?name=s"
+            } else {
+                ""
+            };
         let (requests, items) = (counter.get(), counter.items_read());
         let res = t
             .call_as(&stranger, r.method.as_str(), &path, body_for(r.function))

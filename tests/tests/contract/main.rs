@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod as_code;
 mod budget;
 mod capabilities;
 mod conventions;
@@ -32,6 +33,7 @@ fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let backends = &common::backends();
     let modules = [
+        ("as_code", as_code::cases()),
         ("budget", budget::cases()),
         ("capabilities", capabilities::cases()),
         ("conventions", conventions::cases()),

@@ -132,6 +132,9 @@ fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) 
     if QUERY_GSI1.contains(&function) && !gateway {
         expected.push("${Table.Arn}/index/GSI1".into());
     }
+    if QUERY_GSI2.contains(&function) {
+        expected.push("${Table.Arn}/index/GSI2".into());
+    }
     assert_eq!(
         resources(allow),
         expected,
@@ -151,6 +154,14 @@ const QUERY_GSI1: &[&str] = &[
     "delete-product",
     "delete-surface",
     "delete-schedule",
+];
+
+/// Functions that query GSI2 (the name indexes of products as code).
+const QUERY_GSI2: &[&str] = &[
+    "ensure-product",
+    "pull-product",
+    "ensure-surface",
+    "pull-surface",
 ];
 
 /// The functions that serve no route: the scheduler and delivery.
