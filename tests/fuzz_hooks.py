@@ -6,8 +6,14 @@
 - An item add binds a capability from the pool `fuzz_setup.py` made (FUZZ_CAPABILITIES names
   its file), one not used yet while any is left: a capability binds to a surface once, so
   generated ids (or one fixed id) would be refused every time after the first.
+- An ensure's definition carries the request's name, and a contentHash sent with a
+  definition is that definition's hash, as a client computes them: identity is the name and
+  a hash that is not the definition's is refused (422), which a schema cannot say. Both
+  refusals have their own tests.
 """
 
+import hashlib
+import json
 import os
 import uuid
 
@@ -28,3 +34,24 @@ def before_call(context, case, kwargs):
     if case.operation.definition.raw.get("operationId") == "add-surface-item":
         if isinstance(case.body, dict) and "capabilityId" in case.body and _pool:
             case.body["capabilityId"] = _pool.pop() if len(_pool) > 1 else _pool[0]
+    if case.operation.definition.raw.get("operationId") in ("ensure-product", "ensure-surface"):
+        body = case.body
+        if isinstance(body, dict) and isinstance(body.get("definition"), dict) and isinstance(body.get("name"), str):
+            body["definition"]["name"] = body["name"]
+            if "contentHash" in body:
+                body["contentHash"] = _content_hash(body["definition"])
+
+
+def _content_hash(definition):
+    """The definition's content hash (RFC 8785 form: for JSON without fractions, sorted keys
+    and no spaces), null members removed."""
+
+    def strip(v):
+        if isinstance(v, dict):
+            return {k: strip(x) for k, x in v.items() if x is not None}
+        if isinstance(v, list):
+            return [strip(x) for x in v]
+        return v
+
+    canonical = json.dumps(strip(definition), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()

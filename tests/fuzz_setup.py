@@ -26,6 +26,8 @@ def main(base: str, key: str, out: str) -> int:
         return call(method, path, body)[field]
 
     p = made("POST", "/v1/products", {"name": "fuzz"})
+    # ensure converges surfaces of a product of its own, so its creates crowd no other
+    as_code = made("POST", "/v1/products", {"name": "fuzz, as code"})
     doomed_product = made("POST", "/v1/products", {"name": "fuzz, to delete"})
     cap = made("POST", f"/v1/products/{p}/capabilities", {"capabilityName": "answer", "flowId": "flow_1"})
     doomed_cap = made("POST", f"/v1/products/{p}/capabilities", {"capabilityName": "doomed", "flowId": "flow_1"})
@@ -96,6 +98,9 @@ def main(base: str, key: str, out: str) -> int:
         "find-schedule": {"path.id": schedule},
         "list-schedule-runs": {"path.id": schedule},
         "get-schedule-stats": {"path.id": schedule},
+        "pull-product": {"query.name": "fuzz"},
+        "ensure-surface": {"path.id": as_code},
+        "pull-surface": {**under, "query.name": "api"},
     }
     gateway = {"describe-surface-api", "invoke-surface-entry", "get-surface-execution", "invoke-surface-endpoint"}
 

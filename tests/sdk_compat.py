@@ -111,6 +111,40 @@ def main(base_url: str, key: str) -> int:
     done(p.remove_capability(pid, cap2.id), "DeleteV1ProductsIdCapabilitiesCapabilityIdResponse")
     done(p.delete_surface(pid, ssid), "DeleteV1ProductsIdSurfacesSurfaceIdResponse")
     done(p.delete_product(pid), "DeleteV1ProductsIdResponse")
+
+    # products as code, as a CI job calls it: probe with the hash, send the definition when
+    # asked, a dry run bound to the remote hash as a drift gate
+    from runtype._generated.core.api_error import ApiError
+
+    name = "SDK as code"
+    definition = {"name": name, "description": "converged from a repository", "spec": {"version": 1}}
+    asked = done(p.ensure_product_config_as_code_converge(name=name, content_hash="0" * 64), "ProductEnsureResponseOne")
+    check(asked.result == "definitionRequired", "a probe of a new name asks for the definition")
+    created = done(p.ensure_product_config_as_code_converge(name=name, definition=definition), "ProductEnsureResponseZero")
+    check(created.result == "created" and len(created.content_hash) == 64, "ensure created")
+    same = done(p.ensure_product_config_as_code_converge(name=name, content_hash=created.content_hash), "ProductEnsureResponseZero")
+    check(same.result == "unchanged" and same.product_id == created.product_id, "the probe hits")
+    planned = done(p.ensure_product_config_as_code_converge(
+        name=name, definition={**definition, "icon": "rocket"}, dry_run=True, expected_remote_hash=created.content_hash),
+        "ProductEnsureResponseChangedKeys")
+    check(planned.result == "plan" and planned.changes == "update" and planned.changed_keys == ["icon"], "a dry run plans")
+    pulled = done(p.pull_product_definition_config_as_code(name=name), "ProductPullResponse")
+    check(pulled.content_hash == created.content_hash and pulled.last_modified_source == "ensure", "pull")
+    check(pulled.definition.name == name and pulled.definition.description == definition["description"], "pulled definition")
+    surface_def = {"name": "Docs chat", "type": "chat", "status": "active", "environment": "development"}
+    s_created = done(p.ensure_surface_config_as_code_converge(created.product_id, name="Docs chat", definition=surface_def),
+                     "SurfaceEnsureResponseZero")
+    check(s_created.result == "created", "surface ensure created")
+    s_pulled = done(p.pull_surface_definition_config_as_code(created.product_id, name="Docs chat"), "SurfacePullResponse")
+    check(s_pulled.surface_id == s_created.surface_id and s_pulled.content_hash == s_created.content_hash, "surface pull")
+    # an edit through the ordinary endpoint: converging over it is a 409 the SDK raises
+    done(p.update_product(created.product_id, description="edited by hand"), "PutV1ProductsIdResponse")
+    try:
+        p.ensure_product_config_as_code_converge(name=name, definition=definition)
+        raise AssertionError("converging over an external edit should be refused")
+    except ApiError as e:
+        check(e.status_code == 409 and e.body["code"] == "external_modification", f"external_modification: {e.body}")
+    done(p.delete_product(created.product_id), "DeleteV1ProductsIdResponse")
     print(f"sdk_compat: {calls} SDK calls parsed")
     return 0
 
