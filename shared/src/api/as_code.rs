@@ -70,7 +70,8 @@ fn parse(
         f.errors.append(&mut inner.errors);
         desired
     });
-    if sent.is_none() && content_hash.is_none() && !f.has("definition") {
+    let definition_refused = f.errors.iter().any(|d| d.path == "definition");
+    if sent.is_none() && content_hash.is_none() && !definition_refused {
         f.push(Detail::new(
             "definition",
             "MISSING_REQUIRED_FIELD",

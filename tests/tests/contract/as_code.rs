@@ -251,6 +251,8 @@ async fn conflicts_and_hash_checks(store: Store) {
     for (body, path) in [
         (json!({ "definition": { "name": "P" } }), "name"),
         (json!({ "name": "P" }), "definition"),
+        (json!({ "name": "P", "definition": null }), "definition"),
+        (json!({ "name": "P", "definition": 5 }), "definition"),
         (
             json!({ "name": "P", "definition": { "name": "Q" } }),
             "definition.name",
