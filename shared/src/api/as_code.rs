@@ -39,7 +39,7 @@ struct Ensure {
 fn parse(
     body: &Map<String, Value>,
     name_rule: Text,
-    definition: impl FnOnce(&mut Fields, &Map<String, Value>) -> Value,
+    definition: impl FnOnce(&mut Fields) -> Value,
 ) -> ApiResult<Ensure> {
     let mut f = Fields::new(body);
     let name = f.required_text("name", name_rule);
@@ -57,7 +57,7 @@ fn parse(
     };
     let desired = sent.as_ref().map(|d| {
         let mut inner = Fields::nested(d, "definition");
-        let desired = definition(&mut inner, d);
+        let desired = definition(&mut inner);
         if let (Some(n), Some(given)) = (&name, desired["name"].as_str()) {
             if n != given {
                 inner.fail(
@@ -279,21 +279,27 @@ fn answer(result: &str, content_hash: String, id_field: &str, id: &str) -> Reply
     Reply::ok(json!({ "result": result, "contentHash": content_hash, id_field: id }))
 }
 
+/// A free-form object of a definition, stored without its null members (they are not part
+/// of the definition's content).
+fn free_object(f: &mut Fields, name: &str) -> Option<Map<String, Value>> {
+    match without_nulls(&Value::Object(f.object(name, rules::FREE_JSON).value()?)) {
+        Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
 // ---- products ----
 
-fn product_definition(f: &mut Fields, _: &Map<String, Value>) -> Value {
+fn product_definition(f: &mut Fields) -> Value {
     let name = f.required_text("name", product::NAME);
     let description = f.text("description", rules::DESCRIPTION).value();
     let icon = f.text("icon", product::ICON).value();
-    let spec = f.object("spec", rules::FREE_JSON).value();
+    let spec = free_object(f, "spec");
     let mut p = Product::placeholder();
     p.name = name.unwrap_or_default();
     p.description = description;
     p.icon = icon;
-    p.spec = spec
-        .map(|s| without_nulls(&Value::Object(s)))
-        .and_then(|s| s.as_object().cloned())
-        .unwrap_or_default();
+    p.spec = spec.unwrap_or_default();
     p.definition()
 }
 
@@ -406,7 +412,7 @@ pub async fn pull_product(app: &App, call: Call) -> ApiResult<Reply> {
 
 // ---- surfaces ----
 
-fn surface_definition(f: &mut Fields, _: &Map<String, Value>) -> Value {
+fn surface_definition(f: &mut Fields) -> Value {
     let name = f.required_text("name", surface::NAME);
     let kind = f.one_of("type", TYPES);
     let kind = f.not_null("type", kind);
@@ -419,11 +425,6 @@ fn surface_definition(f: &mut Fields, _: &Map<String, Value>) -> Value {
     }
     let status = f.one_of("status", STATUSES).value();
     let environment = f.one_of("environment", ENVIRONMENTS).value();
-    let object = |f: &mut Fields, k: &str| {
-        f.object(k, rules::FREE_JSON)
-            .value()
-            .and_then(|m| without_nulls(&Value::Object(m)).as_object().cloned())
-    };
     let s = Surface {
         id: String::new(),
         product_id: String::new(),
@@ -433,9 +434,9 @@ fn surface_definition(f: &mut Fields, _: &Map<String, Value>) -> Value {
         status: status.unwrap_or_else(|| "active".into()),
         environment: environment.unwrap_or_else(|| "development".into()),
         config: None,
-        behavior: object(f, "behavior"),
-        inbound: object(f, "inbound"),
-        outbound: object(f, "outbound"),
+        behavior: free_object(f, "behavior"),
+        inbound: free_object(f, "inbound"),
+        outbound: free_object(f, "outbound"),
         created_at: String::new(),
         updated_at: String::new(),
         last_modified_source: ENSURE.into(),
