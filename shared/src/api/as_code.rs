@@ -14,7 +14,8 @@ use crate::content_hash::{hash, without_nulls};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::{Product, Surface};
-use crate::repo::{as_code, products, surfaces, Retry};
+use crate::repo::as_code::{self, Named};
+use crate::repo::{products, Retry};
 use crate::rules::{self, product, surface, Text};
 use crate::validate::{query_param, Fields, Patch};
 
@@ -79,7 +80,7 @@ fn parse(
         ));
     }
     f.finish()?;
-    Ok(Ensure {
+    let req = Ensure {
         name: name.unwrap_or_default(),
         content_hash,
         sent: sent.map(Value::Object),
@@ -87,7 +88,9 @@ fn parse(
         dry_run,
         expected_remote_hash,
         overwrite,
-    })
+    };
+    hash_matches(&req)?;
+    Ok(req)
 }
 
 /// An optional content hash field: lowercase hex SHA-256.
@@ -107,19 +110,28 @@ fn hex_hash(f: &mut Fields, name: &str) -> Option<String> {
     }
 }
 
-/// What an ensure found under the name.
-struct Remote<'a> {
-    id: &'a str,
-    definition: Value,
-    source: &'a str,
-    updated_at: &'a str,
+/// What an ensure converges: a product (within its owner) or a surface (within its product).
+trait Converged: Named + 'static {
+    /// The answer's field for the record's id.
+    const ID_FIELD: &'static str;
+    fn definition(&self) -> Value;
+    fn source(&self) -> &str;
+    fn modified_at(&self) -> &str;
+    /// Give the record the definition `d` (one its kind's `definition` answers).
+    fn apply(&mut self, d: &Value);
+    /// A new record of `owner` in `scope` with the definition `d`.
+    fn fresh(scope: &str, owner: &str, d: &Value) -> Self;
+    /// 400 when `d` would change what cannot change.
+    fn admits(&self, _d: &Value) -> ApiResult<()> {
+        Ok(())
+    }
 }
 
 /// What to do.
-enum Decision {
+enum Decision<'a> {
     Answer(Value),
-    Create,
-    Update,
+    Create(&'a Value),
+    Update(&'a Value),
 }
 
 /// The top-level keys whose values differ (null members count as absent), sorted.
@@ -141,24 +153,28 @@ fn changed_keys(from: &Value, to: &Value) -> Vec<String> {
     keys
 }
 
-fn plan(
+fn plan<T: Converged>(
     changes: &str,
     changed: Vec<String>,
-    content_hash: &str,
-    remote: Option<&Remote>,
-    id_field: &str,
+    hash_: &str,
+    remote: Option<&T>,
 ) -> Value {
     let mut v = json!({
         "result": "plan",
         "changes": changes,
         "changedKeys": changed,
-        "contentHash": content_hash,
+        "contentHash": hash_,
     });
     if let Some(r) = remote {
-        v["remoteHash"] = json!(hash(&r.definition));
-        v[id_field] = json!(r.id);
+        v["remoteHash"] = json!(hash(&r.definition()));
+        v[T::ID_FIELD] = json!(r.id());
     }
     v
+}
+
+/// `{result, contentHash, <id field>}`.
+fn outcome<T: Converged>(result: &str, content_hash: String, r: &T) -> Value {
+    json!({ "result": result, "contentHash": content_hash, T::ID_FIELD: r.id() })
 }
 
 /// 409 `remote_changed`: the remote no longer hashes to `expectedRemoteHash`.
@@ -175,37 +191,27 @@ fn remote_changed(current: Option<String>) -> ApiError {
 
 /// 409 `external_modification` unless the request overwrites or the last write came from
 /// an ensure.
-fn conflict(req: &Ensure, remote: &Remote) -> ApiResult<()> {
-    if req.overwrite || remote.source == ENSURE {
+fn conflict<T: Converged>(req: &Ensure, remote: &T) -> ApiResult<()> {
+    if req.overwrite || remote.source() == ENSURE {
         return Ok(());
     }
     let mut fields = Map::new();
-    fields.insert("currentHash".into(), json!(hash(&remote.definition)));
-    fields.insert("lastModifiedSource".into(), json!(remote.source));
-    fields.insert("modifiedAt".into(), json!(remote.updated_at));
+    fields.insert("currentHash".into(), json!(hash(&remote.definition())));
+    fields.insert("lastModifiedSource".into(), json!(remote.source()));
+    fields.insert("modifiedAt".into(), json!(remote.modified_at()));
     Err(ApiError::Protocol {
         status: 409,
         code: "external_modification",
         message: format!(
             "The remote was last changed through {} and differs; converge with onConflict \"overwrite\" to replace it",
-            remote.source
+            remote.source()
         ),
         fields,
     })
 }
 
-/// The expected-hash check, done again on the record an update rewrites.
-fn still_expected(req: &Ensure, remote: &Remote) -> ApiResult<()> {
-    match &req.expected_remote_hash {
-        Some(expected) if *expected != hash(&remote.definition) => {
-            Err(remote_changed(Some(hash(&remote.definition))))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn decide(req: &Ensure, remote: Option<&Remote>, id_field: &str) -> ApiResult<Decision> {
-    let remote_hash = remote.map(|r| hash(&r.definition));
+fn decide<'a, T: Converged>(req: &'a Ensure, remote: Option<&T>) -> ApiResult<Decision<'a>> {
+    let remote_hash = remote.map(|r| hash(&r.definition()));
     if let Some(expected) = &req.expected_remote_hash {
         if remote_hash.as_ref() != Some(expected) {
             return Err(remote_changed(remote_hash));
@@ -216,9 +222,9 @@ fn decide(req: &Ensure, remote: Option<&Remote>, id_field: &str) -> ApiResult<De
         return Ok(Decision::Answer(match (remote, remote_hash) {
             (Some(r), Some(h)) if req.content_hash.as_ref() == Some(&h) => {
                 if req.dry_run {
-                    plan("none", vec![], &h, Some(r), id_field)
+                    plan("none", vec![], &h, Some(r))
                 } else {
-                    json!({ "result": "unchanged", "contentHash": h, id_field: r.id })
+                    outcome("unchanged", h, r)
                 }
             }
             _ => json!({ "result": "definitionRequired" }),
@@ -228,24 +234,24 @@ fn decide(req: &Ensure, remote: Option<&Remote>, id_field: &str) -> ApiResult<De
     let Some(r) = remote else {
         return Ok(if req.dry_run {
             let keys = changed_keys(&json!({}), desired);
-            Decision::Answer(plan("create", keys, &wanted, None, id_field))
+            Decision::Answer(plan::<T>("create", keys, &wanted, None))
         } else {
-            Decision::Create
+            Decision::Create(desired)
         });
     };
     if remote_hash.as_deref() == Some(wanted.as_str()) {
         return Ok(Decision::Answer(if req.dry_run {
-            plan("none", vec![], &wanted, Some(r), id_field)
+            plan("none", vec![], &wanted, Some(r))
         } else {
-            json!({ "result": "unchanged", "contentHash": wanted, id_field: r.id })
+            outcome("unchanged", wanted, r)
         }));
     }
     conflict(req, r)?;
     Ok(if req.dry_run {
-        let keys = changed_keys(&r.definition, desired);
-        Decision::Answer(plan("update", keys, &wanted, Some(r), id_field))
+        let keys = changed_keys(&r.definition(), desired);
+        Decision::Answer(plan("update", keys, &wanted, Some(r)))
     } else {
-        Decision::Update
+        Decision::Update(desired)
     })
 }
 
@@ -266,17 +272,102 @@ fn hash_matches(req: &Ensure) -> ApiResult<()> {
     }
 }
 
-fn one<T>(mut found: Vec<(T, u64)>, what: &str, name: &str) -> ApiResult<Option<(T, u64)>> {
+/// The one record of `scope` named `name`, if any (409 for more than one).
+async fn find<T: Converged>(app: &App, scope: &str, name: &str) -> ApiResult<Option<T>> {
+    let mut found = as_code::named::<T>(app.table(), scope, name).await?;
     if found.len() > 1 {
         return Err(ApiError::Conflict(format!(
-            "More than one {what} is named \"{name}\"; rename all but one"
+            "More than one {} is named \"{name}\"; rename all but one",
+            T::WHAT.to_lowercase()
         )));
     }
-    Ok(found.pop())
+    Ok(found.pop().map(|(r, _)| r))
 }
 
-fn answer(result: &str, content_hash: String, id_field: &str, id: &str) -> Reply {
-    Reply::ok(json!({ "result": result, "contentHash": content_hash, id_field: id }))
+/// Converge the record of `scope` named in `req`.
+async fn ensure<T: Converged>(
+    app: &App,
+    owner: &str,
+    scope: &str,
+    req: Ensure,
+) -> ApiResult<Reply> {
+    let table = app.table();
+    let mut retry = Retry::default();
+    loop {
+        let mut found = find::<T>(app, scope, &req.name).await?;
+        let mut claim = crate::store::Cond::NotExists;
+        if found.is_none() && req.desired.is_some() {
+            // the index may lag a create: the name's claim knows
+            let c = as_code::claimed::<T>(table, scope, &req.name).await?;
+            found = c.record.map(|(r, _)| r);
+            claim = c.cond;
+        }
+        if let (Some(r), Some(desired)) = (&found, &req.desired) {
+            r.admits(desired)?;
+        }
+        match decide(&req, found.as_ref())? {
+            Decision::Answer(v) => return Ok(Reply::ok(v)),
+            Decision::Create(desired) => {
+                let r = T::fresh(scope, owner, desired);
+                match as_code::create(table, &r, claim, &app.config.limits).await? {
+                    Ok(()) => return Ok(Reply::ok(outcome("created", hash(&r.definition()), &r))),
+                    Err(lost) => retry.after(lost).await?,
+                }
+            }
+            Decision::Update(desired) => {
+                let id = found
+                    .as_ref()
+                    .map(|r| r.id().to_string())
+                    .unwrap_or_default();
+                let r = as_code::update(table, owner, scope, &id, |r: &mut T| {
+                    // the checks again, on the record rewritten, under its version
+                    r.admits(desired)?;
+                    let current = hash(&r.definition());
+                    if req
+                        .expected_remote_hash
+                        .as_ref()
+                        .is_some_and(|e| *e != current)
+                    {
+                        return Err(remote_changed(Some(current)));
+                    }
+                    if current != hash(desired) {
+                        conflict(&req, r)?;
+                    }
+                    r.apply(desired);
+                    Ok(())
+                })
+                .await?;
+                return Ok(Reply::ok(outcome("updated", hash(&r.definition()), &r)));
+            }
+        }
+    }
+}
+
+/// `?name=`, required.
+fn name_param(call: &Call) -> ApiResult<&str> {
+    match query_param(&call.query, "name").filter(|n| !n.is_empty()) {
+        Some(n) => Ok(n),
+        None => Err(ApiError::invalid(
+            "name",
+            "MISSING_REQUIRED_FIELD",
+            "name is required (?name=)",
+        )),
+    }
+}
+
+/// The record of `scope` named `name`, as its definition.
+async fn pull<T: Converged>(app: &App, scope: &str, name: &str) -> ApiResult<Reply> {
+    let r = find::<T>(app, scope, name).await?.ok_or_else(|| {
+        ApiError::NotFound(format!("No {} named \"{name}\"", T::WHAT.to_lowercase()))
+    })?;
+    let definition = r.definition();
+    Ok(Reply::ok(json!({
+        T::ID_FIELD: r.id(),
+        "contentHash": hash(&definition),
+        "definition": definition,
+        "lastModifiedSource": r.source(),
+        "updatedAt": r.modified_at(),
+    })))
 }
 
 /// A free-form object of a definition, stored without its null members (they are not part
@@ -303,111 +394,46 @@ fn product_definition(f: &mut Fields) -> Value {
     p.definition()
 }
 
-/// Give `p` the definition `d` (a `Product::definition`).
-fn apply_product(p: &mut Product, d: &Value) {
-    let text = |k: &str| d[k].as_str().map(str::to_string);
-    p.name = text("name").unwrap_or_default();
-    p.description = text("description");
-    p.icon = text("icon");
-    p.spec = d["spec"].as_object().cloned().unwrap_or_default();
-    p.last_modified_source = ENSURE.into();
-}
-
-fn product_remote(p: &Product) -> Remote<'_> {
-    Remote {
-        id: &p.id,
-        definition: p.definition(),
-        source: &p.last_modified_source,
-        updated_at: &p.updated_at,
+impl Converged for Product {
+    const ID_FIELD: &'static str = "productId";
+    fn definition(&self) -> Value {
+        Product::definition(self)
+    }
+    fn source(&self) -> &str {
+        &self.last_modified_source
+    }
+    fn modified_at(&self) -> &str {
+        &self.updated_at
+    }
+    fn apply(&mut self, d: &Value) {
+        let text = |k: &str| d[k].as_str().map(str::to_string);
+        self.name = text("name").unwrap_or_default();
+        self.description = text("description");
+        self.icon = text("icon");
+        self.spec = d["spec"].as_object().cloned().unwrap_or_default();
+        self.last_modified_source = ENSURE.into();
+    }
+    fn fresh(_owner_scope: &str, owner: &str, d: &Value) -> Product {
+        let now = crate::time::now_string();
+        let mut p = Product::placeholder();
+        p.id = crate::ids::new_id("prod");
+        p.owner = owner.to_string();
+        p.created_at = now.clone();
+        p.updated_at = now;
+        p.apply(d);
+        p
     }
 }
 
 /// POST /v1/products/ensure
 pub async fn ensure_product(app: &App, call: Call) -> ApiResult<Reply> {
     let req = parse(&call.json()?, product::NAME, product_definition)?;
-    hash_matches(&req)?;
-    let (table, owner) = (app.table(), call.owner());
-    let mut retry = Retry::default();
-    loop {
-        let mut found = one(
-            as_code::products_named(table, owner, &req.name).await?,
-            "product",
-            &req.name,
-        )?;
-        let mut claim = crate::store::Cond::NotExists;
-        if found.is_none() && req.desired.is_some() {
-            // the index may lag a create: the name's claim knows
-            let c = as_code::product_claim(table, owner, &req.name).await?;
-            found = c.record;
-            claim = c.cond;
-        }
-        let remote = found.as_ref().map(|(p, _)| product_remote(p));
-        match decide(&req, remote.as_ref(), "productId")? {
-            Decision::Answer(v) => return Ok(Reply::ok(v)),
-            Decision::Create => {
-                let desired = req.desired.as_ref().expect("a create has a definition");
-                let now = crate::time::now_string();
-                let mut p = Product::placeholder();
-                p.id = crate::ids::new_id("prod");
-                p.owner = owner.to_string();
-                p.created_at = now.clone();
-                p.updated_at = now;
-                apply_product(&mut p, desired);
-                match as_code::create_product(table, &p, claim, &app.config.limits).await? {
-                    Ok(()) => {
-                        return Ok(answer("created", hash(&p.definition()), "productId", &p.id))
-                    }
-                    Err(lost) => retry.after(lost).await?,
-                }
-            }
-            Decision::Update => {
-                let desired = req.desired.as_ref().expect("an update has a definition");
-                let id = found
-                    .as_ref()
-                    .map(|(p, _)| p.id.clone())
-                    .unwrap_or_default();
-                let p = products::update(table, owner, &id, |p| {
-                    let remote = product_remote(p);
-                    still_expected(&req, &remote)?;
-                    if hash(&remote.definition) != hash(desired) {
-                        conflict(&req, &remote)?;
-                    }
-                    apply_product(p, desired);
-                    Ok(())
-                })
-                .await?;
-                return Ok(answer("updated", hash(&p.definition()), "productId", &p.id));
-            }
-        }
-    }
-}
-
-/// `?name=`, required.
-fn name_param(call: &Call) -> ApiResult<&str> {
-    match query_param(&call.query, "name").filter(|n| !n.is_empty()) {
-        Some(n) => Ok(n),
-        None => Err(ApiError::invalid(
-            "name",
-            "MISSING_REQUIRED_FIELD",
-            "name is required (?name=)",
-        )),
-    }
+    ensure::<Product>(app, call.owner(), call.owner(), req).await
 }
 
 /// GET /v1/products/pull?name=
 pub async fn pull_product(app: &App, call: Call) -> ApiResult<Reply> {
-    let name = name_param(&call)?;
-    let found = as_code::products_named(app.table(), call.owner(), name).await?;
-    let (p, _) = one(found, "product", name)?
-        .ok_or_else(|| ApiError::NotFound(format!("No product named \"{name}\"")))?;
-    let definition = p.definition();
-    Ok(Reply::ok(json!({
-        "productId": p.id,
-        "contentHash": hash(&definition),
-        "definition": definition,
-        "lastModifiedSource": p.last_modified_source,
-        "updatedAt": p.updated_at,
-    })))
+    pull::<Product>(app, call.owner(), name_param(&call)?).await
 }
 
 // ---- surfaces ----
@@ -426,135 +452,77 @@ fn surface_definition(f: &mut Fields) -> Value {
     let status = f.one_of("status", STATUSES).value();
     let environment = f.one_of("environment", ENVIRONMENTS).value();
     let s = Surface {
-        id: String::new(),
-        product_id: String::new(),
-        owner: String::new(),
         name: name.unwrap_or_default(),
         kind: kind.unwrap_or_default(),
         status: status.unwrap_or_else(|| "active".into()),
         environment: environment.unwrap_or_else(|| "development".into()),
-        config: None,
         behavior: free_object(f, "behavior"),
         inbound: free_object(f, "inbound"),
         outbound: free_object(f, "outbound"),
-        created_at: String::new(),
-        updated_at: String::new(),
-        last_modified_source: ENSURE.into(),
+        ..Surface::default()
     };
     s.definition()
 }
 
-/// Give `s` the definition `d` (a `Surface::definition`); its type never changes here.
-fn apply_surface(s: &mut Surface, d: &Value) {
-    let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
-    let object = |k: &str| d[k].as_object().cloned();
-    s.name = text("name");
-    s.status = text("status");
-    s.environment = text("environment");
-    s.behavior = object("behavior");
-    s.inbound = object("inbound");
-    s.outbound = object("outbound");
-    s.last_modified_source = ENSURE.into();
-}
-
-fn surface_remote(s: &Surface) -> Remote<'_> {
-    Remote {
-        id: &s.id,
-        definition: s.definition(),
-        source: &s.last_modified_source,
-        updated_at: &s.updated_at,
+impl Converged for Surface {
+    const ID_FIELD: &'static str = "surfaceId";
+    fn definition(&self) -> Value {
+        Surface::definition(self)
     }
-}
-
-/// 400 `IMMUTABLE_FIELD` when the definition would change a surface's type.
-fn same_type(s: &Surface, desired: &Value) -> ApiResult<()> {
-    if desired["type"].as_str() == Some(s.kind.as_str()) {
-        return Ok(());
+    fn source(&self) -> &str {
+        &self.last_modified_source
     }
-    Err(ApiError::invalid(
-        "definition.type",
-        "IMMUTABLE_FIELD",
-        format!(
-            "type cannot change (this surface is \"{}\"); create a new surface",
-            s.kind
-        ),
-    ))
+    fn modified_at(&self) -> &str {
+        &self.updated_at
+    }
+    /// Its type never changes here (`admits`).
+    fn apply(&mut self, d: &Value) {
+        let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+        let object = |k: &str| d[k].as_object().cloned();
+        self.name = text("name");
+        self.status = text("status");
+        self.environment = text("environment");
+        self.behavior = object("behavior");
+        self.inbound = object("inbound");
+        self.outbound = object("outbound");
+        self.last_modified_source = ENSURE.into();
+    }
+    fn fresh(product_id: &str, owner: &str, d: &Value) -> Surface {
+        let now = crate::time::now_string();
+        let mut s = Surface {
+            id: crate::ids::new_id("surf"),
+            product_id: product_id.to_string(),
+            owner: owner.to_string(),
+            kind: d["type"].as_str().unwrap_or_default().to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            ..Surface::default()
+        };
+        s.apply(d);
+        s
+    }
+    /// 400 `IMMUTABLE_FIELD` when the definition would change the surface's type.
+    fn admits(&self, d: &Value) -> ApiResult<()> {
+        if d["type"].as_str() == Some(self.kind.as_str()) {
+            return Ok(());
+        }
+        Err(ApiError::invalid(
+            "definition.type",
+            "IMMUTABLE_FIELD",
+            format!(
+                "type cannot change (this surface is \"{}\"); create a new surface",
+                self.kind
+            ),
+        ))
+    }
 }
 
 /// POST /v1/products/:id/surfaces/ensure
 pub async fn ensure_surface(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let req = parse(&call.json()?, surface::NAME, surface_definition)?;
-    hash_matches(&req)?;
-    let (table, owner) = (app.table(), call.owner());
-    products::get(table, owner, product_id).await?; // the owner first
-    let mut retry = Retry::default();
-    loop {
-        let mut found = one(
-            as_code::surfaces_named(table, product_id, &req.name).await?,
-            "surface",
-            &req.name,
-        )?;
-        let mut claim = crate::store::Cond::NotExists;
-        if found.is_none() && req.desired.is_some() {
-            let c = as_code::surface_claim(table, product_id, &req.name).await?;
-            found = c.record;
-            claim = c.cond;
-        }
-        if let (Some((s, _)), Some(desired)) = (&found, &req.desired) {
-            same_type(s, desired)?;
-        }
-        let remote = found.as_ref().map(|(s, _)| surface_remote(s));
-        match decide(&req, remote.as_ref(), "surfaceId")? {
-            Decision::Answer(v) => return Ok(Reply::ok(v)),
-            Decision::Create => {
-                let desired = req.desired.as_ref().expect("a create has a definition");
-                let now = crate::time::now_string();
-                let mut s = Surface {
-                    id: crate::ids::new_id("surf"),
-                    product_id: product_id.to_string(),
-                    owner: owner.to_string(),
-                    name: String::new(),
-                    kind: desired["type"].as_str().unwrap_or_default().to_string(),
-                    status: String::new(),
-                    environment: String::new(),
-                    config: None,
-                    behavior: None,
-                    inbound: None,
-                    outbound: None,
-                    created_at: now.clone(),
-                    updated_at: now,
-                    last_modified_source: ENSURE.into(),
-                };
-                apply_surface(&mut s, desired);
-                match as_code::create_surface(table, &s, claim, &app.config.limits).await? {
-                    Ok(()) => {
-                        return Ok(answer("created", hash(&s.definition()), "surfaceId", &s.id))
-                    }
-                    Err(lost) => retry.after(lost).await?,
-                }
-            }
-            Decision::Update => {
-                let desired = req.desired.as_ref().expect("an update has a definition");
-                let id = found
-                    .as_ref()
-                    .map(|(s, _)| s.id.clone())
-                    .unwrap_or_default();
-                let s = surfaces::update(table, owner, product_id, &id, |s| {
-                    same_type(s, desired)?;
-                    let remote = surface_remote(s);
-                    still_expected(&req, &remote)?;
-                    if hash(&remote.definition) != hash(desired) {
-                        conflict(&req, &remote)?;
-                    }
-                    apply_surface(s, desired);
-                    Ok(())
-                })
-                .await?;
-                return Ok(answer("updated", hash(&s.definition()), "surfaceId", &s.id));
-            }
-        }
-    }
+    products::get(app.table(), call.owner(), product_id).await?; // the owner first
+    ensure::<Surface>(app, call.owner(), product_id, req).await
 }
 
 /// GET /v1/products/:id/surfaces/pull?name=
@@ -562,15 +530,5 @@ pub async fn pull_surface(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let name = name_param(&call)?;
     products::get(app.table(), call.owner(), product_id).await?; // the owner first
-    let found = as_code::surfaces_named(app.table(), product_id, name).await?;
-    let (s, _) = one(found, "surface", name)?
-        .ok_or_else(|| ApiError::NotFound(format!("No surface named \"{name}\"")))?;
-    let definition = s.definition();
-    Ok(Reply::ok(json!({
-        "surfaceId": s.id,
-        "contentHash": hash(&definition),
-        "definition": definition,
-        "lastModifiedSource": s.last_modified_source,
-        "updatedAt": s.updated_at,
-    })))
+    pull::<Surface>(app, product_id, name).await
 }

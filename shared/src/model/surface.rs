@@ -24,7 +24,7 @@ pub const TYPES: &[&str] = &[
 pub const STATUSES: &[&str] = &["draft", "active", "paused"];
 pub const ENVIRONMENTS: &[&str] = &["development", "production"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Surface {
     pub id: String,

@@ -6,11 +6,10 @@
 //! (under `NotExists`, or under the version of a claim whose record is gone or renamed): of
 //! racing creates one commits, and the others find its record through the claim.
 
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::app::Limits;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::model::{Product, Surface};
 use crate::store::{Cond, Index, Key, Query, Table};
 
@@ -21,49 +20,93 @@ use super::{decode, item, Record, Rejected, Tx};
 /// Two records tell "one" from "more than one".
 const ENOUGH: usize = 2;
 
-/// The records of `entity` under the name index key `index`, at most two.
-async fn named<T: DeserializeOwned>(
+/// A record found by its name within a scope: a product within its owner, a surface within
+/// its product.
+pub trait Named: Record {
+    const ENTITY: &'static str;
+    /// The name index key of `name` in `scope`.
+    fn index(scope: &str, name: &str) -> String;
+    /// The key of `name`'s claim in `scope`.
+    fn claim(scope: &str, name: &str) -> Key;
+    /// The key of record `id` in `scope`.
+    fn key(scope: &str, id: &str) -> Key;
+    fn scope(&self) -> &str;
+    fn name(&self) -> &str;
+    fn id(&self) -> &str;
+    /// What a create of this record adds to its transaction besides itself and its claim.
+    fn guard(&self, tx: &mut Tx, limits: &Limits) -> ApiResult<()>;
+}
+
+impl Named for Product {
+    const ENTITY: &'static str = entity::PRODUCT;
+    fn index(owner: &str, name: &str) -> String {
+        k::product_name_index(owner, name)
+    }
+    fn claim(owner: &str, name: &str) -> Key {
+        k::product_name_claim(owner, name)
+    }
+    fn key(_owner: &str, id: &str) -> Key {
+        k::product(id)
+    }
+    fn scope(&self) -> &str {
+        &self.owner
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn guard(&self, tx: &mut Tx, limits: &Limits) -> ApiResult<()> {
+        Quota::products(&self.owner).take(tx, limits)
+    }
+}
+
+impl Named for Surface {
+    const ENTITY: &'static str = entity::SURFACE;
+    fn index(product_id: &str, name: &str) -> String {
+        k::surface_name_index(product_id, name)
+    }
+    fn claim(product_id: &str, name: &str) -> Key {
+        k::surface_name_claim(product_id, name)
+    }
+    fn key(product_id: &str, id: &str) -> Key {
+        k::surface(product_id, id)
+    }
+    fn scope(&self) -> &str {
+        &self.product_id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn guard(&self, tx: &mut Tx, limits: &Limits) -> ApiResult<()> {
+        Quota::surfaces(&self.product_id).take(tx, limits)?;
+        let product = tx.check(k::product(&self.product_id), Cond::Exists);
+        tx.or_answer(product, ApiError::not_found("Product"));
+        Ok(())
+    }
+}
+
+/// The records of `scope` named exactly `name` (at most two).
+pub async fn named<T: Named>(
     table: &dyn Table,
-    index: String,
-    kind: &str,
+    scope: &str,
+    name: &str,
 ) -> ApiResult<Vec<(T, u64)>> {
     let page = table
-        .query(&Query::index(Index::Gsi2, index).limit(ENOUGH))
+        .query(&Query::index(Index::Gsi2, T::index(scope, name)).limit(ENOUGH))
         .await?;
-    page.items
-        .iter()
-        .filter(|it| it.entity == kind)
-        .map(|it| Ok((decode(it)?, it.version)))
-        .collect()
-}
-
-/// The owner's products named exactly `name` (at most two).
-pub async fn products_named(
-    table: &dyn Table,
-    owner: &str,
-    name: &str,
-) -> ApiResult<Vec<(Product, u64)>> {
-    let found: Vec<(Product, u64)> =
-        named(table, k::product_name_index(owner, name), entity::PRODUCT).await?;
-    Ok(found
-        .into_iter()
-        .filter(|(p, _)| p.owner == owner && p.name == name)
-        .collect())
-}
-
-/// The product's surfaces named exactly `name` (at most two).
-pub async fn surfaces_named(
-    table: &dyn Table,
-    product_id: &str,
-    name: &str,
-) -> ApiResult<Vec<(Surface, u64)>> {
-    let found: Vec<(Surface, u64)> = named(
-        table,
-        k::surface_name_index(product_id, name),
-        entity::SURFACE,
-    )
-    .await?;
-    Ok(found.into_iter().filter(|(s, _)| s.name == name).collect())
+    let mut found = Vec::new();
+    for it in page.items.iter().filter(|it| it.entity == T::ENTITY) {
+        let r: T = decode(it)?;
+        if r.scope() == scope && r.name() == name {
+            found.push((r, it.version));
+        }
+    }
+    Ok(found)
 }
 
 /// What a name's claim says: the record it names if that still has the name, and the
@@ -73,110 +116,58 @@ pub struct Claim<T> {
     pub cond: Cond,
 }
 
-async fn claim<T: Record>(
-    table: &dyn Table,
-    claim: Key,
-    record: impl Fn(&str) -> Key,
-    still_named: impl Fn(&T) -> bool,
-) -> ApiResult<Claim<T>> {
-    let Some(c) = table.get(&claim).await? else {
+/// The record claimed for `name` in `scope` by an earlier create.
+pub async fn claimed<T: Named>(table: &dyn Table, scope: &str, name: &str) -> ApiResult<Claim<T>> {
+    let Some(c) = table.get(&T::claim(scope, name)).await? else {
         return Ok(Claim {
             record: None,
             cond: Cond::NotExists,
         });
     };
-    let cond = Cond::Version(c.version);
     let id = c.data["id"].as_str().unwrap_or_default();
-    let record = match table.get(&record(id)).await? {
+    let record = match table.get(&T::key(scope, id)).await? {
         Some(it) => {
             let r: T = decode(&it)?;
-            still_named(&r).then_some((r, it.version))
+            (r.scope() == scope && r.name() == name).then_some((r, it.version))
         }
         None => None,
     };
-    Ok(Claim { record, cond })
+    Ok(Claim {
+        record,
+        cond: Cond::Version(c.version),
+    })
 }
 
-/// The product claimed for `name` by an earlier create.
-pub async fn product_claim(
+/// Create `record` with its name's claim (written under `claim`) and what its kind guards
+/// (its quota; a surface's product). A create that lost a race for the claim is `Err` for
+/// `Retry::after`.
+pub async fn create<T: Named>(
     table: &dyn Table,
-    owner: &str,
-    name: &str,
-) -> ApiResult<Claim<Product>> {
-    claim(
-        table,
-        k::product_name_claim(owner, name),
-        k::product,
-        |p: &Product| p.owner == owner && p.name == name,
-    )
-    .await
-}
-
-/// The surface claimed for `name` by an earlier create.
-pub async fn surface_claim(
-    table: &dyn Table,
-    product_id: &str,
-    name: &str,
-) -> ApiResult<Claim<Surface>> {
-    claim(
-        table,
-        k::surface_name_claim(product_id, name),
-        |id| k::surface(product_id, id),
-        |s: &Surface| s.name == name,
-    )
-    .await
-}
-
-/// Put the claim of `key` for record `id` into `tx`, under `cond`.
-fn put_claim(tx: &mut Tx, key: Key, id: &str, cond: Cond) {
-    let version = match cond {
+    record: &T,
+    claim: Cond,
+    limits: &Limits,
+) -> ApiResult<Result<(), Rejected>> {
+    let mut tx = Tx::default();
+    record.guard(&mut tx, limits)?;
+    let version = match claim {
         Cond::Version(v) => v + 1,
         _ => 1,
     };
     let now = crate::time::now_string();
-    tx.put(
-        item(key, entity::NAME_CLAIM, &json!({ "id": id }), version, &now),
-        cond,
-    );
-}
-
-/// Create `product` with its name's claim (within the owner's quota). A create that lost a
-/// race for the claim is `Err` for `Retry::after`.
-pub async fn create_product(
-    table: &dyn Table,
-    product: &Product,
-    claim: Cond,
-    limits: &Limits,
-) -> ApiResult<Result<(), Rejected>> {
-    let mut tx = Tx::default();
-    Quota::products(&product.owner).take(&mut tx, limits)?;
-    put_claim(
-        &mut tx,
-        k::product_name_claim(&product.owner, &product.name),
-        &product.id,
-        claim,
-    );
-    tx.put(product.to_item(1), Cond::NotExists);
+    let data = json!({ "id": record.id() });
+    let key = T::claim(record.scope(), record.name());
+    tx.put(item(key, entity::NAME_CLAIM, &data, version, &now), claim);
+    tx.put(record.to_item(1), Cond::NotExists);
     Ok(tx.commit(table).await)
 }
 
-/// Create `surface` with its name's claim (within the product's quota), as `create_product`.
-pub async fn create_surface(
+/// Change record `id` of `scope` (see `repo::update`).
+pub async fn update<T: Named>(
     table: &dyn Table,
-    surface: &Surface,
-    claim: Cond,
-    limits: &Limits,
-) -> ApiResult<Result<(), Rejected>> {
-    let mut tx = Tx::default();
-    Quota::surfaces(&surface.product_id).take(&mut tx, limits)?;
-    put_claim(
-        &mut tx,
-        k::surface_name_claim(&surface.product_id, &surface.name),
-        &surface.id,
-        claim,
-    );
-    let product = tx.check(k::product(&surface.product_id), Cond::Exists);
-    tx.or_answer(product, crate::error::ApiError::not_found("Product"));
-    tx.put(surface.to_item(1), Cond::NotExists);
-    Ok(tx.commit(table).await)
+    owner: &str,
+    scope: &str,
+    id: &str,
+    mut apply: impl FnMut(&mut T) -> ApiResult<()>,
+) -> ApiResult<T> {
+    super::update(table, &T::key(scope, id), owner, |r, _| apply(r)).await
 }
