@@ -31,6 +31,20 @@ fn nullable(mut v: Value) -> Value {
     }
 }
 
+fn integer() -> Value {
+    json!({ "type": "integer" })
+}
+
+/// A whole number ≥ 0.
+fn count() -> Value {
+    json!({ "type": "integer", "minimum": 0 })
+}
+
+/// A page of a list: `data` and `pagination`.
+fn page(entry: Value) -> Value {
+    record(&[("data", array(entry)), ("pagination", r("Pagination"))])
+}
+
 fn boolean() -> Value {
     json!({ "type": "boolean" })
 }
@@ -107,13 +121,10 @@ fn execution_options() -> Value {
 }
 
 fn record_filter() -> Value {
-    schema(
-        &[
-            ("type", schedule::RECORD_TYPE.schema()),
-            ("where", nullable(record_condition(1))),
-        ],
-        &["type"],
-    )
+    record(&[
+        ("type", schedule::RECORD_TYPE.schema()),
+        ("where?", nullable(record_condition(1))),
+    ])
 }
 
 /// A `recordFilter.where`: a condition, or a group of them (groups nest at most two deep).
@@ -168,7 +179,7 @@ fn execution() -> Value {
         ("recordIds", nullable(array(string()))),
         ("result", any()),
         ("error", nullable(string())),
-        ("attempts", json!({ "type": "integer", "minimum": 0 })),
+        ("attempts", count()),
         ("createdAt", time()),
         ("startedAt", nullable(time())),
         ("completedAt", nullable(time())),
@@ -179,10 +190,7 @@ fn execution() -> Value {
 /// The body of a gateway invocation: only these fields.
 fn invocation() -> Value {
     use crate::rules::gateway as g;
-    let message = schema(
-        &[("role", enumeration(g::ROLES)), ("content", string())],
-        &["role", "content"],
-    );
+    let message = record(&[("role", enumeration(g::ROLES)), ("content", string())]);
     let record_field = || g::RECORD_FIELD.schema();
     let mut record = schema(
         &[
@@ -244,8 +252,9 @@ fn schema(props: &[(&str, Value)], required: &[&str]) -> Value {
     json!({ "type": "object", "properties": p, "required": required })
 }
 
-fn extend(base: &str, props: &[(&str, Value)], required: &[&str]) -> Value {
-    json!({ "allOf": [r(base), schema(props, required)] })
+/// `base` with more properties, as `record` takes them.
+fn extend(base: &str, props: &[(&str, Value)]) -> Value {
+    json!({ "allOf": [r(base), record(props)] })
 }
 
 fn schemas() -> Value {
@@ -267,7 +276,7 @@ fn schemas() -> Value {
         ("capabilityName", string()),
         ("capabilityDescription", nullable(string())),
         ("enabled", boolean()),
-        ("displayOrder", nullable(json!({ "type": "integer" }))),
+        ("displayOrder", nullable(integer())),
         ("parametersSchema?", any()),
         ("createdAt", time()),
         ("updatedAt", time()),
@@ -296,7 +305,7 @@ fn schemas() -> Value {
         ("endpointSlug", nullable(string())),
         ("isEntryPoint", boolean()),
         ("enabled", boolean()),
-        ("displayOrder", nullable(json!({ "type": "integer" }))),
+        ("displayOrder", nullable(integer())),
         ("config", nullable(object())),
         ("presentation", nullable(object())),
         ("createdAt", time()),
@@ -308,11 +317,10 @@ fn schemas() -> Value {
             ("capabilityName", nullable(string())),
             ("flowId", nullable(string())),
             ("agentId", nullable(string())),
-            ("parametersSchema", any()),
+            ("parametersSchema?", any()),
         ],
-        &["capabilityName", "flowId", "agentId"],
     );
-    let key_fields = |extra: &[(&str, Value)], required: &[&str]| {
+    let key_fields = |extra: &[(&'static str, Value)]| {
         let mut props = vec![
             ("id", string()),
             ("name", nullable(string())),
@@ -320,44 +328,23 @@ fn schemas() -> Value {
             ("keyHint", nullable(string())),
             ("scopes", array(string())),
             ("scopeTargetIds", array(string())),
-            ("rateLimitPerMinute", nullable(json!({ "type": "integer" }))),
-            ("rateLimitPerDay", nullable(json!({ "type": "integer" }))),
+            ("rateLimitPerMinute", nullable(integer())),
+            ("rateLimitPerDay", nullable(integer())),
             ("expiresAt", nullable(time())),
             ("isActive", boolean()),
             ("environment", enumeration(KEY_ENVIRONMENTS)),
             ("createdAt", time()),
         ];
         props.extend(extra.iter().cloned());
-        let mut req = vec![
-            "id",
-            "name",
-            "keyPrefix",
-            "keyHint",
-            "scopes",
-            "scopeTargetIds",
-            "rateLimitPerMinute",
-            "rateLimitPerDay",
-            "expiresAt",
-            "isActive",
-            "environment",
-            "createdAt",
-        ];
-        req.extend(required.iter().copied());
-        schema(&props, &req)
+        record(&props)
     };
-    let key_view = key_fields(
-        &[
-            ("isDevelopment", boolean()),
-            ("canReveal", boolean()),
-            ("lastUsedAt", nullable(time())),
-            ("usageCount", nullable(json!({ "type": "integer" }))),
-        ],
-        &["isDevelopment", "canReveal"],
-    );
-    let key_created = key_fields(
-        &[("surfaceId", string()), ("key", string())],
-        &["surfaceId", "key"],
-    );
+    let key_view = key_fields(&[
+        ("isDevelopment", boolean()),
+        ("canReveal", boolean()),
+        ("lastUsedAt?", nullable(time())),
+        ("usageCount?", nullable(integer())),
+    ]);
+    let key_created = key_fields(&[("surfaceId", string()), ("key", string())]);
     let schedule = record(&[
         ("id", string()),
         ("name?", nullable(string())),
@@ -392,66 +379,54 @@ fn schemas() -> Value {
         ("startedAt", nullable(time())),
         ("completedAt", nullable(time())),
         ("error", nullable(string())),
-        ("totalRecords", json!({ "type": "integer", "minimum": 0 })),
-        (
-            "processedRecords",
-            json!({ "type": "integer", "minimum": 0 }),
-        ),
-        ("failedRecords", json!({ "type": "integer", "minimum": 0 })),
+        ("totalRecords", count()),
+        ("processedRecords", count()),
+        ("failedRecords", count()),
         ("createdAt", time()),
     ]);
-    let pagination = schema(
-        &[
-            ("limit", json!({ "type": "integer" })),
-            ("currentOffset", json!({ "type": "integer" })),
-            ("hasMore", boolean()),
-            ("hasPrev", boolean()),
-            ("nextCursor", nullable(string())),
-        ],
-        &["limit", "currentOffset", "hasMore", "hasPrev", "nextCursor"],
-    );
-    let error = schema(
-        &[
-            ("error", string()),
-            ("code", string()),
-            (
-                "details",
-                array(schema(
-                    &[
-                        ("path", string()),
-                        ("code", string()),
-                        ("message", string()),
-                        ("suggestion", string()),
-                    ],
-                    &["path", "code", "message"],
-                )),
+    let pagination = record(&[
+        ("limit", integer()),
+        ("currentOffset", integer()),
+        ("hasMore", boolean()),
+        ("hasPrev", boolean()),
+        ("nextCursor", nullable(string())),
+    ]);
+    let error = record(&[
+        ("error", string()),
+        ("code", string()),
+        (
+            "details?",
+            array(schema(
+                &[
+                    ("path", string()),
+                    ("code", string()),
+                    ("message", string()),
+                    ("suggestion", string()),
+                ],
+                &["path", "code", "message"],
+            )),
+        ),
+    ]);
+    let presentation = record(&[
+        ("displayLabel", item::DISPLAY_LABEL.schema()),
+        ("displayMode", enumeration(item::DISPLAY_MODES)),
+        ("route", item::ROUTE.schema()),
+        ("displayIcon?", rules::LABEL.schema()),
+        ("displayOrder?", rules::POSITION.schema()),
+        ("isDefault?", boolean()),
+        ("visibility?", enumeration(item::VISIBILITIES)),
+        (
+            "formConfig?",
+            schema(
+                &[
+                    ("submitButtonLabel", rules::LABEL.schema()),
+                    ("successMessage", rules::DESCRIPTION.schema()),
+                    ("inputSchemaOverrides", rules::FREE_JSON.object_schema()),
+                ],
+                &[],
             ),
-        ],
-        &["error", "code"],
-    );
-    let presentation = schema(
-        &[
-            ("displayLabel", item::DISPLAY_LABEL.schema()),
-            ("displayMode", enumeration(item::DISPLAY_MODES)),
-            ("route", item::ROUTE.schema()),
-            ("displayIcon", rules::LABEL.schema()),
-            ("displayOrder", rules::POSITION.schema()),
-            ("isDefault", boolean()),
-            ("visibility", enumeration(item::VISIBILITIES)),
-            (
-                "formConfig",
-                schema(
-                    &[
-                        ("submitButtonLabel", rules::LABEL.schema()),
-                        ("successMessage", rules::DESCRIPTION.schema()),
-                        ("inputSchemaOverrides", rules::FREE_JSON.object_schema()),
-                    ],
-                    &[],
-                ),
-            ),
-        ],
-        &["displayLabel", "displayMode", "route"],
-    );
+        ),
+    ]);
     let mut s = Map::new();
     for (name, v) in [
         ("Error", error),
@@ -467,7 +442,7 @@ fn schemas() -> Value {
         ("Schedule", schedule),
         (
             "ListedScheduleRun",
-            extend("ScheduleRun", &[("scheduleId", string())], &["scheduleId"]),
+            extend("ScheduleRun", &[("scheduleId", string())]),
         ),
         ("ScheduleRun", run),
         ("Execution", execution()),
@@ -479,7 +454,7 @@ fn schemas() -> Value {
 
 /// Request body and success answer (status, schema) of each operation.
 fn operation(function: &str) -> (Option<Value>, u16, Value) {
-    let deleted = schema(&[("success", boolean())], &["success"]);
+    let deleted = record(&[("success", boolean())]);
     let free = || nullable(rules::FREE_JSON.object_schema());
     let list = |entry: Text, max: usize| json!({ "type": "array", "items": entry.schema(), "maxItems": max });
     let schedule_body = |required: &[&str]| {
@@ -536,12 +511,9 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             required,
         )
     };
-    let with_children = |base: &str, children: &[(&str, Value)]| {
-        let names: Vec<&str> = children.iter().map(|(k, _)| *k).collect();
-        extend(base, children, &names)
-    };
     match function {
         "create-product" | "update-product" => {
+            let create = function == "create-product";
             let body = schema(
                 &[
                     ("name", product::NAME.schema()),
@@ -550,17 +522,13 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                     ("canvas", free()),
                     ("spec", free()),
                 ],
-                if function == "create-product" {
-                    &["name"]
-                } else {
-                    &[]
-                },
+                if create { &["name"] } else { &[] },
             );
-            if function == "create-product" {
+            if create {
                 (
                     Some(body),
                     201,
-                    with_children(
+                    extend(
                         "Product",
                         &[("capabilities", array(any())), ("surfaces", array(any()))],
                     ),
@@ -573,42 +541,26 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             let entry = extend(
                 "Product",
                 &[
-                    ("capabilityCount", json!({ "type": "integer" })),
+                    ("capabilityCount", integer()),
                     (
                         "capabilities",
-                        array(schema(&[("capabilityName", string())], &["capabilityName"])),
+                        array(record(&[("capabilityName", string())])),
                     ),
-                    ("surfaceCount", json!({ "type": "integer" })),
+                    ("surfaceCount", integer()),
                     (
                         "surfaces",
-                        array(schema(
-                            &[("name", string()), ("type", string())],
-                            &["name", "type"],
-                        )),
+                        array(record(&[("name", string()), ("type", string())])),
                     ),
                 ],
-                &[
-                    "capabilityCount",
-                    "capabilities",
-                    "surfaceCount",
-                    "surfaces",
-                ],
             );
-            (
-                None,
-                200,
-                schema(
-                    &[("data", array(entry)), ("pagination", r("Pagination"))],
-                    &["data", "pagination"],
-                ),
-            )
+            (None, 200, page(entry))
         }
         "get-product" => {
-            let surface = with_children("Surface", &[("items", array(r("SurfaceItemDetail")))]);
+            let surface = extend("Surface", &[("items", array(r("SurfaceItemDetail")))]);
             (
                 None,
                 200,
-                with_children(
+                extend(
                     "Product",
                     &[
                         ("capabilities", array(r("Capability"))),
@@ -651,37 +603,24 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "create-surface" => (
             Some(surface_body(&["name", "type"])),
             201,
-            with_children(
+            extend(
                 "Surface",
                 &[("items", array(any())), ("keys", array(any()))],
             ),
         ),
         "update-surface" => (Some(surface_body(&[])), 200, r("Surface")),
-        "list-surfaces" => (
-            None,
-            200,
-            schema(
-                &[
-                    ("data", array(r("Surface"))),
-                    ("pagination", r("Pagination")),
-                ],
-                &["data", "pagination"],
-            ),
-        ),
+        "list-surfaces" => (None, 200, page(r("Surface"))),
         "get-surface" => {
-            let target = schema(
-                &[
-                    ("id", string()),
-                    ("name", string()),
-                    ("capabilityId", string()),
-                    ("surfaceItemId", string()),
-                ],
-                &["id", "name"],
-            );
+            let target = record(&[
+                ("id", string()),
+                ("name", string()),
+                ("capabilityId?", string()),
+                ("surfaceItemId?", string()),
+            ]);
             (
                 None,
                 200,
-                with_children(
+                extend(
                     "Surface",
                     &[
                         ("items", array(r("SurfaceItemDetail"))),
@@ -727,36 +666,26 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             r("Schedule"),
         ),
         "update-schedule" => (Some(schedule_body(&[])), 200, r("Schedule")),
-        "list-schedules" => (
-            None,
-            200,
-            schema(&[("data", array(r("Schedule")))], &["data"]),
-        ),
+        "list-schedules" => (None, 200, record(&[("data", array(r("Schedule")))])),
         "get-schedule" => (
             None,
             200,
-            with_children("Schedule", &[("recentRuns", array(r("ScheduleRun")))]),
+            extend("Schedule", &[("recentRuns", array(r("ScheduleRun")))]),
         ),
         "pause-schedule" | "resume-schedule" => (
             None,
             200,
-            schema(
-                &[
-                    ("status", enumeration(&["paused", "active"])),
-                    ("schedule", r("Schedule")),
-                ],
-                &["status", "schedule"],
-            ),
+            record(&[
+                ("status", enumeration(&["paused", "active"])),
+                ("schedule", r("Schedule")),
+            ]),
         ),
         "describe-surface-api" => {
             let limits = || {
-                schema(
-                    &[
-                        ("perMinute", nullable(json!({ "type": "integer" }))),
-                        ("perDay", nullable(json!({ "type": "integer" }))),
-                    ],
-                    &["perMinute", "perDay"],
-                )
+                record(&[
+                    ("perMinute", nullable(integer())),
+                    ("perDay", nullable(integer())),
+                ])
             };
             let endpoint = record(&[
                 ("slug", string()),
@@ -791,50 +720,18 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "get-surface-execution" | "get-execution" | "cancel-execution" => {
             (None, 200, r("Execution"))
         }
-        "list-executions" => (
-            None,
-            200,
-            schema(
-                &[
-                    ("data", array(r("Execution"))),
-                    ("pagination", r("Pagination")),
-                ],
-                &["data", "pagination"],
-            ),
-        ),
-        "list-all-schedules" => (
-            None,
-            200,
-            schema(
-                &[
-                    ("data", array(r("Schedule"))),
-                    ("pagination", r("Pagination")),
-                ],
-                &["data", "pagination"],
-            ),
-        ),
+        "list-executions" => (None, 200, page(r("Execution"))),
+        "list-all-schedules" => (None, 200, page(r("Schedule"))),
         "find-schedule" => (
             None,
             200,
-            with_children("Schedule", &[("recentRuns", array(r("ScheduleRun")))]),
+            extend("Schedule", &[("recentRuns", array(r("ScheduleRun")))]),
         ),
-        "list-schedule-runs" | "list-surface-schedule-runs" => (
-            None,
-            200,
-            schema(
-                &[
-                    ("data", array(r("ListedScheduleRun"))),
-                    ("pagination", r("Pagination")),
-                ],
-                &["data", "pagination"],
-            ),
-        ),
+        "list-schedule-runs" | "list-surface-schedule-runs" => {
+            (None, 200, page(r("ListedScheduleRun")))
+        }
         "get-schedule-stats" => {
-            let count = || json!({ "type": "integer", "minimum": 0 });
-            let day = schema(
-                &[("date", string()), ("runs", count()), ("failed", count())],
-                &["date", "runs", "failed"],
-            );
+            let day = record(&[("date", string()), ("runs", count()), ("failed", count())]);
             let number = || nullable(json!({ "type": "number" }));
             let body = record(&[
                 ("total", count()),
@@ -851,44 +748,35 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "run-schedule-now" => (
             None,
             202,
-            schema(
-                &[
-                    ("batchExecutionId", string()),
-                    ("recordCount", json!({ "type": "integer" })),
-                    ("status", enumeration(&["queued"])),
-                ],
-                &["batchExecutionId", "recordCount", "status"],
-            ),
+            record(&[
+                ("batchExecutionId", string()),
+                ("recordCount", integer()),
+                ("status", enumeration(&["queued"])),
+            ]),
         ),
         "ensure-product" | "ensure-surface" => {
             let (id_field, definition) = if function == "ensure-product" {
                 (
                     "productId",
-                    schema(
-                        &[
-                            ("name", product::NAME.schema()),
-                            ("description", nullable(rules::DESCRIPTION.schema())),
-                            ("icon", nullable(product::ICON.schema())),
-                            ("spec", free()),
-                        ],
-                        &["name"],
-                    ),
+                    record(&[
+                        ("name", product::NAME.schema()),
+                        ("description?", nullable(rules::DESCRIPTION.schema())),
+                        ("icon?", nullable(product::ICON.schema())),
+                        ("spec?", free()),
+                    ]),
                 )
             } else {
                 (
                     "surfaceId",
-                    schema(
-                        &[
-                            ("name", surface::NAME.schema()),
-                            ("type", enumeration(TYPES)),
-                            ("status", nullable(enumeration(STATUSES))),
-                            ("environment", nullable(enumeration(SURFACE_ENVIRONMENTS))),
-                            ("behavior", free()),
-                            ("inbound", free()),
-                            ("outbound", free()),
-                        ],
-                        &["name", "type"],
-                    ),
+                    record(&[
+                        ("name", surface::NAME.schema()),
+                        ("type", enumeration(TYPES)),
+                        ("status?", nullable(enumeration(STATUSES))),
+                        ("environment?", nullable(enumeration(SURFACE_ENVIRONMENTS))),
+                        ("behavior?", free()),
+                        ("inbound?", free()),
+                        ("outbound?", free()),
+                    ]),
                 )
             };
             let name = if function == "ensure-product" {
@@ -896,17 +784,14 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             } else {
                 surface::NAME.schema()
             };
-            let mut body = schema(
-                &[
-                    ("name", name),
-                    ("contentHash", content_hash()),
-                    ("definition", definition.clone()),
-                    ("dryRun", boolean()),
-                    ("expectedRemoteHash", content_hash()),
-                    ("onConflict", enumeration(&["error", "overwrite"])),
-                ],
-                &["name"],
-            );
+            let mut body = record(&[
+                ("name", name),
+                ("contentHash?", content_hash()),
+                ("definition?", definition.clone()),
+                ("dryRun?", boolean()),
+                ("expectedRemoteHash?", content_hash()),
+                ("onConflict?", enumeration(&["error", "overwrite"])),
+            ]);
             body["description"] = json!("Identity is `name` (definition.name must equal it); give a definition, or a contentHash alone to probe.");
             body["anyOf"] =
                 json!([{ "required": ["definition"] }, { "required": ["contentHash"] }]);
@@ -919,7 +804,7 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 ],
                 &["result", "contentHash", id_field],
             );
-            let required = schema(&[("result", result(&["definitionRequired"]))], &["result"]);
+            let required = record(&[("result", result(&["definitionRequired"]))]);
             let plan = schema(
                 &[
                     ("result", result(&["plan"])),
