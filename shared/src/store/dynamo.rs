@@ -355,26 +355,36 @@ fn key_attrs(key: &Key) -> Attrs {
     ])
 }
 
-/// A condition as (expression, names, values); `None` for `Cond::Always`.
-fn condition(cond: Cond) -> Option<(String, Attrs)> {
-    match cond {
-        Cond::Always => None,
-        Cond::NotExists => Some(("attribute_not_exists(#pk)".into(), Attrs::new())),
-        Cond::Exists => Some(("attribute_exists(#pk)".into(), Attrs::new())),
-        Cond::Version(v) => Some((
-            "#version = :version".into(),
-            HashMap::from([(":version".into(), AttributeValue::N(v.to_string()))]),
-        )),
-    }
+/// A condition as the request builders take it: expression, names and values (all `None`
+/// for `Cond::Always`).
+#[derive(Default)]
+struct Condition {
+    expr: Option<String>,
+    names: Option<HashMap<String, String>>,
+    values: Option<Attrs>,
 }
 
-fn condition_names(cond: Cond) -> HashMap<String, String> {
+fn condition(cond: Cond) -> Condition {
+    let on_pk = |expr: &str| Condition {
+        expr: Some(expr.into()),
+        names: Some(HashMap::from([("#pk".into(), TABLE.partition_key.into())])),
+        values: None,
+    };
     match cond {
-        Cond::Always => HashMap::new(),
-        Cond::NotExists | Cond::Exists => {
-            HashMap::from([("#pk".into(), TABLE.partition_key.into())])
-        }
-        Cond::Version(_) => HashMap::from([("#version".into(), definition::VERSION.into())]),
+        Cond::Always => Condition::default(),
+        Cond::NotExists => on_pk("attribute_not_exists(#pk)"),
+        Cond::Exists => on_pk("attribute_exists(#pk)"),
+        Cond::Version(v) => Condition {
+            expr: Some("#version = :version".into()),
+            names: Some(HashMap::from([(
+                "#version".into(),
+                definition::VERSION.into(),
+            )])),
+            values: Some(HashMap::from([(
+                ":version".into(),
+                AttributeValue::N(v.to_string()),
+            )])),
+        },
     }
 }
 
@@ -518,35 +528,33 @@ impl Table for DynamoTable {
 
     async fn put(&self, item: Item, cond: Cond) -> StoreResult<()> {
         let _round = self.round().await;
-        let mut req = self
-            .client
+        let c = condition(cond);
+        self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_attrs(&item)?));
-        if let Some((expr, values)) = condition(cond) {
-            req = req
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(condition_names(cond)))
-                .set_expression_attribute_values((!values.is_empty()).then_some(values));
-        }
-        req.send().await.map_err(classify)?;
+            .set_item(Some(to_attrs(&item)?))
+            .set_condition_expression(c.expr)
+            .set_expression_attribute_names(c.names)
+            .set_expression_attribute_values(c.values)
+            .send()
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
     async fn delete(&self, key: &Key, cond: Cond) -> StoreResult<()> {
         let _round = self.round().await;
-        let mut req = self
-            .client
+        let c = condition(cond);
+        self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key_attrs(key)));
-        if let Some((expr, values)) = condition(cond) {
-            req = req
-                .condition_expression(expr)
-                .set_expression_attribute_names(Some(condition_names(cond)))
-                .set_expression_attribute_values((!values.is_empty()).then_some(values));
-        }
-        req.send().await.map_err(classify)?;
+            .set_key(Some(key_attrs(key)))
+            .set_condition_expression(c.expr)
+            .set_expression_attribute_names(c.names)
+            .set_expression_attribute_values(c.values)
+            .send()
+            .await
+            .map_err(classify)?;
         Ok(())
     }
 
@@ -556,33 +564,25 @@ impl Table for DynamoTable {
         for op in &ops {
             let built = match op {
                 TxOp::Put { item, cond } => {
-                    let mut b = Put::builder()
+                    let c = condition(*cond);
+                    let b = Put::builder()
                         .table_name(&self.table)
-                        .set_item(Some(to_attrs(item)?));
-                    if let Some((expr, values)) = condition(*cond) {
-                        b = b
-                            .condition_expression(expr)
-                            .set_expression_attribute_names(Some(condition_names(*cond)))
-                            .set_expression_attribute_values(
-                                (!values.is_empty()).then_some(values),
-                            );
-                    }
+                        .set_item(Some(to_attrs(item)?))
+                        .set_condition_expression(c.expr)
+                        .set_expression_attribute_names(c.names)
+                        .set_expression_attribute_values(c.values);
                     TransactWriteItem::builder()
                         .put(b.build().map_err(internal)?)
                         .build()
                 }
                 TxOp::Delete { key, cond } => {
-                    let mut b = Delete::builder()
+                    let c = condition(*cond);
+                    let b = Delete::builder()
                         .table_name(&self.table)
-                        .set_key(Some(key_attrs(key)));
-                    if let Some((expr, values)) = condition(*cond) {
-                        b = b
-                            .condition_expression(expr)
-                            .set_expression_attribute_names(Some(condition_names(*cond)))
-                            .set_expression_attribute_values(
-                                (!values.is_empty()).then_some(values),
-                            );
-                    }
+                        .set_key(Some(key_attrs(key)))
+                        .set_condition_expression(c.expr)
+                        .set_expression_attribute_names(c.names)
+                        .set_expression_attribute_values(c.values);
                     TransactWriteItem::builder()
                         .delete(b.build().map_err(internal)?)
                         .build()
@@ -605,22 +605,20 @@ impl Table for DynamoTable {
                         .build()
                 }
                 TxOp::Check { key, cond } => {
-                    let (expr, values) = condition(*cond).unwrap_or_else(|| {
-                        (
-                            "attribute_exists(#pk) OR attribute_not_exists(#pk)".into(),
-                            Attrs::new(),
-                        )
-                    });
-                    let names = match cond {
-                        Cond::Always => HashMap::from([("#pk".into(), TABLE.partition_key.into())]),
-                        c => condition_names(*c),
+                    // a check needs a condition: `Always` is one that always holds
+                    let c = match cond {
+                        Cond::Always => Condition {
+                            expr: Some("attribute_exists(#pk) OR attribute_not_exists(#pk)".into()),
+                            ..condition(Cond::Exists)
+                        },
+                        c => condition(*c),
                     };
                     let b = ConditionCheck::builder()
                         .table_name(&self.table)
                         .set_key(Some(key_attrs(key)))
-                        .condition_expression(expr)
-                        .set_expression_attribute_names(Some(names))
-                        .set_expression_attribute_values((!values.is_empty()).then_some(values));
+                        .set_condition_expression(c.expr)
+                        .set_expression_attribute_names(c.names)
+                        .set_expression_attribute_values(c.values);
                     TransactWriteItem::builder()
                         .condition_check(b.build().map_err(internal)?)
                         .build()
