@@ -385,12 +385,13 @@ fn product_definition(f: &mut Fields) -> Value {
     let name = f.required_text("name", product::NAME);
     let description = f.text("description", rules::DESCRIPTION).value();
     let icon = f.text("icon", product::ICON).value();
-    let spec = free_object(f, "spec");
-    let mut p = Product::placeholder();
-    p.name = name.unwrap_or_default();
-    p.description = description;
-    p.icon = icon;
-    p.spec = spec.unwrap_or_default();
+    let p = Product {
+        name: name.unwrap_or_default(),
+        description,
+        icon,
+        spec: free_object(f, "spec").unwrap_or_default(),
+        ..Product::default()
+    };
     p.definition()
 }
 
@@ -415,11 +416,13 @@ impl Converged for Product {
     }
     fn fresh(_owner_scope: &str, owner: &str, d: &Value) -> Product {
         let now = crate::time::now_string();
-        let mut p = Product::placeholder();
-        p.id = crate::ids::new_id("prod");
-        p.owner = owner.to_string();
-        p.created_at = now.clone();
-        p.updated_at = now;
+        let mut p = Product {
+            id: crate::ids::new_id("prod"),
+            owner: owner.to_string(),
+            created_at: now.clone(),
+            updated_at: now,
+            ..Product::default()
+        };
         p.apply(d);
         p
     }

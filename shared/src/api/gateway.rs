@@ -126,8 +126,6 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
         product_id: g.surface.product_id.clone(),
         surface_id: g.surface.id.clone(),
         item_id: Some(item.id.clone()),
-        schedule_id: None,
-        run_id: None,
         capability_id: Some(item.capability_id.clone()),
         flow_id: cap.and_then(|c| c.flow_id.clone()),
         agent_id: cap.and_then(|c| c.agent_id.clone()),
@@ -136,21 +134,11 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
         inputs: body.inputs,
         messages: body.messages,
         record: body.record,
-        record_ids: None,
-        result: None,
-        error: None,
-        attempts: 0,
         created_at: crate::time::format(now),
-        started_at: None,
-        completed_at: None,
         owner: g.key.owner.clone(),
         metadata: body.metadata,
-        record_type: None,
-        record_filter: None,
-        execution_options: None,
         trigger: "gateway".into(),
-        scheduled_for: None,
-        delivery: Default::default(),
+        ..Execution::default()
     };
     // admitted or not, in one step: the windows, then (only if they all fit) the execution
     // and the key's usage count

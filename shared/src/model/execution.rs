@@ -10,7 +10,7 @@ use super::Run;
 pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
 pub const SOURCES: &[&str] = &["surface", "schedule"];
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub id: String,

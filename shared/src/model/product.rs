@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub id: String,
@@ -43,24 +43,5 @@ impl Product {
             d.insert("spec".into(), Value::Object(self.spec.clone()));
         }
         Value::Object(d)
-    }
-}
-
-impl Product {
-    /// An empty record, replaced as soon as the real one is read.
-    pub fn placeholder() -> Product {
-        Product {
-            id: String::new(),
-            owner: String::new(),
-            name: String::new(),
-            description: None,
-            icon: None,
-            canvas: Map::new(),
-            spec: Map::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
-            capability_seq: 0,
-            last_modified_source: super::from_api(),
-        }
     }
 }

@@ -52,7 +52,7 @@ impl Partition {
         let page = table.query(&Query::partition(k::product_pk(id))).await?;
         let mut product = None;
         let mut p = Partition {
-            product: Product::placeholder(),
+            product: Product::default(),
             version: 0,
             capabilities: Vec::new(),
             surfaces: Vec::new(),
