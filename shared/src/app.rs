@@ -150,13 +150,7 @@ impl App {
                 DynamoTable::from_env(table.clone(), endpoint.clone(), requests.clone()).await,
             ),
         };
-        Ok(App {
-            table,
-            requests,
-            config,
-            clock: Clock::system(),
-            new_executions: Default::default(),
-        })
+        Ok(App::with_table(table, requests, config))
     }
 
     /// An app over a table built elsewhere (a wrapped backend in tests, say).

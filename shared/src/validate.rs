@@ -133,53 +133,61 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn wrong_type(&mut self, name: &str, want: &str, got: &Value) {
-        let msg = format!("{} must be {want}, not {}", self.path(name), type_name(got));
-        self.fail(name, "INVALID_TYPE", msg);
+    /// The field as `check` reads a present, non-null value of it; absent and null stay
+    /// so, and a value `check` does not take (`None`) is `INVALID_TYPE`: not `want`.
+    fn typed<T>(
+        &mut self,
+        name: &str,
+        want: &str,
+        check: impl FnOnce(&mut Self, &'a Value) -> Option<Patch<T>>,
+    ) -> Patch<T> {
+        let v = match self.get(name) {
+            Patch::Absent => return Patch::Absent,
+            Patch::Null => return Patch::Null,
+            Patch::Value(v) => v,
+        };
+        check(self, v).unwrap_or_else(|| {
+            let msg = format!("{} must be {want}, not {}", self.path(name), type_name(v));
+            self.fail(name, "INVALID_TYPE", msg);
+            Patch::Absent
+        })
     }
 
     /// A string as `rule` says, without NUL.
     pub fn text(&mut self, name: &str, rule: Text) -> Patch<String> {
         let Text { min, max, trim } = rule;
-        match self.get(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::String(s)) => {
-                let s = if trim { s.trim() } else { s.as_str() };
-                let len = s.chars().count();
-                let path = self.path(name);
-                if s.contains('\0') {
-                    self.fail(
-                        name,
-                        "INVALID_FORMAT",
-                        format!("{path} must not contain NUL characters"),
-                    );
-                } else if len < min {
-                    let msg = if min == 1 {
-                        format!("{path} must not be empty")
-                    } else {
-                        format!("{path} must be at least {min} characters")
-                    };
-                    self.fail(name, "TOO_SHORT", msg);
-                } else if len > max {
-                    self.errors.push(
-                        Detail::new(
-                            &path,
-                            "TOO_LONG",
-                            format!("{path} must be at most {max} characters"),
-                        )
-                        .suggest(format!("shorten it to {max} characters or fewer")),
-                    );
+        self.typed(name, "a string", |f, v| {
+            let s = v.as_str()?;
+            let s = if trim { s.trim() } else { s };
+            let len = s.chars().count();
+            let path = f.path(name);
+            if s.contains('\0') {
+                f.fail(
+                    name,
+                    "INVALID_FORMAT",
+                    format!("{path} must not contain NUL characters"),
+                );
+            } else if len < min {
+                let msg = if min == 1 {
+                    format!("{path} must not be empty")
                 } else {
-                    return Patch::Value(s.to_string());
-                }
-                Patch::Absent
+                    format!("{path} must be at least {min} characters")
+                };
+                f.fail(name, "TOO_SHORT", msg);
+            } else if len > max {
+                f.errors.push(
+                    Detail::new(
+                        &path,
+                        "TOO_LONG",
+                        format!("{path} must be at most {max} characters"),
+                    )
+                    .suggest(format!("shorten it to {max} characters or fewer")),
+                );
+            } else {
+                return Some(Patch::Value(s.to_string()));
             }
-            Patch::Value(v) => {
-                self.wrong_type(name, "a string", v);
-                Patch::Absent
-            }
-        }
+            Some(Patch::Absent)
+        })
     }
 
     /// Like `text`, but missing or null is `MISSING_REQUIRED_FIELD`.
@@ -209,68 +217,47 @@ impl<'a> Fields<'a> {
     }
 
     pub fn boolean(&mut self, name: &str) -> Patch<bool> {
-        match self.get(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Bool(b)) => Patch::Value(*b),
-            Patch::Value(v) => {
-                self.wrong_type(name, "a boolean", v);
-                Patch::Absent
-            }
-        }
+        self.typed(name, "a boolean", |_, v| v.as_bool().map(Patch::Value))
     }
 
     /// An integer as `rule` says.
     pub fn integer(&mut self, name: &str, rule: Int) -> Patch<i64> {
         let Int { min, max } = rule;
-        match self.get(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::Number(n)) => {
-                let path = self.path(name);
-                let as_int = n.as_i64().or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                        .map(|f| f as i64)
-                });
-                match as_int {
-                    Some(i) if (min..=max).contains(&i) => return Patch::Value(i),
-                    Some(_) => {
-                        let msg = if max == i64::MAX {
-                            format!("{path} must be at least {min}")
-                        } else {
-                            format!("{path} must be between {min} and {max}")
-                        };
-                        self.fail(name, "OUT_OF_RANGE", msg)
-                    }
-                    None if n.is_f64() && n.as_f64().is_some_and(|f| f.fract() != 0.0) => {
-                        self.fail(name, "INVALID_TYPE", format!("{path} must be an integer"))
-                    }
-                    None => self.fail(name, "OUT_OF_RANGE", format!("{path} is out of range")),
+        self.typed(name, "an integer", |f, v| {
+            let Value::Number(n) = v else { return None };
+            let path = f.path(name);
+            let as_int = n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                    .map(|f| f as i64)
+            });
+            match as_int {
+                Some(i) if (min..=max).contains(&i) => return Some(Patch::Value(i)),
+                Some(_) => {
+                    let msg = if max == i64::MAX {
+                        format!("{path} must be at least {min}")
+                    } else {
+                        format!("{path} must be between {min} and {max}")
+                    };
+                    f.fail(name, "OUT_OF_RANGE", msg)
                 }
-                Patch::Absent
+                None if n.is_f64() && n.as_f64().is_some_and(|x| x.fract() != 0.0) => {
+                    f.fail(name, "INVALID_TYPE", format!("{path} must be an integer"))
+                }
+                None => f.fail(name, "OUT_OF_RANGE", format!("{path} is out of range")),
             }
-            Patch::Value(v) => {
-                self.wrong_type(name, "an integer", v);
-                Patch::Absent
-            }
-        }
+            Some(Patch::Absent)
+        })
     }
 
     /// A JSON object within `rule`'s size.
     pub fn object(&mut self, name: &str, rule: Json) -> Patch<Map<String, Value>> {
-        match self.get(name) {
-            Patch::Value(Value::Object(_)) => match self.any(name, rule) {
+        self.typed(name, "an object", |f, v| {
+            v.is_object().then(|| match f.any(name, rule) {
                 Patch::Value(Value::Object(m)) => Patch::Value(m),
                 _ => Patch::Absent,
-            },
-            Patch::Value(v) => {
-                self.wrong_type(name, "an object", v);
-                Patch::Absent
-            }
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-        }
+            })
+        })
     }
 
     /// Any JSON value (or null) within `rule`'s size.
@@ -294,29 +281,22 @@ impl<'a> Fields<'a> {
 
     /// One of `allowed`.
     pub fn one_of(&mut self, name: &str, allowed: &[&str]) -> Patch<String> {
-        match self.get(name) {
-            Patch::Absent => Patch::Absent,
-            Patch::Null => Patch::Null,
-            Patch::Value(Value::String(s)) if allowed.contains(&s.as_str()) => {
-                Patch::Value(s.clone())
+        self.typed(name, "a string", |f, v| {
+            let s = v.as_str()?;
+            if allowed.contains(&s) {
+                return Some(Patch::Value(s.to_string()));
             }
-            Patch::Value(Value::String(_)) => {
-                let path = self.path(name);
-                self.errors.push(
-                    Detail::new(
-                        &path,
-                        "INVALID_ENUM",
-                        format!("{path} must be one of: {}", allowed.join(", ")),
-                    )
-                    .suggest(format!("use one of: {}", allowed.join(", "))),
-                );
-                Patch::Absent
-            }
-            Patch::Value(v) => {
-                self.wrong_type(name, "a string", v);
-                Patch::Absent
-            }
-        }
+            let path = f.path(name);
+            f.push(
+                Detail::new(
+                    &path,
+                    "INVALID_ENUM",
+                    format!("{path} must be one of: {}", allowed.join(", ")),
+                )
+                .suggest(format!("use one of: {}", allowed.join(", "))),
+            );
+            Some(Patch::Absent)
+        })
     }
 
     /// Everything checked so far was fine.

@@ -329,6 +329,31 @@ fn missing(path: &str, msg: &str) -> Detail {
     Detail::new(path, "MISSING_REQUIRED_FIELD", msg)
 }
 
+/// What a trigger lacks: `runAt` for a one-time schedule, `cron` for a recurring one.
+fn trigger_lacks(trigger: Option<&str>, run_at: bool, cron: bool) -> Option<Detail> {
+    match trigger {
+        Some("one_time") if !run_at => Some(missing(
+            "runAt",
+            "runAt is required for a one_time schedule",
+        )),
+        Some("recurring") if !cron => {
+            Some(missing("cron", "cron is required for a recurring schedule"))
+        }
+        _ => None,
+    }
+}
+
+/// What decides when a schedule fires: a change computes `nextRunAt` again.
+fn timing(s: &Schedule) -> impl PartialEq {
+    (
+        s.trigger_type.clone(),
+        s.cron.clone(),
+        s.run_at.clone(),
+        s.timezone.clone(),
+        s.enabled,
+    )
+}
+
 pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let raw = call.json()?;
@@ -345,14 +370,10 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
             "triggerType is required (one_time | recurring)",
         ));
     }
-    match trigger.as_deref() {
-        Some("one_time") if b.run_at.clone().value().is_none() && !bad(&f, "runAt") => f.push(
-            missing("runAt", "runAt is required for a one_time schedule"),
-        ),
-        Some("recurring") if b.cron.clone().value().is_none() && !bad(&f, "cron") => {
-            f.push(missing("cron", "cron is required for a recurring schedule"))
-        }
-        _ => {}
+    let run_at = matches!(b.run_at, Patch::Value(_)) || bad(&f, "runAt");
+    let cron = matches!(b.cron, Patch::Value(_)) || bad(&f, "cron");
+    if let Some(d) = trigger_lacks(trigger.as_deref(), run_at, cron) {
+        f.push(d);
     }
     let p = b.enabled.clone();
     let enabled = f.not_null("enabled", p).unwrap_or(true);
@@ -409,13 +430,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     f.finish()?;
 
     let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, |s| {
-        let before = (
-            s.trigger_type.clone(),
-            s.cron.clone(),
-            s.run_at.clone(),
-            s.timezone.clone(),
-            s.enabled,
-        );
+        let before = timing(s);
         b.name.clone().nullable().assign(&mut s.name);
         b.flow_id.clone().value().assign(&mut s.flow_id);
         b.agent_id.clone().nullable().assign(&mut s.agent_id);
@@ -435,29 +450,11 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         }
         b.inputs.clone().nullable().assign(&mut s.inputs);
         b.messages.clone().nullable().assign(&mut s.messages);
-        match s.trigger_type.as_str() {
-            "recurring" if s.cron.is_none() => {
-                return Err(ApiError::Validation(vec![missing(
-                    "cron",
-                    "cron is required for a recurring schedule",
-                )]))
-            }
-            "one_time" if s.run_at.is_none() => {
-                return Err(ApiError::Validation(vec![missing(
-                    "runAt",
-                    "runAt is required for a one_time schedule",
-                )]))
-            }
-            _ => {}
+        let lacks = trigger_lacks(Some(&s.trigger_type), s.run_at.is_some(), s.cron.is_some());
+        if let Some(d) = lacks {
+            return Err(ApiError::Validation(vec![d]));
         }
-        let after = (
-            s.trigger_type.clone(),
-            s.cron.clone(),
-            s.run_at.clone(),
-            s.timezone.clone(),
-            s.enabled,
-        );
-        Ok(before != after)
+        Ok(before != timing(s))
     })
     .await?;
     Ok(Reply::ok(schedule.to_json()))
@@ -468,7 +465,12 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let id = schedule_id(&call)?;
     let (schedule, _) =
         schedules::get(app.table(), call.owner(), at.product, at.surface, id).await?;
-    let runs = schedules::recent_runs(app.table(), id, RECENT_RUNS).await?;
+    with_recent_runs(app, &schedule).await
+}
+
+/// The schedule with its newest runs.
+async fn with_recent_runs(app: &App, schedule: &Schedule) -> ApiResult<Reply> {
+    let runs = schedules::recent_runs(app.table(), &schedule.id, RECENT_RUNS).await?;
     let mut body = schedule.to_json();
     body["recentRuns"] = runs.iter().map(|r| r.to_json()).collect();
     Ok(Reply::ok(body))
@@ -565,10 +567,7 @@ pub async fn list_all(app: &App, call: Call) -> ApiResult<Reply> {
 pub async fn find(app: &App, call: Call) -> ApiResult<Reply> {
     let id = owned_schedule_id(&call)?;
     let (schedule, _) = schedules::find(app.table(), call.owner(), id).await?;
-    let runs = schedules::recent_runs(app.table(), id, RECENT_RUNS).await?;
-    let mut body = schedule.to_json();
-    body["recentRuns"] = runs.iter().map(|r| r.to_json()).collect();
-    Ok(Reply::ok(body))
+    with_recent_runs(app, &schedule).await
 }
 
 pub async fn runs(app: &App, call: Call) -> ApiResult<Reply> {
