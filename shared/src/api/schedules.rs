@@ -153,44 +153,24 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
             _ => None,
         };
         let value = obj.get("value");
-        match op.as_deref() {
-            Some("isSet" | "isNotSet" | "isTrue" | "isFalse") | None => {}
-            Some("between") => {
-                if value.and_then(Value::as_array).is_none_or(|a| a.len() != 2) {
-                    f.fail(
-                        "value",
-                        "INVALID_FORMAT",
-                        format!("{path}.value must be a list of two bounds for between"),
-                    );
-                }
-            }
-            Some("in" | "notIn") => {
-                if !value.is_some_and(Value::is_array) {
-                    f.fail(
-                        "value",
-                        "INVALID_TYPE",
-                        format!("{path}.value must be a list for in/notIn"),
-                    );
-                }
-            }
-            Some("withinLastDays" | "olderThanDays") => {
-                if value.and_then(Value::as_u64).is_none() {
-                    f.fail(
-                        "value",
-                        "INVALID_TYPE",
-                        format!("{path}.value must be a whole number of days"),
-                    );
-                }
-            }
-            Some(_) => {
-                if value.is_none_or(Value::is_null) {
-                    f.fail(
-                        "value",
-                        "MISSING_REQUIRED_FIELD",
-                        format!("{path}.value is required for this op"),
-                    );
-                }
-            }
+        let fault = match op.as_deref() {
+            Some("isSet" | "isNotSet" | "isTrue" | "isFalse") | None => None,
+            Some("between") => value
+                .and_then(Value::as_array)
+                .is_none_or(|a| a.len() != 2)
+                .then_some(("INVALID_FORMAT", "must be a list of two bounds for between")),
+            Some("in" | "notIn") => (!value.is_some_and(Value::is_array))
+                .then_some(("INVALID_TYPE", "must be a list for in/notIn")),
+            Some("withinLastDays" | "olderThanDays") => value
+                .and_then(Value::as_u64)
+                .is_none()
+                .then_some(("INVALID_TYPE", "must be a whole number of days")),
+            Some(_) => value
+                .is_none_or(Value::is_null)
+                .then_some(("MISSING_REQUIRED_FIELD", "is required for this op")),
+        };
+        if let Some((code, what)) = fault {
+            f.fail("value", code, format!("{path}.value {what}"));
         }
     }
     errors.append(&mut f.errors);
