@@ -372,6 +372,24 @@ pub fn limit(query: &[(String, String)]) -> ApiResult<usize> {
     }
 }
 
+/// Query parameter `name` (empty counts as absent), which must be one of `allowed`.
+pub fn query_enum<'q>(
+    query: &'q [(String, String)],
+    name: &str,
+    allowed: &[&str],
+    errors: &mut Vec<Detail>,
+) -> Option<&'q str> {
+    let v = query_param(query, name).filter(|v| !v.is_empty())?;
+    if !allowed.contains(&v) {
+        errors.push(Detail::new(
+            name,
+            "INVALID_ENUM",
+            format!("{name} must be one of: {}", allowed.join(", ")),
+        ));
+    }
+    Some(v)
+}
+
 pub fn query_param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
     query
         .iter()

@@ -2,41 +2,24 @@
 
 use super::{Call, Reply};
 use crate::app::App;
-use crate::error::{ApiError, ApiResult, Detail};
+use crate::error::ApiResult;
 use crate::model::execution::{SOURCES, STATUSES};
 use crate::repo::executions::{self, Filter};
-use crate::validate::{self, query_param};
-
-fn one_of<'q>(call: &'q Call, name: &str, allowed: &[&str]) -> ApiResult<Option<&'q str>> {
-    match query_param(&call.query, name).filter(|v| !v.is_empty()) {
-        Some(v) if !allowed.contains(&v) => Err(ApiError::Validation(vec![Detail::new(
-            name,
-            "INVALID_ENUM",
-            format!("{name} must be one of: {}", allowed.join(", ")),
-        )])),
-        other => Ok(other),
-    }
-}
+use crate::repo::listing::Paging;
+use crate::validate::{self, query_enum, query_param};
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
-    let limit = validate::limit(&call.query)?;
-    let cursor = query_param(&call.query, "cursor");
+    let paging = Paging::of(&call.query)?;
+    let mut errors = Vec::new();
     let filter = Filter {
         surface_id: query_param(&call.query, "surfaceId").filter(|v| !v.is_empty()),
-        status: one_of(&call, "status", STATUSES)?,
-        source: one_of(&call, "source", SOURCES)?,
+        status: query_enum(&call.query, "status", STATUSES, &mut errors),
+        source: query_enum(&call.query, "source", SOURCES, &mut errors),
     };
-    let page = executions::list(
-        app.table(),
-        call.owner(),
-        product_id,
-        limit,
-        cursor,
-        filter,
-        &call.public_url,
-    )
-    .await?;
+    validate::finish(errors)?;
+    let (table, owner, base) = (app.table(), call.owner(), &call.public_url);
+    let page = executions::list(table, owner, product_id, paging, filter, base).await?;
     Ok(Reply::ok(page.to_json()))
 }
 

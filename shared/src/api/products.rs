@@ -6,6 +6,7 @@ use super::{Call, Reply};
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::model::Product;
+use crate::repo::listing::Paging;
 use crate::repo::partition::Partition;
 use crate::repo::products;
 use crate::rules::{self, product};
@@ -106,10 +107,9 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
 }
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
-    let limit = validate::limit(&call.query)?;
-    let cursor = validate::query_param(&call.query, "cursor").filter(|c| !c.is_empty());
+    let paging = Paging::of(&call.query)?;
     let search = validate::query_param(&call.query, "search");
-    let page = products::list(app.table(), call.owner(), limit, cursor, search).await?;
+    let page = products::list(app.table(), call.owner(), paging, search).await?;
     Ok(Reply::ok(page.to_json()))
 }
 

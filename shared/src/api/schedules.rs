@@ -8,6 +8,7 @@ use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::schedule::TRIGGER_TYPES;
 use crate::model::Schedule;
+use crate::repo::listing::Paging;
 use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
 use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
 use crate::rules::{self, Text};
@@ -526,21 +527,12 @@ fn owned_schedule_id(call: &Call) -> ApiResult<&str> {
 }
 
 pub async fn list_all(app: &App, call: Call) -> ApiResult<Reply> {
-    let limit = validate::limit(&call.query)?;
-    let cursor = query_param(&call.query, "cursor");
-    let status = match query_param(&call.query, "status").filter(|v| !v.is_empty()) {
-        Some(s) if s != "active" && s != "paused" => {
-            return Err(ApiError::invalid(
-                "status",
-                "INVALID_ENUM",
-                "status must be one of: active, paused",
-            ))
-        }
-        other => other,
-    };
+    let paging = Paging::of(&call.query)?;
+    let mut errors = Vec::new();
+    let status = validate::query_enum(&call.query, "status", &["active", "paused"], &mut errors);
+    validate::finish(errors)?;
     let search = query_param(&call.query, "search");
-    let page =
-        schedules::list_all(app.table(), call.owner(), limit, cursor, status, search).await?;
+    let page = schedules::list_all(app.table(), call.owner(), paging, status, search).await?;
     Ok(Reply::ok(page.to_json()))
 }
 
@@ -552,10 +544,9 @@ pub async fn find(app: &App, call: Call) -> ApiResult<Reply> {
 
 pub async fn runs(app: &App, call: Call) -> ApiResult<Reply> {
     let id = owned_schedule_id(&call)?;
-    let limit = validate::limit(&call.query)?;
-    let cursor = query_param(&call.query, "cursor");
+    let paging = Paging::of(&call.query)?;
     schedules::find(app.table(), call.owner(), id).await?;
-    let page = schedules::runs(app.table(), id, limit, cursor).await?;
+    let page = schedules::runs(app.table(), id, paging).await?;
     Ok(Reply::ok(page.to_json()))
 }
 
@@ -571,9 +562,8 @@ pub async fn stats(app: &App, call: Call) -> ApiResult<Reply> {
 pub async fn surface_runs(app: &App, call: Call) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let id = schedule_id(&call)?;
-    let limit = validate::limit(&call.query)?;
-    let cursor = query_param(&call.query, "cursor");
+    let paging = Paging::of(&call.query)?;
     schedules::get(app.table(), call.owner(), at.product, at.surface, id).await?;
-    let page = schedules::runs(app.table(), id, limit, cursor).await?;
+    let page = schedules::runs(app.table(), id, paging).await?;
     Ok(Reply::ok(page.to_json()))
 }

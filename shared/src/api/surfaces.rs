@@ -7,6 +7,7 @@ use crate::app::App;
 use crate::error::{ApiResult, Detail};
 use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::Surface;
+use crate::repo::listing::Paging;
 use crate::repo::partition::Partition;
 use crate::repo::surfaces;
 use crate::rules::{self, surface};
@@ -149,36 +150,13 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
-    let limit = validate::limit(&call.query)?;
+    let paging = Paging::of(&call.query)?;
     let mut errors = Vec::new();
-    let mut filter = |name: &str, allowed: &[&str]| {
-        let v = validate::query_param(&call.query, name).filter(|v| !v.is_empty());
-        if let Some(v) = v {
-            if !allowed.contains(&v) {
-                errors.push(Detail::new(
-                    name,
-                    "INVALID_ENUM",
-                    format!("{name} must be one of: {}", allowed.join(", ")),
-                ));
-            }
-        }
-        v
-    };
-    let kind = filter("type", TYPES);
-    let status = filter("status", STATUSES);
+    let kind = validate::query_enum(&call.query, "type", TYPES, &mut errors);
+    let status = validate::query_enum(&call.query, "status", STATUSES, &mut errors);
     validate::finish(errors)?;
-    let cursor = validate::query_param(&call.query, "cursor").filter(|c| !c.is_empty());
-    let page = surfaces::list(
-        app.table(),
-        call.owner(),
-        product_id,
-        limit,
-        cursor,
-        kind,
-        status,
-        &call.public_url,
-    )
-    .await?;
+    let (table, owner, base) = (app.table(), call.owner(), &call.public_url);
+    let page = surfaces::list(table, owner, product_id, paging, kind, status, base).await?;
     Ok(Reply::ok(page.to_json()))
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::store::{Cond, Index, Item, Key, Query, StoreError, Table, TxOp};
 
 use super::layout::{self as k, entity};
-use super::listing::{paginate, Listing, Start};
+use super::listing::{paginate, Listing, Paging, Start};
 use super::{decode, get_owned, item, products, Record, Retry};
 
 /// Executions and runs are kept this many days (`RUNTYPE_EXECUTION_RETENTION_DAYS`,
@@ -101,17 +101,16 @@ pub async fn list(
     table: &dyn Table,
     owner: &str,
     product_id: &str,
-    limit: usize,
-    cursor: Option<&str>,
+    paging: Paging<'_>,
     filter: Filter<'_>,
     base: &str,
 ) -> ApiResult<Listing<Value>> {
     let query = Query::index(Index::Gsi1, k::executions_index(product_id))
         .descending()
-        .limit((limit + 1) * 4);
-    let start = Start::of(cursor, &query)?;
+        .limit((paging.limit + 1) * 4);
+    let start = Start::of(paging, &query)?;
     products::get(table, owner, product_id).await?;
-    let page = paginate(table, query, start, limit, |it| {
+    let page = paginate(table, query, start, |it| {
         let e: Execution = decode(it)?;
         Ok(filter.keeps(&e).then_some(e))
     })

@@ -48,19 +48,42 @@ impl Listing<Value> {
     }
 }
 
-/// Where a page starts: the cursor's position (checked to belong to `query`) and offset.
-#[derive(Debug, Default)]
+/// The page a list call asks for: `?limit=` (1 to 100, 20 if not given) and `?cursor=`.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging<'q> {
+    pub limit: usize,
+    pub cursor: Option<&'q str>,
+}
+
+impl<'q> Paging<'q> {
+    pub fn of(query: &'q [(String, String)]) -> ApiResult<Paging<'q>> {
+        Ok(Paging {
+            limit: crate::validate::limit(query)?,
+            cursor: crate::validate::query_param(query, "cursor").filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+/// Where a page starts (the cursor's position, checked to belong to `query`, and offset)
+/// and how long it is.
+#[derive(Debug)]
 pub struct Start {
     after: Option<Position>,
     offset: usize,
+    limit: usize,
 }
 
 impl Start {
     /// A cursor made for another list (another partition or prefix), or tampered with, is
     /// 400 `INVALID_CURSOR`.
-    pub fn of(cursor: Option<&str>, query: &Query) -> ApiResult<Start> {
-        let Some(c) = cursor.filter(|c| !c.is_empty()) else {
-            return Ok(Start::default());
+    pub fn of(paging: Paging, query: &Query) -> ApiResult<Start> {
+        let limit = paging.limit;
+        let Some(c) = paging.cursor else {
+            return Ok(Start {
+                after: None,
+                offset: 0,
+                limit,
+            });
         };
         let c = cursor::decode(c, &query.pk, query.index.is_some())?;
         let sk = match &c.position.index_key {
@@ -73,19 +96,20 @@ impl Start {
         Ok(Start {
             after: Some(c.position),
             offset: c.offset,
+            limit,
         })
     }
 }
 
-/// One page of at most `limit` entries `pick` makes out of the items `query` reads (in
-/// batches of `query.limit`), from `start`.
+/// One page of the entries `pick` makes out of the items `query` reads (in batches of
+/// `query.limit`), from `start`.
 pub async fn paginate<T>(
     table: &dyn Table,
     query: Query,
     start: Start,
-    limit: usize,
     mut pick: impl FnMut(&Item) -> ApiResult<Option<T>>,
 ) -> ApiResult<Listing<T>> {
+    let limit = start.limit;
     let mut found: Vec<(T, Position)> = Vec::new();
     let mut after = start.after;
     'pages: loop {

@@ -11,7 +11,7 @@ use super::cascade::{self, Subtree};
 
 use super::executions;
 use super::layout::{self as k, entity};
-use super::listing::{paginate, Listing, Start};
+use super::listing::{paginate, Listing, Paging, Start};
 use super::partition::Partition;
 use super::quota::Quota;
 use super::Tx;
@@ -101,19 +101,18 @@ impl Listed {
 pub async fn list(
     table: &dyn Table,
     owner: &str,
-    limit: usize,
-    cursor: Option<&str>,
+    paging: Paging<'_>,
     search: Option<&str>,
 ) -> ApiResult<Listing<Value>> {
     let query = Query::index(Index::Gsi1, k::owner_index(owner))
         .prefix(k::PRODUCTS_IN_OWNER_INDEX)
         .descending()
-        .limit((limit + 1) * 8);
-    let start = Start::of(cursor, &query)?;
+        .limit((paging.limit + 1) * 8);
+    let start = Start::of(paging, &query)?;
     let needle = search.map(str::to_lowercase).filter(|s| !s.is_empty());
     let mut pending: std::collections::HashMap<String, (Vec<Capability>, Vec<Surface>)> =
         Default::default();
-    let page = paginate(table, query, start, limit, |it| {
+    let page = paginate(table, query, start, |it| {
         let Some(pid) = it
             .gsi1
             .as_ref()

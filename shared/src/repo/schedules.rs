@@ -12,7 +12,7 @@ use crate::store::{Cond, Index, Item, Query, Table, TxOp};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
-use super::listing::{paginate, Listing, Start};
+use super::listing::{paginate, Listing, Paging, Start};
 use super::quota::Quota;
 use super::{decode, get_owned, item, Record, Retry, Tx};
 use crate::app::Limits;
@@ -395,17 +395,16 @@ pub async fn find(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Schedu
 pub async fn list_all(
     table: &dyn Table,
     owner: &str,
-    limit: usize,
-    cursor: Option<&str>,
+    paging: Paging<'_>,
     status: Option<&str>,
     search: Option<&str>,
 ) -> ApiResult<Listing<Value>> {
     let query = Query::index(Index::Gsi1, k::owner_schedules(owner))
         .descending()
-        .limit((limit + 1) * 4);
-    let start = Start::of(cursor, &query)?;
+        .limit((paging.limit + 1) * 4);
+    let start = Start::of(paging, &query)?;
     let needle = search.map(str::to_lowercase).filter(|s| !s.is_empty());
-    let page = paginate(table, query, start, limit, |it| {
+    let page = paginate(table, query, start, |it| {
         let s: Schedule = decode(it)?;
         let wanted = s.owner == owner
             && status.is_none_or(|st| (st == "active") == s.enabled)
@@ -424,18 +423,14 @@ pub async fn list_all(
 pub async fn runs(
     table: &dyn Table,
     schedule_id: &str,
-    limit: usize,
-    cursor: Option<&str>,
+    paging: Paging<'_>,
 ) -> ApiResult<Listing<Value>> {
     let query = Query::partition(k::runs_pk(schedule_id))
         .prefix(k::RUNS)
         .descending()
-        .limit(limit + 1);
-    let start = Start::of(cursor, &query)?;
-    let page = paginate(table, query, start, limit, |it| {
-        Ok(Some(decode::<Run>(it)?))
-    })
-    .await?;
+        .limit(paging.limit + 1);
+    let start = Start::of(paging, &query)?;
+    let page = paginate(table, query, start, |it| Ok(Some(decode::<Run>(it)?))).await?;
     Ok(page.map(|run| run.to_listed_json()))
 }
 

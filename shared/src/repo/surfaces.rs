@@ -9,7 +9,7 @@ use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
 use super::layout::{self as k, entity};
-use super::listing::{paginate, Listing, Start};
+use super::listing::{paginate, Listing, Paging, Start};
 use super::partition::Partition;
 
 use super::quota::Quota;
@@ -81,13 +81,11 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
 
 /// A product's surfaces, newest first, filtered by `type` and `status`: one GetItem for the
 /// product (404 for another owner) and a Query of the owner index.
-#[allow(clippy::too_many_arguments)]
 pub async fn list(
     table: &dyn Table,
     owner: &str,
     product_id: &str,
-    limit: usize,
-    cursor: Option<&str>,
+    paging: Paging<'_>,
     kind: Option<&str>,
     status: Option<&str>,
     base: &str,
@@ -95,10 +93,10 @@ pub async fn list(
     let query = Query::index(Index::Gsi1, k::owner_index(owner))
         .prefix(k::surfaces_in_owner_index(product_id))
         .descending()
-        .limit((limit + 1) * 4);
-    let start = Start::of(cursor, &query)?;
+        .limit((paging.limit + 1) * 4);
+    let start = Start::of(paging, &query)?;
     products::get(table, owner, product_id).await?;
-    let page = paginate(table, query, start, limit, |it| {
+    let page = paginate(table, query, start, |it| {
         if it.entity != entity::SURFACE {
             return Ok(None);
         }
