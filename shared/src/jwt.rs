@@ -13,11 +13,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::{Mutex, RwLock};
+
+use crate::outbound::{HttpClient, Reply};
 
 /// Where the signing keys come from.
 #[derive(Debug, Clone)]
@@ -161,6 +164,7 @@ pub struct JwtVerifier {
     /// When the JWKS was last loaded (serialises loads).
     last_load: Mutex<Option<Instant>>,
     loads: AtomicU64,
+    client: HttpClient,
 }
 
 impl JwtVerifier {
@@ -171,6 +175,7 @@ impl JwtVerifier {
             keys: RwLock::new(None),
             last_load: Mutex::new(None),
             loads: AtomicU64::new(0),
+            client: HttpClient::new("the JWKS endpoint", Duration::from_secs(5)),
         }
     }
 
@@ -216,7 +221,7 @@ impl JwtVerifier {
         drop(current);
         *last = Some(Instant::now());
         self.loads.fetch_add(1, Ordering::Relaxed);
-        match load(&self.config.source).await {
+        match load(&self.client, &self.config.source).await {
             Ok(mut set) => {
                 set.at = now;
                 let found = set.keys.get(kid).cloned();
@@ -327,7 +332,7 @@ fn parse(body: &[u8]) -> Result<Loaded, String> {
     })
 }
 
-async fn load(source: &JwksSource) -> Result<Loaded, String> {
+async fn load(client: &HttpClient, source: &JwksSource) -> Result<Loaded, String> {
     match source {
         JwksSource::File(path) => {
             let body = tokio::fs::read(path)
@@ -336,7 +341,7 @@ async fn load(source: &JwksSource) -> Result<Loaded, String> {
             parse(&body)
         }
         JwksSource::Url(url) => {
-            let (body, ttl) = fetch(url).await?;
+            let (body, ttl) = fetch(client, url).await?;
             let mut loaded = parse(&body)?;
             loaded.ttl = ttl;
             Ok(loaded)
@@ -353,46 +358,28 @@ fn max_age(cache_control: &str) -> Option<Duration> {
         .map(Duration::from_secs)
 }
 
-/// GET `url` (http or https, compiled-in web PKI roots), at most 1 MiB, within 5 s; the body
-/// and its `max-age`.
-async fn fetch(url: &str) -> Result<(Vec<u8>, Option<Duration>), String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-
+/// GET `url` (http or https), at most 1 MiB, within 5 s: the body and its `max-age`.
+async fn fetch(client: &HttpClient, url: &str) -> Result<(Vec<u8>, Option<Duration>), String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("bad JWKS URL: {e}"))?;
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .build();
-    let client: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(https);
-    let req = http::Request::get(uri)
-        .header("accept", "application/json")
-        .body(Empty::new())
-        .map_err(|e| e.to_string())?;
-    let work = async {
-        let res = client
-            .request(req)
-            .await
-            .map_err(|e| format!("JWKS request failed: {e}"))?;
-        if !res.status().is_success() {
-            return Err(format!("JWKS answered {}", res.status()));
-        }
-        let ttl = res
-            .headers()
-            .get(http::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .and_then(max_age);
-        let body = Limited::new(res.into_body(), 1024 * 1024)
-            .collect()
-            .await
-            .map_err(|e| format!("JWKS body unreadable: {e}"))?;
-        Ok((body.to_bytes().to_vec(), ttl))
-    };
-    tokio::time::timeout(Duration::from_secs(5), work)
+    let accept = [("accept", "application/json".to_string())];
+    let raw = match client
+        .exchange(http::Method::GET, &uri, &accept, Bytes::new(), 1024 * 1024)
         .await
-        .map_err(|_| "JWKS request timed out".to_string())?
+    {
+        Ok(raw) => raw,
+        Err(Reply::Unreachable(e)) => return Err(format!("JWKS request failed: {e}")),
+        Err(_) => return Err("JWKS request timed out".into()),
+    };
+    if !(200..300).contains(&raw.status) {
+        return Err(format!("JWKS answered {}", raw.status));
+    }
+    let ttl = raw
+        .headers
+        .get(http::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(max_age);
+    let body = raw.body.ok_or("JWKS body is over 1 MiB")?;
+    Ok((body.to_vec(), ttl))
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ async fn runner_secret() -> Result<Option<String>, Error> {
 /// `SecretString` from the extension's local endpoint (its port from
 /// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, default 2773; the session token authorises).
 async fn from_extension(id: &str) -> Result<String, Error> {
-    use crate::delivery::http::{HttpClient, Reply};
+    use crate::outbound::{HttpClient, Reply};
     let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or("2773".into());
     let query: String = id
         .bytes()
@@ -106,7 +106,7 @@ async fn from_extension(id: &str) -> Result<String, Error> {
         .parse()
         .map_err(|_| "the extension's URL")?;
     let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
-    let client = HttpClient::new(std::time::Duration::from_secs(5));
+    let client = HttpClient::new("the secrets extension", std::time::Duration::from_secs(5));
     match client
         .get(&url, &[("x-aws-parameters-secrets-token", token)])
         .await

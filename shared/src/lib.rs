@@ -20,6 +20,7 @@ pub mod lambda_delivery;
 pub mod log;
 pub mod model;
 pub mod openapi;
+pub mod outbound;
 pub mod repo;
 pub mod router;
 pub mod rules;

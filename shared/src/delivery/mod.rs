@@ -7,7 +7,6 @@
 //! one attempt is sent once; what it came to is written under the claim's version, with
 //! the schedule run it mirrors.
 
-pub mod http;
 pub mod runner;
 pub mod webhook;
 
@@ -20,10 +19,10 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use self::http::{HttpClient, Reply};
 use self::runner::{Runner, Settings, RECORD_CONCURRENCY};
 use crate::error::ApiResult;
 use crate::model::Execution;
+use crate::outbound::{HttpClient, Reply};
 use crate::repo::executions;
 use crate::store::{Item, Table};
 use crate::time::Clock;
@@ -119,7 +118,7 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(table: Arc<dyn Table>, settings: Settings, clock: Clock, public_url: &str) -> Self {
         Deliverer {
-            client: HttpClient::new(settings.timeout),
+            client: HttpClient::new("the runner", settings.timeout),
             table,
             settings,
             clock,

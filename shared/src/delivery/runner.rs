@@ -6,9 +6,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::http::{HttpClient, Reply};
 use super::webhook::{self, Secret};
 use crate::model::Execution;
+use crate::outbound::{HttpClient, Reply};
 
 /// Where executions go.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Delivery throughput: one `runtype serve` on the embedded store delivering a backlog of
 //! queued executions to a local runner that answers 200 at once, beside the raw request
-//! rate of the same HTTP client (`runtype::delivery::http`) to the same runner, at the same
+//! rate of the same HTTP client (`runtype::outbound`) to the same runner, at the same
 //! concurrency, in the same run. Prints Markdown rows. `bench/run.sh` drives it.
 //!
 //! `deliverybench <executions> <path of the runtype binary>`
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use runtype::app::{App, Backend, Config};
-use runtype::delivery::http::HttpClient;
+use runtype::outbound::HttpClient;
 use runtype_tests::local::call;
 use runtype_tests::runner::{ok, Runner};
 use serde_json::{json, Value};
@@ -115,7 +115,7 @@ async fn main() {
         json!({ "type": "execution.requested", "timestamp": runtype::time::now_string(), "data": sample })
             .to_string(),
     );
-    let client = HttpClient::new(Duration::from_secs(30));
+    let client = HttpClient::new("the runner", Duration::from_secs(30));
     let started = Instant::now();
     stream::iter(0..n)
         .map(|_| client.post(&url, &[], envelope.clone()))

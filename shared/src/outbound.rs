@@ -1,5 +1,6 @@
-//! The one HTTP client delivery sends with: hyper over rustls with the compiled-in web PKI
-//! roots (no certificate files read), pooled connections, a deadline on every attempt.
+//! The one outbound HTTP client (delivery to the runner, the identity provider's JWKS):
+//! hyper over rustls with the compiled-in web PKI roots (no certificate files read), pooled
+//! connections, a deadline on every exchange.
 
 use std::time::Duration;
 
@@ -19,6 +20,15 @@ type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 pub struct HttpClient {
     client: std::sync::OnceLock<Client<Connector, Full<Bytes>>>,
     timeout: Duration,
+    /// What its errors call the other end ("the runner").
+    peer: &'static str,
+}
+
+/// An answer as received: status, headers, and the body unless it was over the limit.
+pub struct Raw {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Option<Bytes>,
 }
 
 /// What one request came to.
@@ -37,10 +47,11 @@ pub enum Reply {
 }
 
 impl HttpClient {
-    pub fn new(timeout: Duration) -> HttpClient {
+    pub fn new(peer: &'static str, timeout: Duration) -> HttpClient {
         HttpClient {
             client: std::sync::OnceLock::new(),
             timeout,
+            peer,
         }
     }
 
@@ -76,56 +87,73 @@ impl HttpClient {
         headers: &[(&str, String)],
         body: Bytes,
     ) -> Reply {
+        match self.exchange(method, url, headers, body, MAX_RESULT).await {
+            Ok(raw) => Reply::Answered {
+                status: raw.status,
+                retry_after: raw
+                    .headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry_after),
+                body: raw.body.map_or_else(
+                    || serde_json::json!({ "truncated": true }),
+                    |b| parse_body(&b),
+                ),
+            },
+            Err(failed) => failed,
+        }
+    }
+
+    /// One exchange, body included, within the timeout; the body is kept up to `limit`
+    /// bytes. `Err` is `Reply::TimedOut` or `Reply::Unreachable`.
+    pub async fn exchange(
+        &self,
+        method: http::Method,
+        url: &http::Uri,
+        headers: &[(&str, String)],
+        body: Bytes,
+        limit: usize,
+    ) -> Result<Raw, Reply> {
         let mut req = http::Request::builder()
             .method(method)
             .uri(url.clone())
             .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, "runtype-delivery/1");
+            .header(http::header::USER_AGENT, "runtype/1");
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
         }
-        let req = match req.body(Full::new(body)) {
-            Ok(req) => req,
-            Err(e) => return Reply::Unreachable(format!("bad request: {e}")),
-        };
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| Reply::Unreachable(format!("bad request: {e}")))?;
         let exchange = async {
-            let res = self.client().request(req).await.map_err(|e| describe(&e))?;
-            let status = res.status().as_u16();
-            let retry_after = res
-                .headers()
-                .get(http::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(retry_after);
-            let body = match Limited::new(res.into_body(), MAX_RESULT).collect().await {
-                Ok(b) => parse_body(&b.to_bytes()),
-                Err(e)
-                    if e.downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some() =>
-                {
-                    serde_json::json!({ "truncated": true })
-                }
+            let res = self.client().request(req).await;
+            let res = res.map_err(|e| describe(&e, self.peer))?;
+            let (parts, body) = res.into_parts();
+            let body = match Limited::new(body, limit).collect().await {
+                Ok(b) => Some(b.to_bytes()),
+                Err(e) if e.is::<http_body_util::LengthLimitError>() => None,
                 Err(e) => return Err(format!("the answer broke off: {e}")),
             };
-            Ok(Reply::Answered {
-                status,
-                retry_after,
+            Ok(Raw {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
                 body,
             })
         };
         match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(Ok(reply)) => reply,
-            Ok(Err(e)) => Reply::Unreachable(e),
-            Err(_) => Reply::TimedOut,
+            Ok(Ok(raw)) => Ok(raw),
+            Ok(Err(e)) => Err(Reply::Unreachable(e)),
+            Err(_) => Err(Reply::TimedOut),
         }
     }
 }
 
 /// A connection error, without the URL (which may carry credentials).
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
+fn describe(e: &hyper_util::client::legacy::Error, peer: &str) -> String {
     let mut text = if e.is_connect() {
-        "cannot connect to the runner".to_string()
+        format!("cannot connect to {peer}")
     } else {
-        "the request to the runner failed".to_string()
+        format!("the request to {peer} failed")
     };
     if let Some(source) = std::error::Error::source(e) {
         text.push_str(&format!(": {source}"));
