@@ -190,9 +190,10 @@ impl<'a> Fields<'a> {
         })
     }
 
-    /// Like `text`, but missing or null is `MISSING_REQUIRED_FIELD`.
-    pub fn required_text(&mut self, name: &str, rule: Text) -> Option<String> {
-        match self.text(name, rule) {
+    /// `p`, read from field `name`, which must be given: absent or null is
+    /// `MISSING_REQUIRED_FIELD` (a value refused for what it is was reported already).
+    pub fn required<T>(&mut self, name: &str, p: Patch<T>) -> Option<T> {
+        match p {
             Patch::Value(v) => Some(v),
             Patch::Absent if self.has(name) && !self.raw(name).is_some_and(Value::is_null) => None,
             _ => {
@@ -201,6 +202,23 @@ impl<'a> Fields<'a> {
                 None
             }
         }
+    }
+
+    /// Like `text`, but missing or null is `MISSING_REQUIRED_FIELD`.
+    pub fn required_text(&mut self, name: &str, rule: Text) -> Option<String> {
+        let p = self.text(name, rule);
+        self.required(name, p)
+    }
+
+    /// Like `one_of`, but missing or null is `MISSING_REQUIRED_FIELD` (suggesting the values).
+    pub fn required_one_of(&mut self, name: &str, allowed: &[&str]) -> Option<String> {
+        let p = self.one_of(name, allowed);
+        let missing = !matches!(p, Patch::Value(_)) && self.raw(name).is_none_or(Value::is_null);
+        let v = self.required(name, p);
+        if let Some(d) = self.errors.last_mut().filter(|_| missing) {
+            d.suggestion = Some(format!("use one of: {}", allowed.join(", ")));
+        }
+        v
     }
 
     /// `null` is not allowed for this field: report it and treat it as absent.

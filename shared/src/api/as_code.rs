@@ -443,15 +443,7 @@ pub async fn pull_product(app: &App, call: Call) -> ApiResult<Reply> {
 
 fn surface_definition(f: &mut Fields) -> Value {
     let name = f.required_text("name", surface::NAME);
-    let kind = f.one_of("type", TYPES);
-    let kind = f.not_null("type", kind);
-    if kind.is_none() && !f.has("type") {
-        f.fail(
-            "type",
-            "MISSING_REQUIRED_FIELD",
-            "definition.type is required",
-        );
-    }
+    let kind = f.required_one_of("type", TYPES);
     let status = f.one_of("status", STATUSES).value();
     let environment = f.one_of("environment", ENVIRONMENTS).value();
     let s = Surface {

@@ -262,15 +262,7 @@ fn messages(f: &mut Fields) -> Option<Value> {
                 format!("unknown field {name}; a message is {{role, content}}"),
             );
         }
-        if g.one_of("role", rules::ROLES).value().is_none()
-            && !g.errors.iter().any(|d| d.path.ends_with(".role"))
-        {
-            g.fail(
-                "role",
-                "MISSING_REQUIRED_FIELD",
-                format!("{path}.role is required (user, assistant or system)"),
-            );
-        }
+        g.required_one_of("role", rules::ROLES);
         match obj.get("content") {
             Some(Value::String(s)) if !s.contains('\0') => {}
             Some(Value::String(_)) => g.fail(

@@ -104,13 +104,7 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
             ));
             return;
         }
-        if f.one_of("op", &["and", "or"]).is_absent() && !f.has("op") {
-            f.fail(
-                "op",
-                "MISSING_REQUIRED_FIELD",
-                format!("{path}.op is required (and | or)"),
-            );
-        }
+        f.required_one_of("op", &["and", "or"]);
         match obj.get("conditions") {
             Some(Value::Array(items)) if !items.is_empty() => {
                 for (i, c) in items.iter().enumerate() {
@@ -141,18 +135,7 @@ fn check_where(v: &Value, path: &str, depth: usize, errors: &mut Vec<Detail>) {
                 ..rules::LABEL
             },
         );
-        let op = match f.one_of("op", schedule::FILTER_OPS) {
-            Patch::Value(op) => Some(op),
-            _ if !f.has("op") || obj.get("op").is_some_and(Value::is_null) => {
-                f.fail(
-                    "op",
-                    "MISSING_REQUIRED_FIELD",
-                    format!("{path}.op is required"),
-                );
-                None
-            }
-            _ => None,
-        };
+        let op = f.required_one_of("op", schedule::FILTER_OPS);
         let value = obj.get("value");
         let fault = match op.as_deref() {
             Some("isSet" | "isNotSet" | "isTrue" | "isFalse") | None => None,

@@ -34,17 +34,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let body = call.json()?;
     let mut f = Fields::new(&body);
     let name = f.required_text("name", surface::NAME);
-    let kind = match f.one_of("type", TYPES) {
-        Patch::Value(t) => Some(t),
-        Patch::Absent if f.has("type") && !f.raw("type").is_some_and(Value::is_null) => None,
-        _ => {
-            f.push(
-                Detail::new("type", "MISSING_REQUIRED_FIELD", "type is required")
-                    .suggest(format!("use one of: {}", TYPES.join(", "))),
-            );
-            None
-        }
-    };
+    let kind = f.required_one_of("type", TYPES);
     let p = f.one_of("status", STATUSES);
     let status = f.not_null("status", p).unwrap_or_else(|| "active".into());
     let p = f.one_of("environment", ENVIRONMENTS);
