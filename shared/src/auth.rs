@@ -20,7 +20,7 @@ pub struct Caller {
     pub read_only: bool,
 }
 
-fn unauthorized(msg: &str) -> ApiError {
+pub(crate) fn unauthorized(msg: &str) -> ApiError {
     ApiError::Unauthorized(msg.to_string())
 }
 

@@ -5,7 +5,7 @@
 
 use http::HeaderMap;
 
-use crate::auth::Caller;
+use crate::auth::{unauthorized, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{KeyHash, Surface, SurfaceItem};
 use crate::repo::layout as k;
@@ -20,10 +20,6 @@ pub struct Gateway {
     pub key: KeyHash,
     pub surface: Surface,
     pub partition: Partition,
-}
-
-fn unauthorized(msg: &str) -> ApiError {
-    ApiError::Unauthorized(msg.to_string())
 }
 
 /// The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.

@@ -9,19 +9,16 @@ use crate::store::Key;
 pub const ACCOUNTS: &str = "ACCOUNTS";
 
 pub fn account(id: &str) -> Key {
-    let k = format!("ACCOUNT#{id}");
-    Key::new(k.clone(), k)
+    same(format!("ACCOUNT#{id}"))
 }
 
 pub fn platform_key(id: &str) -> Key {
-    let k = format!("PLATFORMKEY#{id}");
-    Key::new(k.clone(), k)
+    same(format!("PLATFORMKEY#{id}"))
 }
 
 /// The item that authenticates a platform key: found by the key's SHA-256 in one GetItem.
 pub fn platform_key_hash(hash: &str) -> Key {
-    let k = format!("PLATFORMKEYHASH#{hash}");
-    Key::new(k.clone(), k)
+    same(format!("PLATFORMKEYHASH#{hash}"))
 }
 
 pub fn product_pk(product_id: &str) -> String {
@@ -29,8 +26,7 @@ pub fn product_pk(product_id: &str) -> String {
 }
 
 pub fn product(product_id: &str) -> Key {
-    let k = product_pk(product_id);
-    Key::new(k.clone(), k)
+    same(product_pk(product_id))
 }
 
 pub fn capability(product_id: &str, capability_id: &str) -> Key {
@@ -59,47 +55,44 @@ pub fn surface_subtree(surface_id: &str) -> String {
     format!("{}#", surface_and_subtree(surface_id))
 }
 
-pub fn surface_item(product_id: &str, surface_id: &str, item_id: &str) -> Key {
+/// `<tag>#<id>` in a surface's subtree (in its product's partition: it goes with both).
+fn under_surface(product_id: &str, surface_id: &str, tag: &str, id: &str) -> Key {
     Key::new(
         product_pk(product_id),
-        format!("{}ITEM#{item_id}", surface_subtree(surface_id)),
+        format!("{}{tag}#{id}", surface_subtree(surface_id)),
     )
+}
+
+/// An item alone in its partition.
+fn same(k: String) -> Key {
+    Key::new(k.clone(), k)
+}
+
+pub fn surface_item(product_id: &str, surface_id: &str, item_id: &str) -> Key {
+    under_surface(product_id, surface_id, "ITEM", item_id)
 }
 
 /// Reserves "capability bound once per surface".
 pub fn binding(product_id: &str, surface_id: &str, capability_id: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}BIND#{capability_id}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "BIND", capability_id)
 }
 
 /// Reserves "slug unique per surface".
 pub fn slug(product_id: &str, surface_id: &str, slug: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}SLUG#{slug}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "SLUG", slug)
 }
 
 pub fn surface_key(product_id: &str, surface_id: &str, key_id: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}KEY#{key_id}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "KEY", key_id)
 }
 
 /// The item that verifies a surface key: found by the key's SHA-256 in one GetItem.
 pub fn surface_key_hash(hash: &str) -> Key {
-    let k = format!("SURFACEKEY#{hash}");
-    Key::new(k.clone(), k)
+    same(format!("SURFACEKEY#{hash}"))
 }
 
 pub fn schedule(product_id: &str, surface_id: &str, schedule_id: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}SCHEDULE#{schedule_id}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "SCHEDULE", schedule_id)
 }
 
 /// GSI1 partition of an owner's schedules, by id (time-ordered): the owner-wide list.
@@ -120,8 +113,7 @@ pub fn run(schedule_id: &str, run_id: &str) -> Key {
 }
 
 pub fn execution(id: &str) -> Key {
-    let k = format!("EXEC#{id}");
-    Key::new(k.clone(), k)
+    same(format!("EXEC#{id}"))
 }
 
 /// GSI1 partition of a product's executions, sorted by id (time-ordered).
@@ -146,10 +138,7 @@ pub fn delivery_key(execution_id: &str, due: &str) -> (String, String) {
 /// A key's usage counter (admitted gateway calls; its `updatedAt` is the last use), under
 /// the surface so it goes with it.
 pub fn key_usage(product_id: &str, surface_id: &str, key_id: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}USAGE#{key_id}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "USAGE", key_id)
 }
 
 /// The key id of a usage counter's sort key.
@@ -159,10 +148,7 @@ pub fn key_of_usage_sk(sk: &str) -> Option<&str> {
 
 /// A count of what a surface holds, for its quota (under the surface: it goes with it).
 pub fn surface_quota(product_id: &str, surface_id: &str, what: &str) -> Key {
-    Key::new(
-        product_pk(product_id),
-        format!("{}QUOTA#{what}", surface_subtree(surface_id)),
-    )
+    under_surface(product_id, surface_id, "QUOTA", what)
 }
 
 /// GSI2, the name index of products: an owner's products with exactly this name (names are
@@ -278,4 +264,34 @@ pub mod entity {
     pub const IDEMPOTENCY: &str = "idempotency";
     /// Which record products as code created for a name.
     pub const NAME_CLAIM: &str = "nameClaim";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored keys outlive releases: these strings never change.
+    #[test]
+    fn keys_are_stable() {
+        let key = |k: Key| format!("{} | {}", k.pk, k.sk);
+        assert_eq!(key(product("p")), "PRODUCT#p | PRODUCT#p");
+        assert_eq!(
+            key(surface_item("p", "s", "i")),
+            "PRODUCT#p | SURFACE#s#ITEM#i"
+        );
+        assert_eq!(
+            key(surface_key("p", "s", "k")),
+            "PRODUCT#p | SURFACE#s#KEY#k"
+        );
+        assert_eq!(
+            key(schedule("p", "s", "x")),
+            "PRODUCT#p | SURFACE#s#SCHEDULE#x"
+        );
+        assert_eq!(
+            key(surface_quota("p", "s", "ITEMS")),
+            "PRODUCT#p | SURFACE#s#QUOTA#ITEMS"
+        );
+        assert_eq!(key(surface_key_hash("h")), "SURFACEKEY#h | SURFACEKEY#h");
+        assert_eq!(key(execution("e")), "EXEC#e | EXEC#e");
+    }
 }
