@@ -168,6 +168,8 @@ pub mod gateway {
     pub const MAX_BODY: usize = 256 * 1024;
     pub const MAX_MESSAGES: usize = 100;
     pub const ROLES: &[&str] = &["user", "assistant", "system"];
+    /// A message's content: any text without NUL (the body's limit bounds it).
+    pub const CONTENT: Text = Text::new(0, MAX_BODY);
     pub const MAX_METADATA: usize = 20;
     pub const METADATA_VALUE: Text = Text::new(0, 1000);
     pub const RECORD_FIELD: Text = Text::new(1, 255);

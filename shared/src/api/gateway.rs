@@ -263,24 +263,7 @@ fn messages(f: &mut Fields) -> Option<Value> {
             );
         }
         g.required_one_of("role", rules::ROLES);
-        match obj.get("content") {
-            Some(Value::String(s)) if !s.contains('\0') => {}
-            Some(Value::String(_)) => g.fail(
-                "content",
-                "INVALID_FORMAT",
-                "content must not contain NUL characters",
-            ),
-            None | Some(Value::Null) => g.fail(
-                "content",
-                "MISSING_REQUIRED_FIELD",
-                format!("{path}.content is required"),
-            ),
-            Some(_) => g.fail(
-                "content",
-                "INVALID_TYPE",
-                format!("{path}.content must be a string"),
-            ),
-        }
+        g.required_text("content", rules::CONTENT);
         f.errors.append(&mut g.errors);
     }
     Some(Value::Array(list.clone()))

@@ -379,6 +379,14 @@ async fn bodies_are_checked(store: Store) {
             "messages.0.content",
         ),
         (
+            json!({ "messages": [{ "role": "user", "content": "a\u{0}b" }] }),
+            "messages.0.content",
+        ),
+        (
+            json!({ "messages": [{ "role": null, "content": "x" }] }),
+            "messages.0.role",
+        ),
+        (
             json!({ "messages": [{ "role": "user", "content": "x", "extra": 1 }] }),
             "messages.0.extra",
         ),
