@@ -755,9 +755,10 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             ]),
         ),
         "ensure-product" | "ensure-surface" => {
-            let (id_field, definition) = if function == "ensure-product" {
+            let (id_field, name, definition) = if function == "ensure-product" {
                 (
                     "productId",
+                    product::NAME.schema(),
                     record(&[
                         ("name", product::NAME.schema()),
                         ("description?", nullable(rules::DESCRIPTION.schema())),
@@ -768,6 +769,7 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             } else {
                 (
                     "surfaceId",
+                    surface::NAME.schema(),
                     record(&[
                         ("name", surface::NAME.schema()),
                         ("type", enumeration(TYPES)),
@@ -778,11 +780,6 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                         ("outbound?", free()),
                     ]),
                 )
-            };
-            let name = if function == "ensure-product" {
-                product::NAME.schema()
-            } else {
-                surface::NAME.schema()
             };
             let mut body = record(&[
                 ("name", name),
@@ -795,27 +792,20 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             body["description"] = json!("Identity is `name` (definition.name must equal it); give a definition, or a contentHash alone to probe.");
             body["anyOf"] =
                 json!([{ "required": ["definition"] }, { "required": ["contentHash"] }]);
-            let result = |values: &[&str]| enumeration(values);
-            let converged = schema(
-                &[
-                    ("result", result(&["unchanged", "created", "updated"])),
-                    ("contentHash", content_hash()),
-                    (id_field, string()),
-                ],
-                &["result", "contentHash", id_field],
-            );
-            let required = record(&[("result", result(&["definitionRequired"]))]);
-            let plan = schema(
-                &[
-                    ("result", result(&["plan"])),
-                    ("changes", result(&["none", "create", "update"])),
-                    ("changedKeys", array(string())),
-                    ("contentHash", content_hash()),
-                    ("remoteHash", content_hash()),
-                    (id_field, string()),
-                ],
-                &["result", "changes", "changedKeys", "contentHash"],
-            );
+            let converged = record(&[
+                ("result", enumeration(&["unchanged", "created", "updated"])),
+                ("contentHash", content_hash()),
+                (id_field, string()),
+            ]);
+            let required = record(&[("result", enumeration(&["definitionRequired"]))]);
+            let plan = record(&[
+                ("result", enumeration(&["plan"])),
+                ("changes", enumeration(&["none", "create", "update"])),
+                ("changedKeys", array(string())),
+                ("contentHash", content_hash()),
+                ("remoteHash?", content_hash()),
+                (&format!("{id_field}?"), string()),
+            ]);
             (
                 Some(body),
                 200,
@@ -829,26 +819,14 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 ("surfaceId", &["name", "type"])
             };
             let definition = json!({ "type": "object", "required": fields });
-            (
-                None,
-                200,
-                schema(
-                    &[
-                        (id_field, string()),
-                        ("contentHash", content_hash()),
-                        ("definition", definition),
-                        ("lastModifiedSource", enumeration(&["api", "ensure", "cli"])),
-                        ("updatedAt", time()),
-                    ],
-                    &[
-                        id_field,
-                        "contentHash",
-                        "definition",
-                        "lastModifiedSource",
-                        "updatedAt",
-                    ],
-                ),
-            )
+            let body = record(&[
+                (id_field, string()),
+                ("contentHash", content_hash()),
+                ("definition", definition),
+                ("lastModifiedSource", enumeration(&["api", "ensure", "cli"])),
+                ("updatedAt", time()),
+            ]);
+            (None, 200, body)
         }
         other => unreachable!("no OpenAPI operation for {other}"),
     }
