@@ -62,8 +62,10 @@ impl Limits {
 
     /// The limits from variables looked up with `var` (the defaults for those unset).
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
-        let read = |name: &str, default: i64| -> Result<i64, String> {
-            match var(name).filter(|v| !v.trim().is_empty()) {
+        // `RUNTYPE_QUOTA_<what>`
+        let read = |what: &str, default: i64| -> Result<i64, String> {
+            let name = format!("RUNTYPE_QUOTA_{what}");
+            match var(&name).filter(|v| !v.trim().is_empty()) {
                 None => Ok(default),
                 Some(v) => v
                     .trim()
@@ -75,22 +77,13 @@ impl Limits {
         };
         let d = Limits::default();
         Ok(Limits {
-            products_per_owner: read("RUNTYPE_QUOTA_PRODUCTS_PER_OWNER", d.products_per_owner)?,
-            capabilities_per_product: read(
-                "RUNTYPE_QUOTA_CAPABILITIES_PER_PRODUCT",
-                d.capabilities_per_product,
-            )?,
-            surfaces_per_product: read(
-                "RUNTYPE_QUOTA_SURFACES_PER_PRODUCT",
-                d.surfaces_per_product,
-            )?,
-            items_per_surface: read("RUNTYPE_QUOTA_ITEMS_PER_SURFACE", d.items_per_surface)?,
-            keys_per_surface: read("RUNTYPE_QUOTA_KEYS_PER_SURFACE", d.keys_per_surface)?,
-            schedules_per_surface: read(
-                "RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE",
-                d.schedules_per_surface,
-            )?,
-            schedules_per_owner: read("RUNTYPE_QUOTA_SCHEDULES_PER_OWNER", d.schedules_per_owner)?,
+            products_per_owner: read("PRODUCTS_PER_OWNER", d.products_per_owner)?,
+            capabilities_per_product: read("CAPABILITIES_PER_PRODUCT", d.capabilities_per_product)?,
+            surfaces_per_product: read("SURFACES_PER_PRODUCT", d.surfaces_per_product)?,
+            items_per_surface: read("ITEMS_PER_SURFACE", d.items_per_surface)?,
+            keys_per_surface: read("KEYS_PER_SURFACE", d.keys_per_surface)?,
+            schedules_per_surface: read("SCHEDULES_PER_SURFACE", d.schedules_per_surface)?,
+            schedules_per_owner: read("SCHEDULES_PER_OWNER", d.schedules_per_owner)?,
         })
     }
 }

@@ -97,13 +97,10 @@ fn slug() -> Value {
 
 /// `config` of a surface: free, but `rateLimit.perMinute`/`perDay` are limits of calls.
 fn surface_config() -> Value {
-    let rate_limit = schema(
-        &[
-            ("perMinute", rules::RATE.schema()),
-            ("perDay", rules::RATE.schema()),
-        ],
-        &[],
-    );
+    let rate_limit = optional(&[
+        ("perMinute", rules::RATE.schema()),
+        ("perDay", rules::RATE.schema()),
+    ]);
     let mut v = rules::FREE_JSON.object_schema();
     v["properties"] = json!({ "rateLimit": rate_limit });
     v
@@ -117,7 +114,7 @@ fn execution_options() -> Value {
     props.push(("loggingPolicy", enumeration(schedule::LOGGING_POLICIES)));
     props.push(("modelOverride", schedule::MODEL_OVERRIDE.schema()));
     props.push(("skipCacheWarm", boolean()));
-    schema(&props, &[])
+    optional(&props)
 }
 
 fn record_filter() -> Value {
@@ -192,35 +189,29 @@ fn invocation() -> Value {
     use crate::rules::gateway as g;
     let message = record(&[("role", enumeration(g::ROLES)), ("content", string())]);
     let record_field = || g::RECORD_FIELD.schema();
-    let mut record = schema(
-        &[
-            ("id", record_field()),
-            ("name", record_field()),
-            ("type", record_field()),
-            ("metadata", rules::FREE_JSON.object_schema()),
-        ],
-        &[],
-    );
+    let mut record = optional(&[
+        ("id", record_field()),
+        ("name", record_field()),
+        ("type", record_field()),
+        ("metadata", rules::FREE_JSON.object_schema()),
+    ]);
     record["additionalProperties"] = json!(false);
-    let mut body = schema(
-        &[
-            ("inputs", nullable(rules::FREE_JSON.object_schema())),
-            (
-                "messages",
-                nullable(json!({ "type": "array", "items": message, "maxItems": g::MAX_MESSAGES })),
-            ),
-            ("record", nullable(record)),
-            (
-                "metadata",
-                nullable(json!({
-                    "type": "object",
-                    "additionalProperties": g::METADATA_VALUE.schema(),
-                    "maxProperties": g::MAX_METADATA,
-                })),
-            ),
-        ],
-        &[],
-    );
+    let mut body = optional(&[
+        ("inputs", nullable(rules::FREE_JSON.object_schema())),
+        (
+            "messages",
+            nullable(json!({ "type": "array", "items": message, "maxItems": g::MAX_MESSAGES })),
+        ),
+        ("record", nullable(record)),
+        (
+            "metadata",
+            nullable(json!({
+                "type": "object",
+                "additionalProperties": g::METADATA_VALUE.schema(),
+                "maxProperties": g::MAX_METADATA,
+            })),
+        ),
+    ]);
     body["additionalProperties"] = json!(false);
     body["description"] = json!(format!("At most {} KiB.", g::MAX_BODY / 1024));
     body
@@ -242,6 +233,11 @@ fn record(props: &[(&str, Value)]) -> Value {
         .map(|(k, v)| (k.trim_end_matches('?'), v.clone()))
         .collect();
     schema(&props, &required)
+}
+
+/// An object of these properties, none of them required.
+fn optional(props: &[(&str, Value)]) -> Value {
+    schema(props, &[])
 }
 
 fn schema(props: &[(&str, Value)], required: &[&str]) -> Value {
@@ -417,14 +413,11 @@ fn schemas() -> Value {
         ("visibility?", enumeration(item::VISIBILITIES)),
         (
             "formConfig?",
-            schema(
-                &[
-                    ("submitButtonLabel", rules::LABEL.schema()),
-                    ("successMessage", rules::DESCRIPTION.schema()),
-                    ("inputSchemaOverrides", rules::FREE_JSON.object_schema()),
-                ],
-                &[],
-            ),
+            optional(&[
+                ("submitButtonLabel", rules::LABEL.schema()),
+                ("successMessage", rules::DESCRIPTION.schema()),
+                ("inputSchemaOverrides", rules::FREE_JSON.object_schema()),
+            ]),
         ),
     ]);
     let mut s = Map::new();
@@ -633,17 +626,14 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         "add-surface-item" => (Some(item_body(&["capabilityId"])), 201, r("SurfaceItem")),
         "update-surface-item" => (Some(item_body(&[])), 200, r("SurfaceItem")),
         "create-surface-key" => {
-            let body = schema(
-                &[
-                    ("name", nullable(rules::LABEL.schema())),
-                    ("scopes", nullable(list(key::SCOPE, key::MAX_SCOPES))),
-                    ("rateLimitPerMinute", nullable(rules::RATE.schema())),
-                    ("rateLimitPerDay", nullable(rules::RATE.schema())),
-                    ("expiresAt", nullable(instant())),
-                    ("environment", enumeration(KEY_ENVIRONMENTS)),
-                ],
-                &[],
-            );
+            let body = optional(&[
+                ("name", nullable(rules::LABEL.schema())),
+                ("scopes", nullable(list(key::SCOPE, key::MAX_SCOPES))),
+                ("rateLimitPerMinute", nullable(rules::RATE.schema())),
+                ("rateLimitPerDay", nullable(rules::RATE.schema())),
+                ("expiresAt", nullable(instant())),
+                ("environment", enumeration(KEY_ENVIRONMENTS)),
+            ]);
             (Some(body), 201, r("SurfaceKeyCreated"))
         }
         "create-schedule" => (

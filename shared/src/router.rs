@@ -159,6 +159,14 @@ pub fn match_path(template: &'static str, path: &str) -> Option<Params> {
     }
 }
 
+/// Path parameter `name` ("" where the template has none).
+pub fn param<'p>(params: &'p Params, name: &str) -> &'p str {
+    params
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
@@ -281,20 +289,9 @@ pub async fn dispatch(
             (caller, None, scope)
         }
         Access::SurfaceKey => {
-            let param = |name: &str| {
-                params
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map_or("", |(_, v)| v.as_str())
-            };
-            let g = crate::gateway::open(
-                app.table(),
-                &parts.headers,
-                param("id"),
-                param("surfaceId"),
-                app.now(),
-            )
-            .await?;
+            let (product, surface) = (param(&params, "id"), param(&params, "surfaceId"));
+            let g = crate::gateway::open(app.table(), &parts.headers, product, surface, app.now())
+                .await?;
             let scope = format!("KEY#{}", g.key.key_id);
             (g.caller(), Some(Box::new(g)), scope)
         }

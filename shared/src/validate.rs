@@ -438,6 +438,29 @@ mod tests {
     }
 
     #[test]
+    fn required_values() {
+        let o = obj(json!({"n": null, "bad": "x", "ok": "b", "num": 1}));
+        let mut f = Fields::nested(&o, "body");
+        for name in ["absent", "n", "bad", "ok", "num"] {
+            f.required_one_of(name, &["a", "b"]);
+        }
+        let got: Vec<_> = f
+            .errors
+            .iter()
+            .map(|d| (d.path.as_str(), d.code, d.suggestion.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("body.absent", "MISSING_REQUIRED_FIELD", true),
+                ("body.n", "MISSING_REQUIRED_FIELD", true),
+                ("body.bad", "INVALID_ENUM", true),
+                ("body.num", "INVALID_TYPE", false),
+            ]
+        );
+    }
+
+    #[test]
     fn text_rules() {
         let o = obj(json!({"a": "  hi ", "b": "", "c": 5, "d": "x\u{0}y", "e": "é".repeat(5)}));
         let mut f = Fields::new(&o);

@@ -34,11 +34,7 @@ pub struct Call {
 impl Call {
     /// A path parameter of the route template (always present once the route matched).
     pub fn param(&self, name: &str) -> &str {
-        self.params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
+        crate::router::param(&self.params, name)
     }
 
     /// The path id `name`, which must have the shape of a `prefix` id; anything else is a
