@@ -273,25 +273,19 @@ mod tests {
     /// Stored keys outlive releases: these strings never change.
     #[test]
     fn keys_are_stable() {
-        let key = |k: Key| format!("{} | {}", k.pk, k.sk);
-        assert_eq!(key(product("p")), "PRODUCT#p | PRODUCT#p");
-        assert_eq!(
-            key(surface_item("p", "s", "i")),
-            "PRODUCT#p | SURFACE#s#ITEM#i"
-        );
-        assert_eq!(
-            key(surface_key("p", "s", "k")),
-            "PRODUCT#p | SURFACE#s#KEY#k"
-        );
-        assert_eq!(
-            key(schedule("p", "s", "x")),
-            "PRODUCT#p | SURFACE#s#SCHEDULE#x"
-        );
-        assert_eq!(
-            key(surface_quota("p", "s", "ITEMS")),
-            "PRODUCT#p | SURFACE#s#QUOTA#ITEMS"
-        );
-        assert_eq!(key(surface_key_hash("h")), "SURFACEKEY#h | SURFACEKEY#h");
-        assert_eq!(key(execution("e")), "EXEC#e | EXEC#e");
+        for (key, want) in [
+            (product("p"), "PRODUCT#p PRODUCT#p"),
+            (surface_item("p", "s", "i"), "PRODUCT#p SURFACE#s#ITEM#i"),
+            (surface_key("p", "s", "k"), "PRODUCT#p SURFACE#s#KEY#k"),
+            (schedule("p", "s", "x"), "PRODUCT#p SURFACE#s#SCHEDULE#x"),
+            (
+                surface_quota("p", "s", "ITEMS"),
+                "PRODUCT#p SURFACE#s#QUOTA#ITEMS",
+            ),
+            (surface_key_hash("h"), "SURFACEKEY#h SURFACEKEY#h"),
+            (execution("e"), "EXEC#e EXEC#e"),
+        ] {
+            assert_eq!(format!("{} {}", key.pk, key.sk), want);
+        }
     }
 }
