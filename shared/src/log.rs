@@ -39,7 +39,11 @@ pub fn line(fields: Value) {
     if let Value::Object(map) = &mut v {
         map.insert("time".into(), json!(crate::time::now_string()));
     }
-    eprintln!("{v}");
+    // one write: stderr is unbuffered, and printing the value piece by piece would cost a
+    // system call per token (and could interleave with another thread's line)
+    let mut text = v.to_string();
+    text.push('\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
 }
 
 pub fn error(msg: &str, detail: &str) {

@@ -41,7 +41,7 @@ const READ_COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, type, versio
 
 pub struct SqliteTable {
     /// Writes go to one writer thread, which commits whatever has queued up meanwhile as one
-    /// transaction (each write in its own savepoint): many concurrent writes cost one commit.
+    /// transaction: many concurrent writes cost one commit.
     writer: std::sync::mpsc::Sender<Job>,
     /// Reads run on their own connections, beside the writer (WAL: readers never wait).
     readers: Arc<Vec<Mutex<Connection>>>,
@@ -55,23 +55,6 @@ pub struct SqliteTable {
 /// back).
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) -> (Reply, bool) + Send>;
 type Reply = Box<dyn FnOnce(&StoreResult<()>) + Send>;
-
-/// How a write's changes are taken back when it fails or undoes itself.
-#[derive(Clone, Copy)]
-enum Undo {
-    /// It checks every condition before it changes anything, so it has nothing to take
-    /// back (no savepoint: SQLite would journal every page it touches).
-    CheckFirst,
-    /// In a savepoint of its own (it may change things and then undo them).
-    Savepoint,
-}
-
-/// What a write leaves: its answer, and whether its changes stand.
-enum Outcome<T> {
-    Keep(T),
-    /// Answer this, and take the write's changes back.
-    Undo(T),
-}
 
 /// Most writes committed together.
 const GROUP: usize = 256;
@@ -168,47 +151,29 @@ impl SqliteTable {
             .next_reader
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % READERS;
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = readers[at].lock().unwrap_or_else(|e| e.into_inner());
-            f(&conn)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("sqlite reader failed: {e}")))?
+        let conn = self.readers[at].lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn)
     }
 
-    /// Run `f`, which checks before it writes, in the writer's next transaction; its answer
-    /// once that has committed.
+    /// Run `f` in the writer's next transaction; its answer once that has committed. Every
+    /// write checks its conditions before it changes anything (so nothing needs a savepoint,
+    /// which would journal every page it touches); one that fails after changing something
+    /// anyway takes its whole group down with it, unwritten.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<Outcome<T>> + Send + 'static,
-    {
-        self.write_with(Undo::CheckFirst, f).await
-    }
-
-    /// Run `f` in the writer's next transaction; its answer once that has committed. An
-    /// error (or `Outcome::Undo`) takes back what `f` wrote, and nothing else.
-    async fn write_with<T, F>(&self, undo: Undo, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<Outcome<T>> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let _round = self.round().await;
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
-            let (answer, spoiled) = match (conn, undo) {
-                (Err(e), _) => (Err(e.clone()), false),
-                (Ok(conn), Undo::Savepoint) => (in_savepoint(conn, f), false),
-                (Ok(conn), Undo::CheckFirst) => {
+            let (answer, spoiled) = match conn {
+                Err(e) => (Err(e.clone()), false),
+                Ok(conn) => {
                     let before = conn.total_changes();
-                    let result = f(conn);
-                    let changed = conn.total_changes() != before;
-                    match result {
-                        Ok(Outcome::Keep(t)) => (Ok(t), false),
-                        Ok(Outcome::Undo(t)) => (Ok(t), changed),
-                        Err(e) => (Err(e), changed),
-                    }
+                    let answer = f(conn);
+                    let spoiled = answer.is_err() && conn.total_changes() != before;
+                    (answer, spoiled)
                 }
             };
             let reply: Reply = Box::new(move |committed: &StoreResult<()>| {
@@ -225,31 +190,6 @@ impl SqliteTable {
         rx.await
             .map_err(|_| StoreError::Internal("the sqlite writer stopped".into()))?
     }
-}
-
-/// `f` in a savepoint of the open transaction: released if it keeps its changes, rolled
-/// back to otherwise.
-fn in_savepoint<T>(
-    conn: &Connection,
-    f: impl FnOnce(&Connection) -> StoreResult<Outcome<T>>,
-) -> StoreResult<T> {
-    let run = |sql: &str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut stmt| stmt.execute([]))
-            .map_err(map_err)
-    };
-    run("SAVEPOINT job")?;
-    let result = f(conn);
-    let (keep, answer) = match result {
-        Ok(Outcome::Keep(t)) => (true, Ok(t)),
-        Ok(Outcome::Undo(t)) => (false, Ok(t)),
-        Err(e) => (false, Err(e)),
-    };
-    if !keep {
-        run("ROLLBACK TO job")?;
-    }
-    run("RELEASE job")?;
-    answer
 }
 
 /// The writer thread: take the first waiting write, and every other one queued by then (up
@@ -487,7 +427,7 @@ impl Table for SqliteTable {
                 return Err(StoreError::ConditionFailed);
             }
             write_item(conn, &item, &data)?;
-            Ok(Outcome::Keep(()))
+            Ok(())
         })
         .await
     }
@@ -499,7 +439,7 @@ impl Table for SqliteTable {
                 return Err(StoreError::ConditionFailed);
             }
             delete_row(conn, &key)?;
-            Ok(Outcome::Keep(()))
+            Ok(())
         })
         .await
     }
@@ -519,7 +459,7 @@ impl Table for SqliteTable {
                 return Err(StoreError::Cancelled(failed));
             }
             apply(conn, &ops, &data)?;
-            Ok(Outcome::Keep(()))
+            Ok(())
         })
         .await
     }
@@ -545,7 +485,7 @@ impl Table for SqliteTable {
                         }));
                     }
                 }
-                Ok(Outcome::Keep(answers))
+                Ok(answers)
             })
             .await;
         match written {
@@ -599,9 +539,11 @@ impl Table for SqliteTable {
                 None => format!(" ORDER BY sk {dir}"),
                 Some(_) => format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir}"),
             };
-            let fetch = q.limit.saturating_add(1).min(i64::MAX as usize) as i64;
-            sql += " LIMIT ?";
-            args.push(Sql::Integer(fetch));
+            // in the text, not a parameter: SQLite (with STAT4) prepares a statement again
+            // whenever a bound LIMIT changes, and most reads have none
+            if q.limit < usize::MAX {
+                sql += &format!(" LIMIT {}", q.limit.saturating_add(1));
+            }
             let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
             let rows = stmt
                 .query_map(params_from_iter(args), read_row)
@@ -625,7 +567,7 @@ impl Table for SqliteTable {
                 for key in &chunk {
                     delete_row(conn, key)?;
                 }
-                Ok(Outcome::Keep(()))
+                Ok(())
             })
             .await?;
         }
@@ -638,7 +580,6 @@ impl Table for SqliteTable {
                 "DELETE FROM items WHERE expires_at IS NOT NULL AND expires_at <= ?1",
                 [now_unix],
             )
-            .map(Outcome::Keep)
             .map_err(map_err)
         })
         .await
@@ -657,7 +598,7 @@ impl Table for SqliteTable {
         let key = key.clone();
         // One statement: SQLite's write lock makes the check and the add one step, across
         // processes sharing the file.
-        self.write(move |conn| bump(conn, &key, delta, ceiling, expires_at).map(Outcome::Keep))
+        self.write(move |conn| bump(conn, &key, delta, ceiling, expires_at))
             .await
     }
 
@@ -673,29 +614,33 @@ impl Table for SqliteTable {
     /// Counters, items and counts in one write transaction, under the file's lock.
     async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
         let data = a.puts.iter().map(encode).collect::<StoreResult<Vec<_>>>()?;
-        self.write_with(Undo::Savepoint, move |conn| {
+        // everything checked before anything is written: the writer's transaction makes
+        // the checks and the writes one step
+        self.write(move |conn| {
             let mut values = Vec::with_capacity(a.limited.len());
             let mut refused = Vec::new();
             for (i, b) in a.limited.iter().enumerate() {
-                match bump(conn, &b.key, b.delta, b.ceiling, b.expires_at)? {
-                    Some(v) => values.push(v),
-                    None => refused.push(i),
+                let after = count_of(conn, &b.key)? + b.delta;
+                match b.ceiling {
+                    Some(ceiling) if after > ceiling => refused.push(i),
+                    _ => values.push(after),
                 }
             }
             if !refused.is_empty() {
-                // every add taken back
-                return Ok(Outcome::Undo(Err(refused)));
+                return Ok(Err(refused));
             }
-            for (item, data) in a.puts.iter().zip(&data) {
+            for item in &a.puts {
                 if !holds(conn, &item.key, Cond::NotExists)? {
                     return Err(StoreError::ConditionFailed);
                 }
+            }
+            for b in a.limited.iter().chain(&a.counts) {
+                bump(conn, &b.key, b.delta, None, b.expires_at)?;
+            }
+            for (item, data) in a.puts.iter().zip(&data) {
                 write_item(conn, item, data)?;
             }
-            for b in &a.counts {
-                bump(conn, &b.key, b.delta, b.ceiling, b.expires_at)?;
-            }
-            Ok(Outcome::Keep(Ok(values)))
+            Ok(Ok(values))
         })
         .await
     }
