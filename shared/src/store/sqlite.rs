@@ -141,10 +141,11 @@ impl SqliteTable {
         round
     }
 
+    /// Run `f` on a read connection, on the caller's thread: a WAL read never waits for a
+    /// writer, and handing it to a blocking pool cost more than most reads take.
     async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T>,
     {
         let _round = self.round().await;
         let at = self
@@ -405,9 +406,8 @@ fn prefix_end(prefix: &str) -> String {
 #[async_trait]
 impl Table for SqliteTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        let key = key.clone();
-        let counter = self.counter.clone();
-        self.read(move |conn| {
+        let counter = &self.counter;
+        self.read(|conn| {
             let row = conn
                 .prepare_cached(&format!(
                     "SELECT {READ_COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
@@ -495,9 +495,8 @@ impl Table for SqliteTable {
     }
 
     async fn query(&self, q: &Query) -> StoreResult<Page> {
-        let q = q.clone();
-        let counter = self.counter.clone();
-        self.read(move |conn| {
+        let counter = &self.counter;
+        self.read(|conn| {
             let (pk_col, sk_col) = match q.index {
                 None => ("pk", "sk"),
                 Some(Index::Gsi1) => ("gsi1pk", "gsi1sk"),
