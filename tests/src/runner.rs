@@ -1,16 +1,11 @@
 //! A runner for delivery to call: a real HTTP server on a local port that records every
 //! request and answers as the test scripts it.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
 
 /// One request the runner received.
 #[derive(Debug, Clone)]
@@ -63,66 +58,49 @@ impl Runner {
     pub async fn start(
         script: impl Fn(usize, &Received) -> Answer + Send + Sync + 'static,
     ) -> Runner {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a local port");
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<Script> = Arc::new(script);
         let log = received.clone();
-        let server = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+        let server = crate::listen::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (log, script) = (log.clone(), script.clone());
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                let got = Received {
+                    path: parts.uri.path().to_string(),
+                    headers: parts.headers,
+                    body,
                 };
-                let (log, script) = (log.clone(), script.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let (log, script) = (log.clone(), script.clone());
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let body = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let got = Received {
-                                path: parts.uri.path().to_string(),
-                                headers: parts.headers,
-                                body,
-                            };
-                            let n = {
-                                let mut log = log.lock().unwrap();
-                                log.push(got.clone());
-                                log.len() - 1
-                            };
-                            let answer = script(n, &got);
-                            let (status, headers, body) = match answer {
-                                Answer::Status(s, b) => (s, Vec::new(), b),
-                                Answer::With(s, h, b) => (s, h, b),
-                                Answer::Hang => {
-                                    tokio::time::sleep(Duration::from_secs(3600)).await;
-                                    (200, Vec::new(), String::new())
-                                }
-                            };
-                            let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
-                            *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
-                            for (name, value) in headers {
-                                res.headers_mut().insert(name, value.parse().unwrap());
-                            }
-                            Ok::<_, Infallible>(res)
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(got.clone());
+                    log.len() - 1
+                };
+                let (status, headers, body) = match script(n, &got) {
+                    Answer::Status(s, b) => (s, Vec::new(), b),
+                    Answer::With(s, h, b) => (s, h, b),
+                    Answer::Hang => {
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        (200, Vec::new(), String::new())
+                    }
+                };
+                let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
+                *res.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                for (name, value) in headers {
+                    res.headers_mut().insert(name, value.parse().unwrap());
+                }
+                res
             }
-        });
+        })
+        .await;
         Runner {
-            url,
+            url: format!("http://{}", server.addr),
             received,
-            server,
+            server: server.task,
         }
     }
 

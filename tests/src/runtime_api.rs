@@ -3,7 +3,6 @@
 //! `POST …/invocation/<id>/response` (or `…/error`), timing both.
 
 use std::collections::{HashMap, VecDeque};
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -50,26 +49,11 @@ pub struct RuntimeApi {
 impl RuntimeApi {
     /// Listen on a free loopback port.
     pub async fn start() -> RuntimeApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the emulator");
-        let addr = listener.local_addr().unwrap().to_string();
         let state = Arc::new(State::default());
         let s = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let s = s.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| serve(s.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        let addr = crate::listen::serve(move |req| serve(s.clone(), req))
+            .await
+            .addr;
         RuntimeApi {
             addr,
             state,
@@ -135,10 +119,7 @@ fn text(status: u16, body: &str) -> hyper::Response<Full<Bytes>> {
     r
 }
 
-async fn serve(
-    state: Arc<State>,
-    req: hyper::Request<Incoming>,
-) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+async fn serve(state: Arc<State>, req: hyper::Request<Incoming>) -> crate::listen::Response {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let body = req
@@ -186,7 +167,7 @@ async fn serve(
                         "lambda-runtime-trace-id",
                         "Root=1-00000000-000000000000000000000000".parse().unwrap(),
                     );
-                    return Ok(r);
+                    return r;
                 }
                 notified.await;
             }
@@ -214,14 +195,14 @@ async fn serve(
                 .unwrap()
                 .insert(id.to_string(), (outcome, timing));
             state.answered.notify_waiters();
-            Ok(text(202, "{\"status\":\"OK\"}"))
+            text(202, "{\"status\":\"OK\"}")
         }
         ("POST", ["2018-06-01", "runtime", "init", "error"]) => {
             *state.init_error.lock().unwrap() = Some(parsed);
             state.answered.notify_waiters();
-            Ok(text(202, "{\"status\":\"OK\"}"))
+            text(202, "{\"status\":\"OK\"}")
         }
-        _ => Ok(text(404, "{\"message\":\"unknown runtime API path\"}")),
+        _ => text(404, "{\"message\":\"unknown runtime API path\"}"),
     }
 }
 

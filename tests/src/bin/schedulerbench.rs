@@ -7,7 +7,6 @@
 //!
 //! `schedulerbench <schedules> <owners>` (DynamoDB Local at AWS_ENDPOINT_URL_DYNAMODB)
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,13 +14,12 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::stream::{self, StreamExt};
 use http_body_util::{BodyExt, Full};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use runtype::app::{App, Backend, Config};
 use runtype::scheduler::{self, Options};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::{Index, Query, RequestCounter, Table};
+use runtype_tests::listen;
 use runtype_tests::local::call;
 use serde_json::json;
 
@@ -29,55 +27,41 @@ const DELAY: Duration = Duration::from_millis(10);
 
 /// An HTTP proxy to `upstream` that holds each request for `DELAY` first.
 async fn latency_proxy(upstream: String) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(TokioExecutor::new())
             .build(hyper_util::client::legacy::connect::HttpConnector::new());
     let upstream: Arc<str> = upstream.into();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let (client, upstream) = (client.clone(), upstream.clone());
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (client, upstream) = (client.clone(), upstream.clone());
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        tokio::time::sleep(DELAY).await;
-                        let mut forward = http::Request::builder()
-                            .method(parts.method)
-                            .uri(format!("{upstream}{}", parts.uri.path()));
-                        for (k, v) in &parts.headers {
-                            forward = forward.header(k, v);
-                        }
-                        let res = client
-                            .request(forward.body(Full::new(body)).unwrap())
-                            .await
-                            .unwrap();
-                        let (parts, body) = res.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        Ok::<_, Infallible>(hyper::Response::from_parts(parts, Full::new(body)))
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+    let proxy = listen::serve(move |req: hyper::Request<hyper::body::Incoming>| {
+        let (client, upstream) = (client.clone(), upstream.clone());
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            tokio::time::sleep(DELAY).await;
+            let mut forward = http::Request::builder()
+                .method(parts.method)
+                .uri(format!("{upstream}{}", parts.uri.path()));
+            for (k, v) in &parts.headers {
+                forward = forward.header(k, v);
+            }
+            let res = client
+                .request(forward.body(Full::new(body)).unwrap())
+                .await
+                .unwrap();
+            let (parts, body) = res.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            hyper::Response::from_parts(parts, Full::new(body))
         }
-    });
-    url
+    })
+    .await;
+    format!("http://{}", proxy.addr)
 }
 
 /// `per_owner[i]` every-minute schedules for each of `per_owner.len()` new owners; their

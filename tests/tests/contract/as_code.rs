@@ -24,6 +24,11 @@ async fn ensure(t: &TestApp, body: Value) -> Res {
     t.call("POST", "/v1/products/ensure", Some(body)).await
 }
 
+async fn ensure_surface(t: &TestApp, product: &str, body: Value) -> Res {
+    let path = format!("/v1/products/{product}/surfaces/ensure");
+    t.call("POST", &path, Some(body)).await
+}
+
 async fn pull(t: &TestApp, name: &str) -> Res {
     t.call("GET", &format!("/v1/products/pull?name={name}"), None)
         .await
@@ -384,20 +389,13 @@ async fn racing_ensures_create_one_product(store: Store) {
 async fn surfaces_converge(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
-    let path = format!("/v1/products/{p}/surfaces/ensure");
     let pull = |name: &str| format!("/v1/products/{p}/surfaces/pull?name={name}");
     let def = json!({ "name": "Public API", "type": "api", "status": "active",
                       "environment": "production", "behavior": { "tone": "friendly", "maxTurns": 10 },
                       "inbound": null });
     // the third of content_hash's vectors
     let expected = "58c68f6ec6ede8e058af78abcfdeeb5ef95b256882838ccd8dd62f060232d09e";
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "definition": def })),
-        )
-        .await;
+    let r = ensure_surface(&t, &p, json!({ "name": "Public API", "definition": def })).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["result"], "created");
     assert_eq!(r.body["contentHash"], expected);
@@ -407,13 +405,12 @@ async fn surfaces_converge(store: Store) {
         .await;
     assert_eq!(g.body["type"], "api");
     assert_eq!(g.body["environment"], "production");
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "contentHash": expected })),
-        )
-        .await;
+    let r = ensure_surface(
+        &t,
+        &p,
+        json!({ "name": "Public API", "contentHash": expected }),
+    )
+    .await;
     assert_eq!(
         r.body,
         json!({ "result": "unchanged", "contentHash": expected, "surfaceId": sid })
@@ -421,13 +418,7 @@ async fn surfaces_converge(store: Store) {
     // the type never changes
     let mut chat = def.clone();
     chat["type"] = json!("chat");
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "definition": chat })),
-        )
-        .await;
+    let r = ensure_surface(&t, &p, json!({ "name": "Public API", "definition": chat })).await;
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.has_detail("definition.type", "IMMUTABLE_FIELD"), "{r:?}");
     // an edit through the ordinary endpoint, then a converge: 409, then overwrite
@@ -439,32 +430,19 @@ async fn surfaces_converge(store: Store) {
         )
         .await;
     assert_eq!(r.status, 200);
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "definition": def })),
-        )
-        .await;
+    let r = ensure_surface(&t, &p, json!({ "name": "Public API", "definition": def })).await;
     assert_eq!(r.status, 409, "{r:?}");
     assert_eq!(r.body["code"], "external_modification");
     assert_eq!(r.body["lastModifiedSource"], "api");
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "definition": def, "onConflict": "overwrite", "dryRun": true })),
-        )
-        .await;
+    let r = ensure_surface(&t, &p, json!({ "name": "Public API", "definition": def, "onConflict": "overwrite", "dryRun": true })).await;
     assert_eq!(r.body["changes"], "update");
     assert_eq!(r.body["changedKeys"], json!(["status"]));
-    let r = t
-        .call(
-            "POST",
-            &path,
-            Some(json!({ "name": "Public API", "definition": def, "onConflict": "overwrite" })),
-        )
-        .await;
+    let r = ensure_surface(
+        &t,
+        &p,
+        json!({ "name": "Public API", "definition": def, "onConflict": "overwrite" }),
+    )
+    .await;
     assert_eq!(r.body["result"], "updated", "{r:?}");
     assert_eq!(r.body["contentHash"], expected);
     let pulled = t.call("GET", &pull("Public%20API"), None).await;
@@ -484,7 +462,7 @@ async fn surfaces_converge(store: Store) {
         .call_as(
             &other,
             "POST",
-            &path,
+            &format!("/v1/products/{p}/surfaces/ensure"),
             Some(json!({ "name": "Public API", "definition": def })),
         )
         .await;

@@ -1,7 +1,6 @@
 //! Session tokens (Clerk-style JWTs) beside platform keys: RS256 and ES256 keys from a JWKS
 //! served over loopback HTTP or read from a file, every rejection a 401, no storage read.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -101,43 +100,25 @@ struct JwksServer {
 }
 
 async fn jwks_server(jwks: Value) -> JwksServer {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/.well-known/jwks.json",
-        listener.local_addr().unwrap()
-    );
     let body = Arc::new(Mutex::new(jwks.to_string()));
     let hits = Arc::new(AtomicU64::new(0));
     let status = Arc::new(std::sync::atomic::AtomicU16::new(200));
     let (b, h, st) = (body.clone(), hits.clone(), status.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (b, h, st) = (b.clone(), h.clone(), st.clone());
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |_req| {
-                    h.fetch_add(1, Ordering::SeqCst);
-                    let doc = b.lock().unwrap().clone();
-                    let code = st.load(Ordering::SeqCst);
-                    async move {
-                        let mut res =
-                            hyper::Response::new(http_body_util::Full::new(Bytes::from(doc)));
-                        *res.status_mut() = http::StatusCode::from_u16(code).unwrap();
-                        res.headers_mut()
-                            .insert("cache-control", "public, max-age=60".parse().unwrap());
-                        Ok::<_, Infallible>(res)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
+    let server = runtype_tests::listen::serve(move |_req| {
+        h.fetch_add(1, Ordering::SeqCst);
+        let doc = b.lock().unwrap().clone();
+        let code = st.load(Ordering::SeqCst);
+        async move {
+            let mut res = hyper::Response::new(http_body_util::Full::new(Bytes::from(doc)));
+            *res.status_mut() = http::StatusCode::from_u16(code).unwrap();
+            res.headers_mut()
+                .insert("cache-control", "public, max-age=60".parse().unwrap());
+            res
         }
-    });
+    })
+    .await;
     JwksServer {
-        url,
+        url: format!("http://{}/.well-known/jwks.json", server.addr),
         body,
         hits,
         status,
