@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -17,6 +17,17 @@ pub type Response = hyper::Response<Full<Bytes>>;
 pub struct Listening {
     pub addr: String,
     pub task: tokio::task::JoinHandle<()>,
+}
+
+/// A request read whole: its head and body (empty if it broke off).
+pub async fn whole(req: hyper::Request<Incoming>) -> (http::request::Parts, Bytes) {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    (parts, body)
 }
 
 pub async fn serve<S, Fut>(service: S) -> Listening

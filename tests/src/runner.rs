@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 
 /// One request the runner received.
 #[derive(Debug, Clone)]
@@ -64,12 +64,7 @@ impl Runner {
         let server = crate::listen::serve(move |req: hyper::Request<hyper::body::Incoming>| {
             let (log, script) = (log.clone(), script.clone());
             async move {
-                let (parts, body) = req.into_parts();
-                let body = body
-                    .collect()
-                    .await
-                    .map(|b| b.to_bytes())
-                    .unwrap_or_default();
+                let (parts, body) = crate::listen::whole(req).await;
                 let got = Received {
                     path: parts.uri.path().to_string(),
                     headers: parts.headers,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -120,14 +120,8 @@ fn text(status: u16, body: &str) -> hyper::Response<Full<Bytes>> {
 }
 
 async fn serve(state: Arc<State>, req: hyper::Request<Incoming>) -> crate::listen::Response {
-    let path = req.uri().path().to_string();
-    let method = req.method().clone();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let (head, body) = crate::listen::whole(req).await;
+    let (path, method) = (head.uri.path().to_string(), head.method);
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match (method.as_str(), parts.as_slice()) {

@@ -34,12 +34,7 @@ async fn latency_proxy(upstream: String) -> String {
     let proxy = listen::serve(move |req: hyper::Request<hyper::body::Incoming>| {
         let (client, upstream) = (client.clone(), upstream.clone());
         async move {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
+            let (parts, body) = listen::whole(req).await;
             tokio::time::sleep(DELAY).await;
             let mut forward = http::Request::builder()
                 .method(parts.method)
