@@ -538,8 +538,8 @@ impl Table for SqliteTable {
                 None => format!(" ORDER BY sk {dir}"),
                 Some(_) => format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir}"),
             };
-            // in the text, not a parameter: SQLite (with STAT4) prepares a statement again
-            // whenever a bound LIMIT changes, and most reads have none
+            // in the text, not a parameter: SQLite (built with STAT4) prepares a statement
+            // again every time a LIMIT parameter is bound; and most reads have no limit
             if q.limit < usize::MAX {
                 sql += &format!(" LIMIT {}", q.limit.saturating_add(1));
             }
