@@ -127,6 +127,16 @@ fn unlimited() -> Config {
     config
 }
 
+/// A new table `name` of the project's shape on DynamoDB Local at `endpoint`.
+async fn create_table(name: &str, endpoint: &str) {
+    let counter = RequestCounter::default();
+    DynamoTable::from_env(name.to_string(), Some(endpoint.to_string()), counter)
+        .await
+        .create_table()
+        .await
+        .unwrap();
+}
+
 fn dynamo(table: &str, endpoint: &str) -> App {
     let requests = RequestCounter::default();
     std::env::set_var("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
@@ -179,15 +189,7 @@ async fn main() {
     // at the default concurrency
     let name = runtype::ids::new_id("sched");
     let direct = dynamo(&name, &endpoint);
-    DynamoTable::from_env(
-        name.clone(),
-        Some(endpoint.clone()),
-        RequestCounter::default(),
-    )
-    .await
-    .create_table()
-    .await
-    .unwrap();
+    create_table(&name, &endpoint).await;
     eprintln!("schedulerbench: seeding {n} schedules of {owners} owners on DynamoDB Local");
     let products = seed(&direct, &per_owner).await;
     let proxy = latency_proxy(endpoint.clone()).await;
@@ -222,15 +224,7 @@ async fn main() {
     // the floor: the same claim transactions, straight to the store, same concurrency
     let name = runtype::ids::new_id("floor");
     let direct = dynamo(&name, &endpoint);
-    DynamoTable::from_env(
-        name.clone(),
-        Some(endpoint.clone()),
-        RequestCounter::default(),
-    )
-    .await
-    .create_table()
-    .await
-    .unwrap();
+    create_table(&name, &endpoint).await;
     eprintln!("schedulerbench: seeding the floor's {n} schedules");
     seed(&direct, &per_owner).await;
     let slow = dynamo(&name, &proxy);

@@ -196,6 +196,15 @@ impl TestApp {
         r.id()
     }
 
+    /// A surface `name` of type `kind` under `product`; its id.
+    pub async fn surface(&self, product: &str, name: &str, kind: &str) -> String {
+        let path = format!("/v1/products/{product}/surfaces");
+        let body = serde_json::json!({ "name": name, "type": kind });
+        let r = self.call("POST", &path, Some(body)).await;
+        assert_eq!(r.status, 201, "{r:?}");
+        r.id()
+    }
+
     pub async fn capability(&self, product: &str, name: &str) -> String {
         let r = self
             .call(

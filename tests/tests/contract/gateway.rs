@@ -87,9 +87,7 @@ impl Api {
 
     /// Another surface of the product; its id.
     pub async fn surface(&self, name: &str, kind: &str) -> String {
-        let path = format!("/v1/products/{}/surfaces", self.p);
-        let body = json!({ "name": name, "type": kind });
-        self.t.call("POST", &path, Some(body)).await.id()
+        self.t.surface(&self.p, name, kind).await
     }
 
     /// A new key of `surface` with `body`'s settings; its plaintext.
@@ -678,14 +676,7 @@ async fn executions_are_listed_read_and_cancelled(store: Store) {
 
 async fn schedule_fires_are_the_same_executions(store: Store) {
     let a = Api::new(store, json!(null), json!({})).await;
-    let s =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", a.p),
-            Some(json!({ "name": "cron", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let s = a.t.surface(&a.p, "cron", "schedule").await;
     let sched = a
         .t
         .call("POST", &format!("/v1/products/{}/surfaces/{s}/schedules", a.p), Some(json!({ "flowId": "flow_9", "triggerType": "recurring", "cron": "0 9 * * *", "recordIds": ["r1"] })))

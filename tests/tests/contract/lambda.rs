@@ -226,14 +226,7 @@ async fn functions_serve_api_gateway_events() {
 async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
     let d = Deployment::new().await;
     let p = d.t.product("p").await;
-    let s =
-        d.t.call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let s = d.t.surface(&p, "s", "schedule").await;
     let r = d
         .t
         .call(

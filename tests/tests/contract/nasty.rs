@@ -44,14 +44,7 @@ async fn fixture(store: Store) -> Fixture {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
     let c = t.capability(&p, "c").await;
-    let s = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "api" })),
-        )
-        .await
-        .id();
+    let s = t.surface(&p, "s", "api").await;
     let i = t
         .call(
             "POST",
@@ -60,14 +53,7 @@ async fn fixture(store: Store) -> Fixture {
         )
         .await
         .id();
-    let ss = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let ss = t.surface(&p, "s", "schedule").await;
     let sc = t
         .call(
             "POST",
@@ -300,14 +286,7 @@ async fn nasty_gateway_calls_are_4xx_and_admit_nothing(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
     let c = t.capability(&p, "c").await;
-    let s = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "api" })),
-        )
-        .await
-        .id();
+    let s = t.surface(&p, "s", "api").await;
     t.call(
         "POST",
         &format!("/v1/products/{p}/surfaces/{s}/items"),

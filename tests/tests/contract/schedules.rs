@@ -43,14 +43,7 @@ impl Fixture {
     async fn new(store: Store) -> Fixture {
         let t = TestApp::new(store).await;
         let p = t.product("p").await;
-        let s = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces"),
-                Some(json!({ "name": "cron", "type": "schedule" })),
-            )
-            .await
-            .id();
+        let s = t.surface(&p, "cron", "schedule").await;
         Fixture { t, p, s }
     }
 
@@ -332,14 +325,7 @@ async fn create_validates_every_field(store: Store) {
 
 async fn only_schedule_surfaces_hold_schedules(store: Store) {
     let f = Fixture::new(store).await;
-    let chat =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", f.p),
-            Some(json!({ "name": "c", "type": "chat" })),
-        )
-        .await
-        .id();
+    let chat = f.t.surface(&f.p, "c", "chat").await;
     let path = format!("/v1/products/{}/surfaces/{chat}/schedules", f.p);
     let r =
         f.t.call(
@@ -840,14 +826,7 @@ async fn the_owner_wide_read_side(store: Store) {
     let hourly = f.recurring("0 * * * *").await;
     // another product of the same owner
     let p2 = f.t.product("q").await;
-    let s2 =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{p2}/surfaces"),
-            Some(json!({ "name": "cron", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let s2 = f.t.surface(&p2, "cron", "schedule").await;
     let third =
         f.t.call(
             "POST",
@@ -1009,14 +988,7 @@ async fn quotas_hold_under_racing_creates(store: Store) {
     }
     // the owner's limit, across surfaces
     f.t.app.config.limits.schedules_per_owner = 5;
-    let other =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", f.p),
-            Some(json!({ "name": "more", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let other = f.t.surface(&f.p, "more", "schedule").await;
     let path = format!("/v1/products/{}/surfaces/{other}/schedules", f.p);
     // three at once: within this surface's limit, so only the owner's can refuse
     let results =
@@ -1049,14 +1021,7 @@ async fn quotas_hold_under_racing_creates(store: Store) {
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let third =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", f.p),
-            Some(json!({ "name": "third", "type": "schedule" })),
-        )
-        .await
-        .id();
+    let third = f.t.surface(&f.p, "third", "schedule").await;
     let path = format!("/v1/products/{}/surfaces/{third}/schedules", f.p);
     for expected in [201, 201, 403] {
         assert_eq!(

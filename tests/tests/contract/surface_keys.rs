@@ -551,14 +551,7 @@ async fn surface_and_product_deletes_cascade(store: Store) {
         left.items.iter().map(|i| &i.key).collect::<Vec<_>>()
     );
     // the product delete takes surfaces, keys and hash items with it
-    let s =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces", f.p),
-            Some(json!({ "name": "a", "type": "a2a" })),
-        )
-        .await
-        .id();
+    let s = f.t.surface(&f.p, "a", "a2a").await;
     let k2 =
         f.t.call(
             "POST",
@@ -610,14 +603,7 @@ async fn bind_capabilities(t: &TestApp, p: &str, s: &str, n: usize, fields: Valu
 /// and keys, deleted past the 100-operation transaction and 25-item batch limits.
 async fn big_product(t: &TestApp) -> (String, String, Vec<String>) {
     let p = t.product("big").await;
-    let s = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "api" })),
-        )
-        .await
-        .id();
+    let s = t.surface(&p, "s", "api").await;
     bind_capabilities(t, &p, &s, 60, json!({})).await;
     let mut keys = Vec::new();
     for _ in 0..3 {
@@ -1004,14 +990,7 @@ async fn an_expired_key_does_not_block_deletes(store: Store) {
 async fn a_key_may_name_more_items_than_a_transaction_holds(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("wide").await;
-    let s = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            Some(json!({ "name": "s", "type": "api" })),
-        )
-        .await
-        .id();
+    let s = t.surface(&p, "s", "api").await;
     let items = bind_capabilities(&t, &p, &s, 150, json!({ "exposedName": "shared tool" })).await;
     let keys = format!("/v1/products/{p}/surfaces/{s}/keys");
     let r = t

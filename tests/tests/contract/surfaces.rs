@@ -20,15 +20,7 @@ crate::cases! {
 }
 
 pub async fn surface(t: &TestApp, product: &str, kind: &str) -> String {
-    let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{product}/surfaces"),
-            Some(json!({ "name": format!("{kind} surface"), "type": kind })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
-    r.id()
+    t.surface(product, &format!("{kind} surface"), kind).await
 }
 
 async fn bind(t: &TestApp, product: &str, surface: &str, body: Value) -> Res {
