@@ -164,10 +164,10 @@ fn failed(msg: impl Into<String>) -> Failure {
 }
 
 impl StoreArgs {
+    /// `--table`, else `TABLE_NAME` (filled in from the configuration), else the default.
     fn table_name(&self) -> String {
         self.table
             .clone()
-            .or_else(|| std::env::var("TABLE_NAME").ok().filter(|t| !t.is_empty()))
             .unwrap_or_else(|| DEFAULT_TABLE_NAME.to_string())
     }
 
@@ -208,21 +208,25 @@ fn parse_now(s: &str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     })
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
-    let config = Config::from_env("http://127.0.0.1:3000").map_err(failed)?;
+async fn run(mut cli: Cli) -> Result<(), Failure> {
+    let env = Config::from_env().map_err(failed)?;
+    if cli.store.table.is_none() {
+        cli.store.table = env.table_name.clone();
+    }
+    let config = env.clone().with_default_url("http://127.0.0.1:3000");
     match cli.command {
         Command::Serve {
             host,
             port,
             no_scheduler,
             no_deliver,
-        } => serve::run(&cli.store, &host, port, !no_scheduler, !no_deliver).await,
+        } => serve::run(&cli.store, env, &host, port, !no_scheduler, !no_deliver).await,
         Command::Openapi => {
             print!("{}", runtype::openapi::document_text());
             Ok(())
         }
         Command::Executions(ExecutionsCmd::Deliver { now }) => {
-            let settings = Settings::from_env().map_err(usage)?;
+            let settings = Settings::from_config(&config.runner).map_err(usage)?;
             if !settings.delivers() {
                 return Err(usage(
                     "no runner is configured: set RUNTYPE_RUNNER to webhook or runtype (with RUNTYPE_RUNNER_URL and its token or secret)",
@@ -245,7 +249,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             budget,
         }) => {
             let now = match now {
-                None => runtype::time::now(),
+                None => Clock::system().now(),
                 Some(s) => parse_now(&s)?,
             };
             let budget = match budget {
@@ -278,9 +282,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 return Err(usage("--name must be 1 to 255 characters"));
             }
             let app = open(&cli.store, config).await?;
-            let (account, key) = accounts::create_account(app.table(), name)
-                .await
-                .map_err(api_failure)?;
+            let (account, key) =
+                accounts::create_account(app.table(), name, &app.clock.now_string())
+                    .await
+                    .map_err(api_failure)?;
             print(json!({
                 "accountId": account.id,
                 "keyId": key.record.id,
@@ -299,9 +304,15 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )));
             }
             let app = open(&cli.store, config).await?;
-            let key = accounts::create_key(app.table(), &account, read_only, test)
-                .await
-                .map_err(api_failure)?;
+            let key = accounts::create_key(
+                app.table(),
+                &account,
+                read_only,
+                test,
+                &app.clock.now_string(),
+            )
+            .await
+            .map_err(api_failure)?;
             print(json!({
                 "id": key.record.id,
                 "apiKey": key.plaintext,
@@ -317,7 +328,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 )));
             }
             let app = open(&cli.store, config).await?;
-            let key = accounts::revoke_key(app.table(), &id)
+            let key = accounts::revoke_key(app.table(), &id, &app.clock.now_string())
                 .await
                 .map_err(api_failure)?;
             print(json!({ "id": key.id, "revoked": true, "revokedAt": key.revoked_at }));

@@ -22,8 +22,11 @@ use tokio::net::TcpListener;
 
 use crate::{failed, open, Failure, StoreArgs};
 
+/// Serve on `host:port`; `config` as read from the environment (public URLs default to
+/// the address listened on).
 pub async fn run(
     store: &StoreArgs,
+    config: Config,
     host: &str,
     port: u16,
     scheduler: bool,
@@ -41,10 +44,10 @@ pub async fn run(
         local.ip().to_string()
     };
     let base = format!("http://{shown_host}:{}", local.port());
-    let config = Config::from_env(&base).map_err(failed)?;
+    let config = config.with_default_url(&base);
     // a runner set up wrong is said at start, not at the first execution
     let settings = match deliver {
-        true => Settings::from_env().map_err(failed)?,
+        true => Settings::from_config(&config.runner).map_err(failed)?,
         false => Settings::with_runner(runtype::delivery::runner::Runner::None),
     };
     let app = Arc::new(open(store, config).await?);
@@ -66,7 +69,7 @@ pub async fn run(
     runtype::log::line(json!({ "level": "info", "msg": "listening", "url": base }));
 
     let connections = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let header_timeout = header_read_timeout();
+    let header_timeout = app.config.header_read_timeout;
     loop {
         // past the limit, new connections wait in the listen queue until one closes
         let Ok(slot) = connections.clone().acquire_owned().await else {
@@ -98,7 +101,7 @@ pub async fn run(
 /// Fire due schedules at the start of every minute, as EventBridge does in the cloud.
 async fn fire_every_minute(app: Arc<App>) {
     loop {
-        let now = runtype::time::now();
+        let now = app.now();
         let into_minute = now.timestamp_millis().rem_euclid(60_000) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute)).await;
         // done before the next minute's pass: claims stop after 50 s
@@ -106,8 +109,7 @@ async fn fire_every_minute(app: Arc<App>) {
             deadline: Some(Instant::now() + Duration::from_secs(50)),
             ..Default::default()
         };
-        let summary =
-            runtype::scheduler::fire_due_with(app.table(), runtype::time::now(), &options).await;
+        let summary = runtype::scheduler::fire_due_with(app.table(), app.now(), &options).await;
         if summary.fired > 0 {
             app.new_executions.notify_one();
         }
@@ -121,15 +123,6 @@ async fn fire_every_minute(app: Arc<App>) {
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 1024;
-/// A client that has not sent its request's headers by then is disconnected
-/// (`RUNTYPE_HEADER_READ_TIMEOUT_MS`, default 10 s).
-fn header_read_timeout() -> Duration {
-    std::env::var("RUNTYPE_HEADER_READ_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|ms| *ms > 0)
-        .map_or(Duration::from_secs(10), Duration::from_millis)
-}
 
 /// The longest a deliverer sleeps between passes: executions written by another process
 /// on the same data file are picked up within this.
@@ -166,22 +159,24 @@ async fn deliver_forever(app: Arc<App>, deliverer: Deliverer) {
 async fn first_account(app: &App, base: &str) {
     match accounts::any_account(app.table()).await {
         Ok(true) => {}
-        Ok(false) => match accounts::create_account(app.table(), "local").await {
-            Ok((account, key)) => {
-                println!(
+        Ok(false) => {
+            match accounts::create_account(app.table(), "local", &app.clock.now_string()).await {
+                Ok((account, key)) => {
+                    println!(
                     "runtype: created account {} and its platform key, shown only now (in this command):",
                     account.id
                 );
-                println!(
-                    "  curl -H 'Authorization: Bearer {}' {base}/v1/products",
-                    key.plaintext
-                );
+                    println!(
+                        "  curl -H 'Authorization: Bearer {}' {base}/v1/products",
+                        key.plaintext
+                    );
+                }
+                Err(e) => eprintln!(
+                    "runtype: could not create the first account: {}",
+                    e.message()
+                ),
             }
-            Err(e) => eprintln!(
-                "runtype: could not create the first account: {}",
-                e.message()
-            ),
-        },
+        }
         Err(e) => eprintln!(
             "runtype: storage is not reachable yet ({}); serving anyway",
             e.message()

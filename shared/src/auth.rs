@@ -62,7 +62,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
         });
     }
     if token.split('.').count() == 3 {
-        let Some(verifier) = &app.config.jwt else {
+        let Some(verifier) = &app.jwt else {
             return Err(unauthorized(
                 "Session tokens are not accepted by this server (no JWT issuer is configured)",
             ));

@@ -7,7 +7,7 @@ use http::HeaderMap;
 
 use crate::auth::{unauthorized, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{KeyHash, Surface, SurfaceItem};
+use crate::model::{KeyHash, Surface, SurfaceItem, SurfaceStatus, SurfaceType};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Window};
 use crate::repo::partition::Partition;
@@ -80,7 +80,7 @@ pub async fn open(
     if key.surface_id != surface_id || key.product_id != product_id {
         return Err(unauthorized("This key belongs to another surface"));
     }
-    if surface.kind != "api" {
+    if surface.kind != SurfaceType::Api {
         return Err(ApiError::not_found("Surface API"));
     }
     if key.kind != surface.key_kind() {
@@ -88,7 +88,7 @@ pub async fn open(
             "This kind of key does not open an api surface",
         ));
     }
-    if surface.status != "active" {
+    if surface.status != SurfaceStatus::Active {
         return Err(ApiError::Forbidden(format!(
             "This surface is {}; it answers calls only when active",
             surface.status

@@ -40,49 +40,6 @@ pub struct JwtConfig {
     pub min_refresh: Duration,
 }
 
-impl JwtConfig {
-    /// From `RUNTYPE_JWT_ISSUER` with `RUNTYPE_JWKS_URL` or `RUNTYPE_JWKS_FILE`, and
-    /// optionally `RUNTYPE_JWT_AUTHORIZED_PARTIES` (comma-separated). `Ok(None)` when no
-    /// issuer is configured (session tokens are then refused).
-    pub fn from_env() -> Result<Option<JwtConfig>, String> {
-        let var = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let Some(issuer) = var("RUNTYPE_JWT_ISSUER") else {
-            return Ok(None);
-        };
-        let source = match (var("RUNTYPE_JWKS_URL"), var("RUNTYPE_JWKS_FILE")) {
-            (Some(url), None) => JwksSource::Url(checked_url(&url)?),
-            (None, Some(file)) => JwksSource::File(file.into()),
-            (Some(_), Some(_)) => {
-                return Err("set RUNTYPE_JWKS_URL or RUNTYPE_JWKS_FILE, not both".into())
-            }
-            (None, None) => return Err(
-                "RUNTYPE_JWT_ISSUER is set but neither RUNTYPE_JWKS_URL nor RUNTYPE_JWKS_FILE is"
-                    .into(),
-            ),
-        };
-        let authorized_parties = var("RUNTYPE_JWT_AUTHORIZED_PARTIES")
-            .map(|v| {
-                v.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Some(JwtConfig {
-            issuer,
-            source,
-            authorized_parties,
-            leeway_secs: 5,
-            min_refresh: Duration::from_secs(60),
-        }))
-    }
-}
-
 /// A JWKS URL must be https, except on a loopback host (a local issuer while developing).
 pub fn checked_url(url: &str) -> Result<String, String> {
     let uri: http::Uri = url

@@ -19,14 +19,15 @@ use crate::router::{self, Route};
 use crate::scheduler::{self, Summary};
 use crate::store::dynamo::DynamoTable;
 use crate::store::RequestCounter;
+use crate::time::Clock;
 
 pub type Error = lambda_runtime::Error;
 
 /// The app from the function's environment: `TABLE_NAME`, the AWS environment, and the
 /// `RUNTYPE_*` settings.
 pub async fn app() -> Result<App, Error> {
-    let table = std::env::var("TABLE_NAME").map_err(|_| "TABLE_NAME is not set")?;
-    let config = Config::from_env("")?;
+    let config = Config::from_env()?;
+    let table = config.table_name.clone().ok_or("TABLE_NAME is not set")?;
     // DynamoDB directly (not `App::open`), so neither the embedded store nor the general
     // credentials chain is linked in or run.
     let requests = RequestCounter::default();
@@ -115,15 +116,6 @@ pub async fn handle(
 /// What a scheduler invocation keeps back from its deadline: no claim starts later.
 const BUDGET_RESERVE_MS: i64 = 10_000;
 
-/// Claims in flight in a scheduler pass (`RUNTYPE_SCHEDULER_CONCURRENCY`, default 16).
-fn scheduler_concurrency() -> usize {
-    std::env::var("RUNTYPE_SCHEDULER_CONCURRENCY")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| (1..=256).contains(n))
-        .unwrap_or(scheduler::CONCURRENCY)
-}
-
 /// The scheduler function: each EventBridge tick runs one pass at the current time. Any
 /// JSON payload is taken (EventBridge Scheduler may send its own input); a scheduled event's
 /// id and time are logged.
@@ -132,9 +124,9 @@ pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
         move |event: LambdaEvent<Value>| async move {
             let tick: Option<EventBridgeEvent<Value>> = serde_json::from_value(event.payload).ok();
             // stop claiming when less than BUDGET_RESERVE of the invocation is left
-            let left_ms = event.context.deadline as i64 - chrono::Utc::now().timestamp_millis();
+            let left_ms = event.context.deadline as i64 - Clock::system().now().timestamp_millis();
             let options = scheduler::Options {
-                concurrency: scheduler_concurrency(),
+                concurrency: app.config.scheduler_concurrency,
                 deadline: Some(
                     std::time::Instant::now()
                         + std::time::Duration::from_millis(
@@ -143,8 +135,7 @@ pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
                 ),
                 ..scheduler::Options::default()
             };
-            let summary: Summary =
-                scheduler::fire_due_with(app.table(), crate::time::now(), &options).await;
+            let summary: Summary = scheduler::fire_due_with(app.table(), app.now(), &options).await;
             crate::log::line(serde_json::json!({
                 "level": "info", "msg": "scheduler pass",
                 "event": tick.as_ref().and_then(|t| t.id.clone()),

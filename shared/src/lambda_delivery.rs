@@ -9,6 +9,7 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 use crate::app::App;
+use crate::config::{RunnerConfig, RunnerKind};
 use crate::delivery::runner::Settings;
 use crate::delivery::{Deliverer, Step};
 use crate::lambda::Error;
@@ -25,8 +26,11 @@ struct RetryQueue {
 }
 
 impl RetryQueue {
-    fn from_env() -> Result<RetryQueue, Error> {
-        let url = std::env::var("RETRY_QUEUE_URL").map_err(|_| "RETRY_QUEUE_URL is not set")?;
+    fn of(config: &crate::config::Config) -> Result<RetryQueue, Error> {
+        let url = config
+            .retry_queue_url
+            .clone()
+            .ok_or("RETRY_QUEUE_URL is not set")?;
         Ok(RetryQueue {
             client: std::sync::OnceLock::new(),
             url,
@@ -70,16 +74,17 @@ impl RetryQueue {
 /// `RUNTYPE_RUNNER_SECRET_ID`, read once per cold start — with the Secrets Manager SDK
 /// client (the default), or from the AWS Parameters and Secrets Lambda Extension when
 /// `RUNTYPE_RUNNER_SECRET_SOURCE=extension` (the function then needs the extension's layer).
-async fn runner_secret() -> Result<Option<String>, Error> {
-    let runner = std::env::var("RUNTYPE_RUNNER").unwrap_or_default();
-    if runner.is_empty() || runner == "none" {
+async fn runner_secret(runner: &RunnerConfig) -> Result<Option<String>, Error> {
+    if runner.kind == RunnerKind::None {
         return Ok(None);
     }
-    let id = std::env::var("RUNTYPE_RUNNER_SECRET_ID")
-        .map_err(|_| "RUNTYPE_RUNNER_SECRET_ID is not set")?;
-    let text = match std::env::var("RUNTYPE_RUNNER_SECRET_SOURCE").as_deref() {
-        Ok("extension") => from_extension(&id).await?,
-        _ => from_secrets_manager(&id).await?,
+    let id = runner
+        .secret_id
+        .clone()
+        .ok_or("RUNTYPE_RUNNER_SECRET_ID is not set")?;
+    let text = match runner.secret_from_extension {
+        true => from_extension(&id).await?,
+        false => from_secrets_manager(&id).await?,
     };
     let secret = text.trim();
     if secret.is_empty() {
@@ -152,14 +157,15 @@ async fn from_secrets_manager(id: &str) -> Result<String, Error> {
 
 /// Serve stream and queue batches for the life of the process.
 pub async fn serve_delivery(app: &App) -> Result<(), Error> {
-    let settings = Settings::from_env_with(runner_secret().await?)?;
+    let runner = &app.config.runner;
+    let settings = Settings::from_config_with(runner, runner_secret(runner).await?)?;
     let deliverer = Deliverer::new(
         app.table_handle(),
         settings,
         app.clock.clone(),
         &app.config.public_url,
     );
-    let queue = RetryQueue::from_env()?;
+    let queue = RetryQueue::of(&app.config)?;
     let (deliverer, queue) = (&deliverer, &queue);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Value>| async move {

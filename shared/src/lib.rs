@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod config;
 pub mod content_hash;
 pub mod cron;
 pub mod delivery;

@@ -1,8 +1,8 @@
 //! Structured log lines (one JSON object per line on stderr). Callers pass only what is safe
-//! to keep: never a header, a body, or a key. `RUNTYPE_LOG_LEVEL` (`debug`, `info`, `warn`,
-//! `error`; default `info`) drops lines below it.
+//! to keep: never a header, a body, or a key. Lines below the configured level
+//! (`Config::log_level`) are dropped.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use serde_json::{json, Value};
 
@@ -16,15 +16,18 @@ fn rank(level: &str) -> u8 {
     }
 }
 
+/// The levels, lowest first.
+pub const LEVELS: &[&str] = &["debug", "info", "warn", "error"];
+
+static THRESHOLD: AtomicU8 = AtomicU8::new(1);
+
 fn threshold() -> u8 {
-    static LEVEL: OnceLock<u8> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        rank(
-            &std::env::var("RUNTYPE_LOG_LEVEL")
-                .unwrap_or_default()
-                .to_lowercase(),
-        )
-    })
+    THRESHOLD.load(Ordering::Relaxed)
+}
+
+/// Drop lines below `level` from now on (set once when the app is built).
+pub fn set_level(level: &str) {
+    THRESHOLD.store(rank(level), Ordering::Relaxed);
 }
 
 pub fn line(fields: Value) {
@@ -37,7 +40,10 @@ pub fn line(fields: Value) {
     }
     let mut v = fields;
     if let Value::Object(map) = &mut v {
-        map.insert("time".into(), json!(crate::time::now_string()));
+        map.insert(
+            "time".into(),
+            json!(crate::time::Clock::system().now_string()),
+        );
     }
     // one write: stderr is unbuffered, and printing the value piece by piece would cost a
     // system call per token (and could interleave with another thread's line)

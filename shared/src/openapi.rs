@@ -5,9 +5,10 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::model::schedule::TRIGGER_TYPES;
-use crate::model::surface::{ENVIRONMENTS as SURFACE_ENVIRONMENTS, STATUSES, TYPES};
-use crate::model::surface_key::ENVIRONMENTS as KEY_ENVIRONMENTS;
+use crate::model::{
+    Environment, ExecutionStatus, Source, SurfaceEnvironment, SurfaceStatus, SurfaceType,
+    TriggerType, Word,
+};
 use crate::router::{routes, Access, Route};
 use crate::rules::{self, capability, item, key, product, schedule, surface, Text};
 
@@ -158,8 +159,8 @@ fn execution() -> Value {
     let id = || nullable(string());
     record(&[
         ("id", string()),
-        ("status", enumeration(crate::model::execution::STATUSES)),
-        ("source", enumeration(crate::model::execution::SOURCES)),
+        ("status", enumeration(ExecutionStatus::NAMES)),
+        ("source", enumeration(Source::NAMES)),
         ("productId", string()),
         ("surfaceId", string()),
         ("itemId", id()),
@@ -169,7 +170,7 @@ fn execution() -> Value {
         ("flowId", id()),
         ("agentId", id()),
         ("keyId", id()),
-        ("environment", enumeration(KEY_ENVIRONMENTS)),
+        ("environment", enumeration(Environment::NAMES)),
         ("inputs", nullable(object())),
         ("messages", any()),
         ("record", nullable(object())),
@@ -281,9 +282,9 @@ fn schemas() -> Value {
         ("id", string()),
         ("productId", string()),
         ("name", string()),
-        ("type", enumeration(TYPES)),
-        ("status", enumeration(STATUSES)),
-        ("environment", enumeration(SURFACE_ENVIRONMENTS)),
+        ("type", enumeration(SurfaceType::NAMES)),
+        ("status", enumeration(SurfaceStatus::NAMES)),
+        ("environment", enumeration(SurfaceEnvironment::NAMES)),
         ("config", nullable(object())),
         ("behavior", nullable(object())),
         ("inbound", nullable(object())),
@@ -328,7 +329,7 @@ fn schemas() -> Value {
             ("rateLimitPerDay", nullable(integer())),
             ("expiresAt", nullable(time())),
             ("isActive", boolean()),
-            ("environment", enumeration(KEY_ENVIRONMENTS)),
+            ("environment", enumeration(Environment::NAMES)),
             ("createdAt", time()),
         ];
         props.extend(extra.iter().cloned());
@@ -347,7 +348,7 @@ fn schemas() -> Value {
         ("productSurfaceId", string()),
         ("flowId", string()),
         ("agentId?", nullable(string())),
-        ("triggerType", enumeration(TRIGGER_TYPES)),
+        ("triggerType", enumeration(TriggerType::NAMES)),
         ("cron?", nullable(string())),
         ("runAt?", nullable(time())),
         ("timezone", string()),
@@ -455,7 +456,7 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
             &[
                 ("flowId", rules::REFERENCE.schema()),
                 ("agentId", nullable(rules::REFERENCE.schema())),
-                ("triggerType", enumeration(TRIGGER_TYPES)),
+                ("triggerType", enumeration(TriggerType::NAMES)),
                 ("runAt", nullable(instant())),
                 ("cron", nullable(cron())),
                 ("timezone", timezone()),
@@ -478,9 +479,9 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
         schema(
             &[
                 ("name", surface::NAME.schema()),
-                ("type", enumeration(TYPES)),
-                ("status", enumeration(STATUSES)),
-                ("environment", enumeration(SURFACE_ENVIRONMENTS)),
+                ("type", enumeration(SurfaceType::NAMES)),
+                ("status", enumeration(SurfaceStatus::NAMES)),
+                ("environment", enumeration(SurfaceEnvironment::NAMES)),
                 ("config", nullable(surface_config())),
                 ("behavior", free()),
                 ("inbound", free()),
@@ -632,7 +633,7 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                 ("rateLimitPerMinute", nullable(rules::RATE.schema())),
                 ("rateLimitPerDay", nullable(rules::RATE.schema())),
                 ("expiresAt", nullable(instant())),
-                ("environment", enumeration(KEY_ENVIRONMENTS)),
+                ("environment", enumeration(Environment::NAMES)),
             ]);
             (Some(body), 201, r("SurfaceKeyCreated"))
         }
@@ -762,9 +763,12 @@ fn operation(function: &str) -> (Option<Value>, u16, Value) {
                     surface::NAME.schema(),
                     record(&[
                         ("name", surface::NAME.schema()),
-                        ("type", enumeration(TYPES)),
-                        ("status?", nullable(enumeration(STATUSES))),
-                        ("environment?", nullable(enumeration(SURFACE_ENVIRONMENTS))),
+                        ("type", enumeration(SurfaceType::NAMES)),
+                        ("status?", nullable(enumeration(SurfaceStatus::NAMES))),
+                        (
+                            "environment?",
+                            nullable(enumeration(SurfaceEnvironment::NAMES)),
+                        ),
                         ("behavior?", free()),
                         ("inbound?", free()),
                         ("outbound?", free()),
@@ -846,8 +850,8 @@ fn query_parameters(function: &str) -> Vec<Value> {
         }
         "list-surfaces" => {
             let mut v = paging();
-            v.push(q("type", enumeration(TYPES)));
-            v.push(q("status", enumeration(STATUSES)));
+            v.push(q("type", enumeration(SurfaceType::NAMES)));
+            v.push(q("status", enumeration(SurfaceStatus::NAMES)));
             v
         }
         "list-all-schedules" => {
@@ -866,8 +870,8 @@ fn query_parameters(function: &str) -> Vec<Value> {
         "list-executions" => {
             let mut v = paging();
             v.push(q("surfaceId", string()));
-            v.push(q("status", enumeration(crate::model::execution::STATUSES)));
-            v.push(q("source", enumeration(crate::model::execution::SOURCES)));
+            v.push(q("status", enumeration(ExecutionStatus::NAMES)));
+            v.push(q("source", enumeration(Source::NAMES)));
             v
         }
         _ => vec![],

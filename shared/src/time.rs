@@ -2,16 +2,8 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-pub fn now() -> DateTime<Utc> {
-    Utc::now()
-}
-
 pub fn format(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub fn now_string() -> String {
-    format(now())
 }
 
 /// Parse an RFC 3339 instant with any offset; answers it in UTC.
@@ -36,14 +28,20 @@ impl Clock {
         Clock(Some(std::sync::Arc::new(t.timestamp_millis().into())))
     }
 
+    /// The one source of "now" in the project.
     pub fn now(&self) -> DateTime<Utc> {
         match &self.0 {
-            None => now(),
+            None => Utc::now(),
             Some(ms) => {
                 DateTime::from_timestamp_millis(ms.load(std::sync::atomic::Ordering::SeqCst))
-                    .unwrap_or_else(now)
+                    .unwrap_or_else(Utc::now)
             }
         }
+    }
+
+    /// `now` as the API writes instants.
+    pub fn now_string(&self) -> String {
+        format(self.now())
     }
 
     /// Move a fixed clock to `t` (a system clock ignores this).

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult, Detail};
+use crate::model::Word;
 pub use crate::rules::{Int, Json, Text};
 
 /// A field of a partial update: absent, explicitly `null`, or a value.
@@ -317,6 +318,21 @@ impl<'a> Fields<'a> {
         })
     }
 
+    /// One of the words of `W` (`one_of` its names), as its variant.
+    pub fn word<W: Word>(&mut self, name: &str) -> Patch<W> {
+        match self.one_of(name, W::NAMES) {
+            Patch::Value(s) => W::parse(&s).map_or(Patch::Absent, Patch::Value),
+            Patch::Null => Patch::Null,
+            Patch::Absent => Patch::Absent,
+        }
+    }
+
+    /// Like `word`, but missing or null is `MISSING_REQUIRED_FIELD` (suggesting the words).
+    pub fn required_word<W: Word>(&mut self, name: &str) -> Option<W> {
+        self.required_one_of(name, W::NAMES)
+            .and_then(|s| W::parse(&s))
+    }
+
     /// Everything checked so far was fine.
     pub fn finish(self) -> ApiResult<()> {
         finish(self.errors)
@@ -406,6 +422,16 @@ pub fn query_enum<'q>(
         ));
     }
     Some(v)
+}
+
+/// Query parameter `name` as a word of `W` (absent or empty: none; anything else is an
+/// `INVALID_ENUM` detail).
+pub fn query_word<W: Word>(
+    query: &[(String, String)],
+    name: &str,
+    errors: &mut Vec<Detail>,
+) -> Option<W> {
+    query_enum(query, name, W::NAMES, errors).and_then(W::parse)
 }
 
 pub fn query_param<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {

@@ -12,15 +12,13 @@ use super::{Call, Reply};
 use crate::app::App;
 use crate::content_hash::{hash, without_nulls};
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
-use crate::model::{Product, Surface};
+use crate::model::{
+    Product, Provenance, Surface, SurfaceEnvironment, SurfaceStatus, SurfaceType, Word,
+};
 use crate::repo::as_code::{self, Named};
 use crate::repo::{products, Retry};
 use crate::rules::{self, product, surface, Text};
 use crate::validate::{query_param, Fields, Patch};
-
-/// Provenance of writes made here.
-const ENSURE: &str = "ensure";
 
 /// The protocol fields of an ensure request.
 struct Ensure {
@@ -115,12 +113,12 @@ trait Converged: Named + 'static {
     /// The answer's field for the record's id.
     const ID_FIELD: &'static str;
     fn definition(&self) -> Value;
-    fn source(&self) -> &str;
+    fn source(&self) -> Provenance;
     fn modified_at(&self) -> &str;
     /// Give the record the definition `d` (one its kind's `definition` answers).
     fn apply(&mut self, d: &Value);
     /// A new record of `owner` in `scope` with the definition `d`.
-    fn fresh(scope: &str, owner: &str, d: &Value) -> Self;
+    fn fresh(scope: &str, owner: &str, d: &Value, now: &str) -> Self;
     /// 400 when `d` would change what cannot change.
     fn admits(&self, _d: &Value) -> ApiResult<()> {
         Ok(())
@@ -192,7 +190,7 @@ fn remote_changed(current: Option<String>) -> ApiError {
 /// 409 `external_modification` unless the request overwrites or the last write came from
 /// an ensure.
 fn conflict<T: Converged>(req: &Ensure, remote: &T) -> ApiResult<()> {
-    if req.overwrite || remote.source() == ENSURE {
+    if req.overwrite || remote.source() == Provenance::Ensure {
         return Ok(());
     }
     let mut fields = Map::new();
@@ -308,7 +306,7 @@ async fn ensure<T: Converged>(
         match decide(&req, found.as_ref())? {
             Decision::Answer(v) => return Ok(Reply::ok(v)),
             Decision::Create(desired) => {
-                let r = T::fresh(scope, owner, desired);
+                let r = T::fresh(scope, owner, desired, &app.clock.now_string());
                 match as_code::create(table, &r, claim, &app.config.limits).await? {
                     Ok(()) => return Ok(Reply::ok(outcome("created", hash(&r.definition()), &r))),
                     Err(lost) => retry.after(lost).await?,
@@ -319,23 +317,30 @@ async fn ensure<T: Converged>(
                     .as_ref()
                     .map(|r| r.id().to_string())
                     .unwrap_or_default();
-                let r = as_code::update(table, owner, scope, &id, |r: &mut T| {
-                    // the checks again, on the record rewritten, under its version
-                    r.admits(desired)?;
-                    let current = hash(&r.definition());
-                    if req
-                        .expected_remote_hash
-                        .as_ref()
-                        .is_some_and(|e| *e != current)
-                    {
-                        return Err(remote_changed(Some(current)));
-                    }
-                    if current != hash(desired) {
-                        conflict(&req, r)?;
-                    }
-                    r.apply(desired);
-                    Ok(())
-                })
+                let r = as_code::update(
+                    table,
+                    owner,
+                    scope,
+                    &id,
+                    &app.clock.now_string(),
+                    |r: &mut T| {
+                        // the checks again, on the record rewritten, under its version
+                        r.admits(desired)?;
+                        let current = hash(&r.definition());
+                        if req
+                            .expected_remote_hash
+                            .as_ref()
+                            .is_some_and(|e| *e != current)
+                        {
+                            return Err(remote_changed(Some(current)));
+                        }
+                        if current != hash(desired) {
+                            conflict(&req, r)?;
+                        }
+                        r.apply(desired);
+                        Ok(())
+                    },
+                )
                 .await?;
                 return Ok(Reply::ok(outcome("updated", hash(&r.definition()), &r)));
             }
@@ -400,8 +405,8 @@ impl Converged for Product {
     fn definition(&self) -> Value {
         Product::definition(self)
     }
-    fn source(&self) -> &str {
-        &self.last_modified_source
+    fn source(&self) -> Provenance {
+        self.last_modified_source
     }
     fn modified_at(&self) -> &str {
         &self.updated_at
@@ -412,15 +417,14 @@ impl Converged for Product {
         self.description = text("description");
         self.icon = text("icon");
         self.spec = d["spec"].as_object().cloned().unwrap_or_default();
-        self.last_modified_source = ENSURE.into();
+        self.last_modified_source = Provenance::Ensure;
     }
-    fn fresh(_owner_scope: &str, owner: &str, d: &Value) -> Product {
-        let now = crate::time::now_string();
+    fn fresh(_owner_scope: &str, owner: &str, d: &Value, now: &str) -> Product {
         let mut p = Product {
             id: crate::ids::new_id("prod"),
             owner: owner.to_string(),
-            created_at: now.clone(),
-            updated_at: now,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
             ..Product::default()
         };
         p.apply(d);
@@ -443,14 +447,14 @@ pub async fn pull_product(app: &App, call: Call) -> ApiResult<Reply> {
 
 fn surface_definition(f: &mut Fields) -> Value {
     let name = f.required_text("name", surface::NAME);
-    let kind = f.required_one_of("type", TYPES);
-    let status = f.one_of("status", STATUSES).value();
-    let environment = f.one_of("environment", ENVIRONMENTS).value();
+    let kind = f.required_word::<SurfaceType>("type");
+    let status = f.word("status").value();
+    let environment = f.word("environment").value();
     let s = Surface {
         name: name.unwrap_or_default(),
         kind: kind.unwrap_or_default(),
-        status: status.unwrap_or_else(|| "active".into()),
-        environment: environment.unwrap_or_else(|| "development".into()),
+        status: status.unwrap_or(SurfaceStatus::Active),
+        environment: environment.unwrap_or(SurfaceEnvironment::Development),
         behavior: free_object(f, "behavior"),
         inbound: free_object(f, "inbound"),
         outbound: free_object(f, "outbound"),
@@ -464,33 +468,32 @@ impl Converged for Surface {
     fn definition(&self) -> Value {
         Surface::definition(self)
     }
-    fn source(&self) -> &str {
-        &self.last_modified_source
+    fn source(&self) -> Provenance {
+        self.last_modified_source
     }
     fn modified_at(&self) -> &str {
         &self.updated_at
     }
     /// Its type never changes here (`admits`).
     fn apply(&mut self, d: &Value) {
-        let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();
+        let text = |k: &str| d[k].as_str().unwrap_or_default();
         let object = |k: &str| d[k].as_object().cloned();
-        self.name = text("name");
-        self.status = text("status");
-        self.environment = text("environment");
+        self.name = text("name").to_string();
+        self.status = Word::parse(text("status")).unwrap_or_default();
+        self.environment = Word::parse(text("environment")).unwrap_or_default();
         self.behavior = object("behavior");
         self.inbound = object("inbound");
         self.outbound = object("outbound");
-        self.last_modified_source = ENSURE.into();
+        self.last_modified_source = Provenance::Ensure;
     }
-    fn fresh(product_id: &str, owner: &str, d: &Value) -> Surface {
-        let now = crate::time::now_string();
+    fn fresh(product_id: &str, owner: &str, d: &Value, now: &str) -> Surface {
         let mut s = Surface {
             id: crate::ids::new_id("surf"),
             product_id: product_id.to_string(),
             owner: owner.to_string(),
-            kind: d["type"].as_str().unwrap_or_default().to_string(),
-            created_at: now.clone(),
-            updated_at: now,
+            kind: Word::parse(d["type"].as_str().unwrap_or_default()).unwrap_or_default(),
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
             ..Surface::default()
         };
         s.apply(d);

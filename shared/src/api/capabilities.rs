@@ -39,7 +39,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let enabled = f.not_null("enabled", p).unwrap_or(true);
     f.finish()?;
 
-    let now = crate::time::now_string();
+    let now = app.clock.now_string();
     let draft = Capability {
         id: crate::ids::new_id("cap"),
         product_id: product_id.to_string(),
@@ -89,31 +89,38 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     );
     f.finish()?;
 
-    let cap = capabilities::update(app.table(), call.owner(), product_id, id, |c| {
-        let mut errors = Vec::new();
-        for (field, sent, current) in [
-            ("flowId", &flow_id, &c.flow_id),
-            ("agentId", &agent_id, &c.agent_id),
-        ] {
-            if changes(sent, current) {
-                errors.push(Detail::new(
-                    field,
-                    "IMMUTABLE_FIELD",
-                    format!("{field} cannot be changed; create a new capability instead"),
-                ));
+    let cap = capabilities::update(
+        app.table(),
+        call.owner(),
+        product_id,
+        id,
+        &app.clock.now_string(),
+        |c| {
+            let mut errors = Vec::new();
+            for (field, sent, current) in [
+                ("flowId", &flow_id, &c.flow_id),
+                ("agentId", &agent_id, &c.agent_id),
+            ] {
+                if changes(sent, current) {
+                    errors.push(Detail::new(
+                        field,
+                        "IMMUTABLE_FIELD",
+                        format!("{field} cannot be changed; create a new capability instead"),
+                    ));
+                }
             }
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        name.assign(&mut c.capability_name);
-        description.assign(&mut c.capability_description);
-        if let Some(s) = &schema {
-            c.parameters_schema = s.clone().filter(|v| !v.is_null());
-        }
-        enabled.assign(&mut c.enabled);
-        Ok(())
-    })
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            name.assign(&mut c.capability_name);
+            description.assign(&mut c.capability_description);
+            if let Some(s) = &schema {
+                c.parameters_schema = s.clone().filter(|v| !v.is_null());
+            }
+            enabled.assign(&mut c.enabled);
+            Ok(())
+        },
+    )
     .await?;
     Ok(Reply::ok(cap.to_json()))
 }
@@ -130,6 +137,6 @@ fn changes(sent: &Patch<String>, current: &Option<String>) -> bool {
 pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let id = call.id("capabilityId", "cap", "Capability")?;
-    capabilities::delete(app.table(), call.owner(), product_id, id).await?;
+    capabilities::delete(app.table(), call.owner(), product_id, id, app.now()).await?;
     Ok(Reply::deleted())
 }

@@ -3,10 +3,9 @@
 use super::{Call, Reply};
 use crate::app::App;
 use crate::error::ApiResult;
-use crate::model::execution::{SOURCES, STATUSES};
 use crate::repo::executions::{self, Filter};
 use crate::repo::listing::Paging;
-use crate::validate::{self, query_enum, query_param};
+use crate::validate::{self, query_param, query_word};
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
@@ -14,8 +13,8 @@ pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
     let mut errors = Vec::new();
     let filter = Filter {
         surface_id: query_param(&call.query, "surfaceId").filter(|v| !v.is_empty()),
-        status: query_enum(&call.query, "status", STATUSES, &mut errors),
-        source: query_enum(&call.query, "source", SOURCES, &mut errors),
+        status: query_word(&call.query, "status", &mut errors),
+        source: query_word(&call.query, "source", &mut errors),
     };
     validate::finish(errors)?;
     let (table, owner, base) = (app.table(), call.owner(), &call.public_url);

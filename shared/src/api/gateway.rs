@@ -120,25 +120,11 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
     let now = app.now();
     let cap = capability(g, item);
     let execution = Execution {
-        id: crate::ids::new_id("exec"),
-        status: "queued".into(),
-        source: "surface".into(),
-        product_id: g.surface.product_id.clone(),
-        surface_id: g.surface.id.clone(),
-        item_id: Some(item.id.clone()),
-        capability_id: Some(item.capability_id.clone()),
-        flow_id: cap.and_then(|c| c.flow_id.clone()),
-        agent_id: cap.and_then(|c| c.agent_id.clone()),
-        key_id: Some(g.key.key_id.clone()),
-        environment: g.key.environment.clone(),
         inputs: body.inputs,
         messages: body.messages,
         record: body.record,
-        created_at: crate::time::format(now),
-        owner: g.key.owner.clone(),
         metadata: body.metadata,
-        trigger: "gateway".into(),
-        ..Execution::default()
+        ..Execution::for_gateway(&g.key, item, cap, &crate::time::format(now))
     };
     // admitted or not, in one step: the windows, then (only if they all fit) the execution
     // and the key's usage count

@@ -90,7 +90,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         ));
     }
 
-    let now = crate::time::now_string();
+    let now = app.clock.now_string();
     let draft = SurfaceItem {
         id: crate::ids::new_id("surfitem"),
         surface_id: surface_id.to_string(),
@@ -142,6 +142,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         product_id,
         surface_id,
         id,
+        &app.clock.now_string(),
         |it| {
             let changed = match &capability_id {
                 Patch::Absent => false,
@@ -177,6 +178,14 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let surface_id = call.id("surfaceId", "surf", "Surface")?;
     let id = call.id("itemId", "surfitem", "Surface item")?;
-    items::delete(app.table(), call.owner(), product_id, surface_id, id).await?;
+    items::delete(
+        app.table(),
+        call.owner(),
+        product_id,
+        surface_id,
+        id,
+        app.now(),
+    )
+    .await?;
     Ok(Reply::deleted())
 }

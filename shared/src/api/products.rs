@@ -31,7 +31,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let spec = free_object(&mut f, "spec").unwrap_or_default();
     f.finish()?;
 
-    let now = crate::time::now_string();
+    let now = app.clock.now_string();
     let product = Product {
         id: crate::ids::new_id("prod"),
         owner: call.owner().to_string(),
@@ -43,7 +43,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         created_at: now.clone(),
         updated_at: now,
         capability_seq: 0,
-        last_modified_source: crate::model::from_api(),
+        last_modified_source: crate::model::Provenance::Api,
     };
     products::create(app.table(), &product, &app.config.limits).await?;
     let mut body = product.to_json();
@@ -64,15 +64,21 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let spec = f.object("spec", rules::FREE_JSON);
     f.finish()?;
 
-    let product = products::update(app.table(), call.owner(), id, |p| {
-        name.assign(&mut p.name);
-        description.assign(&mut p.description);
-        icon.assign(&mut p.icon);
-        merge_free(&mut p.canvas, &canvas);
-        merge_free(&mut p.spec, &spec);
-        p.last_modified_source = crate::model::from_api();
-        validate_merged(p)
-    })
+    let product = products::update(
+        app.table(),
+        call.owner(),
+        id,
+        &app.clock.now_string(),
+        |p| {
+            name.assign(&mut p.name);
+            description.assign(&mut p.description);
+            icon.assign(&mut p.icon);
+            merge_free(&mut p.canvas, &canvas);
+            merge_free(&mut p.spec, &spec);
+            p.last_modified_source = crate::model::Provenance::Api;
+            validate_merged(p)
+        },
+    )
     .await?;
     Ok(Reply::ok(product.to_json()))
 }

@@ -1,13 +1,14 @@
 //! /v1/products/:id/surfaces/:surfaceId/schedules[/:scheduleId[/pause|/resume|/run-now]]
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
 use super::{Call, Reply};
 use crate::app::App;
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::model::schedule::TRIGGER_TYPES;
 use crate::model::Schedule;
+use crate::model::TriggerType;
 use crate::repo::listing::Paging;
 use crate::repo::schedules::{self, next_fire, RECENT_RUNS};
 use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
@@ -195,7 +196,7 @@ fn execution_options(f: &mut Fields) -> Patch<Map<String, Value>> {
 }
 
 /// `runAt`: an RFC 3339 instant in the future.
-fn run_at(f: &mut Fields) -> Patch<String> {
+fn run_at(f: &mut Fields, now: DateTime<Utc>) -> Patch<String> {
     match f.text("runAt", rules::INSTANT) {
         Patch::Value(raw) => match crate::time::parse(&raw) {
             None => {
@@ -209,7 +210,7 @@ fn run_at(f: &mut Fields) -> Patch<String> {
                 );
                 Patch::Absent
             }
-            Some(t) if t <= crate::time::now() => {
+            Some(t) if t <= now => {
                 f.fail("runAt", "OUT_OF_RANGE", "runAt must be in the future");
                 Patch::Absent
             }
@@ -257,7 +258,7 @@ struct Body {
     name: Patch<String>,
     flow_id: Patch<String>,
     agent_id: Patch<String>,
-    trigger_type: Patch<String>,
+    trigger_type: Patch<TriggerType>,
     cron: Patch<String>,
     run_at: Patch<String>,
     timezone: Patch<String>,
@@ -270,14 +271,15 @@ struct Body {
     messages: Patch<Value>,
 }
 
-fn body(f: &mut Fields) -> Body {
+/// The body's fields; `now` decides whether `runAt` is in the future.
+fn body(f: &mut Fields, now: DateTime<Utc>) -> Body {
     Body {
         name: f.text("name", rules::LABEL),
         flow_id: f.text("flowId", rules::REFERENCE),
         agent_id: f.text("agentId", rules::REFERENCE),
-        trigger_type: f.one_of("triggerType", TRIGGER_TYPES),
+        trigger_type: f.word("triggerType"),
         cron: cron_field(f),
-        run_at: run_at(f),
+        run_at: run_at(f, now),
         timezone: timezone(f),
         enabled: f.boolean("enabled"),
         record_ids: record_ids(f),
@@ -294,13 +296,13 @@ fn missing(path: &str, msg: &str) -> Detail {
 }
 
 /// What a trigger lacks: `runAt` for a one-time schedule, `cron` for a recurring one.
-fn trigger_lacks(trigger: Option<&str>, run_at: bool, cron: bool) -> Option<Detail> {
+fn trigger_lacks(trigger: Option<TriggerType>, run_at: bool, cron: bool) -> Option<Detail> {
     match trigger {
-        Some("one_time") if !run_at => Some(missing(
+        Some(TriggerType::OneTime) if !run_at => Some(missing(
             "runAt",
             "runAt is required for a one_time schedule",
         )),
-        Some("recurring") if !cron => {
+        Some(TriggerType::Recurring) if !cron => {
             Some(missing("cron", "cron is required for a recurring schedule"))
         }
         _ => None,
@@ -310,7 +312,7 @@ fn trigger_lacks(trigger: Option<&str>, run_at: bool, cron: bool) -> Option<Deta
 /// What decides when a schedule fires: a change computes `nextRunAt` again.
 fn timing(s: &Schedule) -> impl PartialEq {
     (
-        s.trigger_type.clone(),
+        s.trigger_type,
         s.cron.clone(),
         s.run_at.clone(),
         s.timezone.clone(),
@@ -322,7 +324,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let raw = call.json()?;
     let mut f = Fields::new(&raw);
-    let b = body(&mut f);
+    let b = body(&mut f, app.now());
     let bad = |f: &Fields, name: &str| f.errors.iter().any(|d| d.path == name);
     if b.flow_id.is_absent() && !bad(&f, "flowId") || matches!(b.flow_id, Patch::Null) {
         f.push(missing("flowId", "flowId is required"));
@@ -336,14 +338,14 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     }
     let run_at = matches!(b.run_at, Patch::Value(_)) || bad(&f, "runAt");
     let cron = matches!(b.cron, Patch::Value(_)) || bad(&f, "cron");
-    if let Some(d) = trigger_lacks(trigger.as_deref(), run_at, cron) {
+    if let Some(d) = trigger_lacks(trigger, run_at, cron) {
         f.push(d);
     }
     let p = b.enabled.clone();
     let enabled = f.not_null("enabled", p).unwrap_or(true);
     f.finish()?;
 
-    let now = crate::time::now();
+    let now = app.now();
     let mut schedule = Schedule {
         id: crate::ids::new_id("sched"),
         product_id: at.product.to_string(),
@@ -380,7 +382,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let id = schedule_id(&call)?;
     let raw = call.json()?;
     let mut f = Fields::new(&raw);
-    let b = body(&mut f);
+    let b = body(&mut f, app.now());
     for (name, null) in [
         ("flowId", matches!(b.flow_id, Patch::Null)),
         ("triggerType", matches!(b.trigger_type, Patch::Null)),
@@ -393,33 +395,43 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     }
     f.finish()?;
 
-    let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, |s| {
-        let before = timing(s);
-        b.name.clone().nullable().assign(&mut s.name);
-        b.flow_id.clone().value().assign(&mut s.flow_id);
-        b.agent_id.clone().nullable().assign(&mut s.agent_id);
-        b.trigger_type.clone().value().assign(&mut s.trigger_type);
-        b.cron.clone().nullable().assign(&mut s.cron);
-        b.run_at.clone().nullable().assign(&mut s.run_at);
-        b.timezone.clone().value().assign(&mut s.timezone);
-        b.enabled.clone().value().assign(&mut s.enabled);
-        b.record_ids.clone().nullable().assign(&mut s.record_ids);
-        b.record_type.clone().nullable().assign(&mut s.record_type);
-        b.record_filter
-            .clone()
-            .nullable()
-            .assign(&mut s.record_filter);
-        if let Some(v) = b.execution_options.clone().nullable() {
-            s.execution_options = v.unwrap_or_default();
-        }
-        b.inputs.clone().nullable().assign(&mut s.inputs);
-        b.messages.clone().nullable().assign(&mut s.messages);
-        let lacks = trigger_lacks(Some(&s.trigger_type), s.run_at.is_some(), s.cron.is_some());
-        if let Some(d) = lacks {
-            return Err(ApiError::Validation(vec![d]));
-        }
-        Ok(before != timing(s))
-    })
+    let schedule = schedules::update(
+        app.table(),
+        call.owner(),
+        at.product,
+        at.surface,
+        id,
+        &app.clock.now_string(),
+        |s| {
+            let before = timing(s);
+            b.name.clone().nullable().assign(&mut s.name);
+            b.flow_id.clone().value().assign(&mut s.flow_id);
+            b.agent_id.clone().nullable().assign(&mut s.agent_id);
+            if let Some(t) = b.trigger_type.clone().value() {
+                s.trigger_type = t;
+            }
+            b.cron.clone().nullable().assign(&mut s.cron);
+            b.run_at.clone().nullable().assign(&mut s.run_at);
+            b.timezone.clone().value().assign(&mut s.timezone);
+            b.enabled.clone().value().assign(&mut s.enabled);
+            b.record_ids.clone().nullable().assign(&mut s.record_ids);
+            b.record_type.clone().nullable().assign(&mut s.record_type);
+            b.record_filter
+                .clone()
+                .nullable()
+                .assign(&mut s.record_filter);
+            if let Some(v) = b.execution_options.clone().nullable() {
+                s.execution_options = v.unwrap_or_default();
+            }
+            b.inputs.clone().nullable().assign(&mut s.inputs);
+            b.messages.clone().nullable().assign(&mut s.messages);
+            let lacks = trigger_lacks(Some(s.trigger_type), s.run_at.is_some(), s.cron.is_some());
+            if let Some(d) = lacks {
+                return Err(ApiError::Validation(vec![d]));
+            }
+            Ok(before != timing(s))
+        },
+    )
     .await?;
     Ok(Reply::ok(schedule.to_json()))
 }
@@ -458,9 +470,9 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
 async fn set_enabled(app: &App, call: Call, enabled: bool) -> ApiResult<Reply> {
     let at = ids(&call)?;
     let id = schedule_id(&call)?;
-    let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, |s| {
-        if enabled && s.trigger_type == "one_time" {
-            let passed = s.run_at.as_deref().and_then(crate::time::parse).is_none_or(|t| t <= crate::time::now());
+    let schedule = schedules::update(app.table(), call.owner(), at.product, at.surface, id, &app.clock.now_string(), |s| {
+        if enabled && s.trigger_type == TriggerType::OneTime {
+            let passed = s.run_at.as_deref().and_then(crate::time::parse).is_none_or(|t| t <= app.now());
             if passed {
                 return Err(ApiError::invalid(
                     "runAt",

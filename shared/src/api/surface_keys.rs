@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::{Call, Reply};
 use crate::app::App;
 use crate::error::{ApiResult, Detail};
-use crate::model::surface_key::ENVIRONMENTS;
+use crate::model::Environment;
 use crate::repo::surface_keys::{self, NewKey};
 use crate::rules::{self, key::MAX_SCOPES};
 use crate::validate::{Fields, Patch};
@@ -86,10 +86,8 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let per_minute = f.integer("rateLimitPerMinute", rules::RATE).value();
     let per_day = f.integer("rateLimitPerDay", rules::RATE).value();
     let expires_at = expires_at(&mut f, app.now());
-    let p = f.one_of("environment", ENVIRONMENTS);
-    let environment = f
-        .not_null("environment", p)
-        .unwrap_or_else(|| "test".into());
+    let p = f.word("environment");
+    let environment = f.not_null("environment", p).unwrap_or(Environment::Test);
     f.finish()?;
 
     let new = NewKey {
@@ -99,6 +97,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         rate_limit_per_day: per_day,
         expires_at,
         environment,
+        created_at: app.clock.now_string(),
     };
     let (key, plaintext) = surface_keys::create(
         app.table(),

@@ -5,8 +5,8 @@ use serde_json::{Map, Value};
 use super::{Call, Reply};
 use crate::app::App;
 use crate::error::{ApiResult, Detail};
-use crate::model::surface::{ENVIRONMENTS, STATUSES, TYPES};
 use crate::model::Surface;
+use crate::model::{Provenance, SurfaceEnvironment, SurfaceStatus, SurfaceType};
 use crate::repo::listing::Paging;
 use crate::repo::partition::Partition;
 use crate::repo::surfaces;
@@ -34,20 +34,20 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let body = call.json()?;
     let mut f = Fields::new(&body);
     let name = f.required_text("name", surface::NAME);
-    let kind = f.required_one_of("type", TYPES);
-    let p = f.one_of("status", STATUSES);
-    let status = f.not_null("status", p).unwrap_or_else(|| "active".into());
-    let p = f.one_of("environment", ENVIRONMENTS);
+    let kind = f.required_word::<SurfaceType>("type");
+    let p = f.word("status");
+    let status = f.not_null("status", p).unwrap_or(SurfaceStatus::Active);
+    let p = f.word("environment");
     let environment = f
         .not_null("environment", p)
-        .unwrap_or_else(|| "development".into());
+        .unwrap_or(SurfaceEnvironment::Development);
     let config = config(&mut f).value();
     let behavior = f.object("behavior", rules::FREE_JSON).value();
     let inbound = f.object("inbound", rules::FREE_JSON).value();
     let outbound = f.object("outbound", rules::FREE_JSON).value();
     f.finish()?;
 
-    let now = crate::time::now_string();
+    let now = app.clock.now_string();
     let surface = Surface {
         id: crate::ids::new_id("surf"),
         product_id: product_id.to_string(),
@@ -62,7 +62,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
         outbound,
         created_at: now.clone(),
         updated_at: now,
-        last_modified_source: crate::model::from_api(),
+        last_modified_source: Provenance::Api,
     };
     surfaces::create(app.table(), &surface, &app.config.limits).await?;
     let mut body = surface.to_json(&call.public_url);
@@ -78,11 +78,11 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let mut f = Fields::new(&body);
     let p = f.text("name", surface::NAME);
     let name = f.not_null("name", p);
-    let p = f.one_of("type", TYPES);
+    let p = f.word::<SurfaceType>("type");
     let kind = f.not_null("type", p);
-    let p = f.one_of("status", STATUSES);
+    let p = f.word::<SurfaceStatus>("status");
     let status = f.not_null("status", p);
-    let p = f.one_of("environment", ENVIRONMENTS);
+    let p = f.word::<SurfaceEnvironment>("environment");
     let environment = f.not_null("environment", p);
     let config = config(&mut f).nullable();
     let behavior = f.object("behavior", rules::FREE_JSON);
@@ -90,42 +90,49 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
     let outbound = f.object("outbound", rules::FREE_JSON).nullable();
     f.finish()?;
 
-    let surface = surfaces::update(app.table(), call.owner(), product_id, id, |s| {
-        if let Some(k) = &kind {
-            if *k != s.kind {
-                return validate::finish(vec![Detail::new(
-                    "type",
-                    "IMMUTABLE_FIELD",
-                    format!(
-                        "type cannot change (this surface is \"{}\"); create a new surface",
-                        s.kind
-                    ),
-                )]);
+    let surface = surfaces::update(
+        app.table(),
+        call.owner(),
+        product_id,
+        id,
+        &app.clock.now_string(),
+        |s| {
+            if let Some(k) = &kind {
+                if *k != s.kind {
+                    return validate::finish(vec![Detail::new(
+                        "type",
+                        "IMMUTABLE_FIELD",
+                        format!(
+                            "type cannot change (this surface is \"{}\"); create a new surface",
+                            s.kind
+                        ),
+                    )]);
+                }
             }
-        }
-        name.assign(&mut s.name);
-        status.assign(&mut s.status);
-        environment.assign(&mut s.environment);
-        config.assign(&mut s.config);
-        match &behavior {
-            Patch::Absent => {}
-            Patch::Null => s.behavior = None,
-            Patch::Value(patch) => {
-                let merged = s.behavior.get_or_insert_with(Map::new);
-                for (k, v) in patch {
-                    if v.is_null() {
-                        merged.remove(k);
-                    } else {
-                        merged.insert(k.clone(), v.clone());
+            name.assign(&mut s.name);
+            status.assign(&mut s.status);
+            environment.assign(&mut s.environment);
+            config.assign(&mut s.config);
+            match &behavior {
+                Patch::Absent => {}
+                Patch::Null => s.behavior = None,
+                Patch::Value(patch) => {
+                    let merged = s.behavior.get_or_insert_with(Map::new);
+                    for (k, v) in patch {
+                        if v.is_null() {
+                            merged.remove(k);
+                        } else {
+                            merged.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
-        }
-        inbound.assign(&mut s.inbound);
-        outbound.assign(&mut s.outbound);
-        s.last_modified_source = crate::model::from_api();
-        Ok(())
-    })
+            inbound.assign(&mut s.inbound);
+            outbound.assign(&mut s.outbound);
+            s.last_modified_source = Provenance::Api;
+            Ok(())
+        },
+    )
     .await?;
     Ok(Reply::ok(surface.to_json(&call.public_url)))
 }
@@ -142,8 +149,8 @@ pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let paging = Paging::of(&call.query)?;
     let mut errors = Vec::new();
-    let kind = validate::query_enum(&call.query, "type", TYPES, &mut errors);
-    let status = validate::query_enum(&call.query, "status", STATUSES, &mut errors);
+    let kind = validate::query_word::<SurfaceType>(&call.query, "type", &mut errors);
+    let status = validate::query_word::<SurfaceStatus>(&call.query, "status", &mut errors);
     validate::finish(errors)?;
     let (table, owner, base) = (app.table(), call.owner(), &call.public_url);
     let page = surfaces::list(table, owner, product_id, paging, kind, status, base).await?;

@@ -142,7 +142,7 @@ impl Deliverer {
         }
         let now = self.clock.now();
         // a clock set ahead (`--now`) does not expire anything early
-        let purge_at = now.min(crate::time::now());
+        let purge_at = now.min(crate::time::Clock::system().now());
         self.table.purge_expired(purge_at.timestamp()).await?;
         let wave = self.settings.concurrency.div_ceil(2).max(1);
         let mut seen = HashSet::new();
@@ -391,14 +391,9 @@ impl Deliverer {
     /// Write what the answer means onto `e`.
     fn conclude(&self, e: &mut Execution, answer: Answer) -> Step {
         let now = self.clock.now();
-        let now_s = crate::time::format(now);
-        e.delivery.lease_until = None;
         match answer {
             Answer::Done(result) => {
-                e.status = "completed".into();
-                e.result = Some(result);
-                e.error = None;
-                e.completed_at = Some(now_s);
+                e.complete(result, now);
                 Step::Completed
             }
             Answer::Retry { error, after } if e.attempts < self.settings.max_attempts => {
@@ -407,21 +402,11 @@ impl Deliverer {
                     None => backoff(e.attempts),
                 };
                 let at = now + chrono::Duration::milliseconds(wait.as_millis() as i64);
-                e.status = "queued".into();
-                e.error = Some(error);
-                e.delivery.next_attempt_at = Some(crate::time::format(at));
+                e.retry_at(error, at);
                 Step::Retrying(at)
             }
             Answer::Retry { error, .. } | Answer::Fail(error) => {
-                if let Some(ids) = &e.record_ids {
-                    // records never settled count as failed
-                    let rest = e.delivery.unsettled(ids.len());
-                    e.delivery.records_failed.extend(rest);
-                    e.delivery.records_failed.sort_unstable();
-                }
-                e.status = "failed".into();
-                e.error = Some(error);
-                e.completed_at = Some(now_s);
+                e.fail(error, now);
                 Step::Failed
             }
         }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use super::webhook::{self, Secret};
+use crate::config::{RunnerConfig, RunnerKind};
 use crate::model::Execution;
 use crate::outbound::{HttpClient, Reply};
 
@@ -35,74 +36,47 @@ impl std::fmt::Debug for Token {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub runner: Runner,
-    /// Attempts before an execution fails (`RUNTYPE_RUNNER_MAX_ATTEMPTS`, default 8).
+    /// Attempts before an execution fails.
     pub max_attempts: u32,
-    /// How long one request may take (`RUNTYPE_RUNNER_TIMEOUT_MS`, default 30 s).
+    /// How long one request may take.
     pub timeout: Duration,
-    /// Requests one deliverer has in flight at most (`RUNTYPE_DELIVERY_CONCURRENCY`, default
-    /// 32): two waves of half as many executions.
+    /// Requests one deliverer has in flight at most: two waves of half as many executions.
     pub concurrency: usize,
 }
 
 /// Records of one run dispatched at once.
 pub const RECORD_CONCURRENCY: usize = 4;
 
-fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-fn number<T: std::str::FromStr>(
-    name: &str,
-    default: T,
-    valid: impl Fn(&T) -> bool,
-) -> Result<T, String> {
-    match var(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<T>()
-            .ok()
-            .filter(|n| valid(n))
-            .ok_or_else(|| format!("{name} must be a positive whole number, not {v:?}")),
-    }
-}
-
-fn url(name: &str) -> Result<http::Uri, String> {
-    let text = var(name).ok_or_else(|| format!("{name} is required by this runner"))?;
-    let uri: http::Uri = text.parse().map_err(|_| format!("{name} is not a URL"))?;
-    match uri.scheme_str() {
-        Some("http") | Some("https") if uri.host().is_some() => Ok(uri),
-        _ => Err(format!("{name} must be an http:// or https:// URL")),
-    }
-}
-
 impl Settings {
-    /// From the environment, the token or secret included (`RUNTYPE_RUNNER_TOKEN`,
-    /// `RUNTYPE_WEBHOOK_SECRET`): for `runtype serve` and the command line.
-    pub fn from_env() -> Result<Settings, String> {
-        let secret = match var("RUNTYPE_RUNNER").as_deref() {
-            Some("webhook") => var("RUNTYPE_WEBHOOK_SECRET"),
-            Some("runtype") => var("RUNTYPE_RUNNER_TOKEN"),
-            _ => None,
-        };
-        Settings::from_env_with(secret)
+    /// The configured runner, with its token or secret as the environment gives it
+    /// (`RUNTYPE_RUNNER_TOKEN`, `RUNTYPE_WEBHOOK_SECRET`): for `runtype serve` and the
+    /// command line.
+    pub fn from_config(config: &RunnerConfig) -> Result<Settings, String> {
+        Settings::from_config_with(config, config.inline_secret())
     }
 
-    /// From the environment, with the token or secret given (on Lambda it comes from
+    /// The configured runner with the token or secret given (on Lambda it comes from
     /// Secrets Manager, never from a variable).
-    pub fn from_env_with(secret: Option<String>) -> Result<Settings, String> {
-        let runner = match var("RUNTYPE_RUNNER").as_deref().unwrap_or("none") {
-            "none" => Runner::None,
-            "webhook" => Runner::Webhook {
-                url: url("RUNTYPE_RUNNER_URL")?,
+    pub fn from_config_with(
+        config: &RunnerConfig,
+        secret: Option<String>,
+    ) -> Result<Settings, String> {
+        let url = || {
+            config
+                .url
+                .clone()
+                .ok_or("RUNTYPE_RUNNER_URL is required by this runner")
+        };
+        let runner = match config.kind {
+            RunnerKind::None => Runner::None,
+            RunnerKind::Webhook => Runner::Webhook {
+                url: url()?,
                 secret: Secret::parse(&secret.ok_or(
                     "the webhook runner needs its signing secret (RUNTYPE_WEBHOOK_SECRET)",
                 )?)?,
             },
-            "runtype" => {
-                let base = url("RUNTYPE_RUNNER_URL")?;
+            RunnerKind::Runtype => {
+                let base = url()?;
                 let dispatch = format!("{}/v1/dispatch", base.to_string().trim_end_matches('/'))
                     .parse()
                     .map_err(|_| "RUNTYPE_RUNNER_URL is not a URL".to_string())?;
@@ -113,33 +87,23 @@ impl Settings {
                     ),
                 }
             }
-            other => {
-                return Err(format!(
-                    "RUNTYPE_RUNNER must be none, webhook or runtype, not {other:?}"
-                ))
-            }
         };
         Ok(Settings {
             runner,
-            max_attempts: number("RUNTYPE_RUNNER_MAX_ATTEMPTS", 8, |n| (1..=100).contains(n))?,
-            timeout: Duration::from_millis(number(
-                "RUNTYPE_RUNNER_TIMEOUT_MS",
-                30_000,
-                |n: &u64| (1..=900_000).contains(n),
-            )?),
-            concurrency: number("RUNTYPE_DELIVERY_CONCURRENCY", 32, |n| {
-                (1..=1000).contains(n)
-            })?,
+            max_attempts: config.max_attempts,
+            timeout: config.timeout,
+            concurrency: config.concurrency,
         })
     }
 
     /// Settings for `runner` with the defaults.
     pub fn with_runner(runner: Runner) -> Settings {
+        let d = RunnerConfig::default_values();
         Settings {
             runner,
-            max_attempts: 8,
-            timeout: Duration::from_secs(30),
-            concurrency: 32,
+            max_attempts: d.max_attempts,
+            timeout: d.timeout,
+            concurrency: d.concurrency,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Capabilities: one flow or one agent exposed by a product.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,8 +21,21 @@ pub struct Capability {
 }
 
 impl Capability {
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
-        super::public(self, &["owner"])
+        json!({
+            "id": self.id,
+            "productId": self.product_id,
+            "flowId": self.flow_id,
+            "agentId": self.agent_id,
+            "capabilityName": self.capability_name,
+            "capabilityDescription": self.capability_description,
+            "enabled": self.enabled,
+            "displayOrder": self.display_order,
+            "parametersSchema": self.parameters_schema,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
     }
 
     /// The key of the item that reserves this capability's name within its product.

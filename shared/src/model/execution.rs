@@ -2,21 +2,19 @@
 //! schedule firing or run-now — written the same way by every producer and moved forward by
 //! whatever delivers it (`queued → running → completed | failed`, `queued → cancelled`).
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::Run;
-
-pub const STATUSES: &[&str] = &["queued", "running", "completed", "failed", "cancelled"];
-pub const SOURCES: &[&str] = &["surface", "schedule"];
+use super::vocab::{Environment, ExecutionStatus, Source, Trigger};
+use super::{Capability, KeyHash, Run, Schedule, SurfaceItem};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Execution {
     pub id: String,
-    pub status: String,
-    /// `surface` (a gateway call) or `schedule` (a fire or run-now).
-    pub source: String,
+    pub status: ExecutionStatus,
+    pub source: Source,
     pub product_id: String,
     pub surface_id: String,
     pub item_id: Option<String>,
@@ -26,8 +24,7 @@ pub struct Execution {
     pub flow_id: Option<String>,
     pub agent_id: Option<String>,
     pub key_id: Option<String>,
-    /// `test` or `production`.
-    pub environment: String,
+    pub environment: Environment,
     pub inputs: Option<Map<String, Value>>,
     pub messages: Option<Value>,
     pub record: Option<Value>,
@@ -48,9 +45,8 @@ pub struct Execution {
     pub record_filter: Option<Value>,
     #[serde(default)]
     pub execution_options: Option<Map<String, Value>>,
-    /// `schedule`, `manual` (run-now) or `gateway`.
     #[serde(default)]
-    pub trigger: String,
+    pub trigger: Trigger,
     /// The occurrence a scheduler run fired (mirrored onto its run).
     #[serde(default)]
     pub scheduled_for: Option<String>,
@@ -95,56 +91,190 @@ impl Delivery {
 }
 
 impl Execution {
-    /// The URL a gateway caller polls for this execution (gateway executions only).
-    pub fn status_url(&self, base: &str) -> Option<String> {
-        (self.source == "surface").then(|| {
-            format!(
-                "{base}/v1/products/{}/surfaces/{}/api/executions/{}",
-                self.product_id, self.surface_id, self.id
-            )
-        })
+    /// The execution an admitted gateway call makes: queued, in the key's environment, for
+    /// the item's capability (the caller's body is added by the gateway).
+    pub fn for_gateway(
+        key: &KeyHash,
+        item: &SurfaceItem,
+        capability: Option<&Capability>,
+        now: &str,
+    ) -> Execution {
+        Execution {
+            id: crate::ids::new_id("exec"),
+            status: ExecutionStatus::Queued,
+            source: Source::Surface,
+            product_id: key.product_id.clone(),
+            surface_id: key.surface_id.clone(),
+            item_id: Some(item.id.clone()),
+            capability_id: Some(item.capability_id.clone()),
+            flow_id: capability.and_then(|c| c.flow_id.clone()),
+            agent_id: capability.and_then(|c| c.agent_id.clone()),
+            key_id: Some(key.key_id.clone()),
+            environment: key.environment,
+            created_at: now.to_string(),
+            owner: key.owner.clone(),
+            trigger: Trigger::Gateway,
+            ..Execution::default()
+        }
     }
 
+    /// The execution of one firing of `s` (by the scheduler, for the occurrence
+    /// `scheduled_for`, or by run-now), with a fresh run id.
+    pub fn for_schedule(
+        s: &Schedule,
+        trigger: Trigger,
+        scheduled_for: Option<String>,
+        now: &str,
+    ) -> Execution {
+        Execution {
+            id: crate::ids::new_id("exec"),
+            status: ExecutionStatus::Queued,
+            source: Source::Schedule,
+            product_id: s.product_id.clone(),
+            surface_id: s.surface_id.clone(),
+            schedule_id: Some(s.id.clone()),
+            run_id: Some(crate::ids::new_id("run")),
+            flow_id: Some(s.flow_id.clone()),
+            agent_id: s.agent_id.clone(),
+            // a schedule runs for real: there is no test key behind it
+            environment: Environment::Production,
+            inputs: s.inputs.clone(),
+            messages: s.messages.clone(),
+            record_ids: s.record_ids.clone(),
+            created_at: now.to_string(),
+            owner: s.owner.clone(),
+            record_type: s.record_type.clone(),
+            record_filter: s.record_filter.clone(),
+            execution_options: Some(s.execution_options.clone()),
+            trigger,
+            scheduled_for,
+            ..Execution::default()
+        }
+    }
+
+    /// Taken for one attempt at `now`: `running`, one more attempt, a fresh claim that
+    /// lasts `lease`.
+    pub fn claim(&mut self, now: DateTime<Utc>, lease: chrono::Duration) {
+        self.status = ExecutionStatus::Running;
+        self.attempts += 1;
+        self.started_at
+            .get_or_insert_with(|| crate::time::format(now));
+        self.delivery.next_attempt_at = None;
+        self.delivery.lease_until = Some(crate::time::format(now + lease));
+        self.delivery.claim = Some(crate::ids::new_id("claim"));
+    }
+
+    /// The attempt under way answered `result`.
+    pub fn complete(&mut self, result: Value, now: DateTime<Utc>) {
+        self.status = ExecutionStatus::Completed;
+        self.result = Some(result);
+        self.error = None;
+        self.completed_at = Some(crate::time::format(now));
+        self.delivery.lease_until = None;
+    }
+
+    /// The attempt under way failed with `error`; the next is due `at`.
+    pub fn retry_at(&mut self, error: String, at: DateTime<Utc>) {
+        self.status = ExecutionStatus::Queued;
+        self.error = Some(error);
+        self.delivery.next_attempt_at = Some(crate::time::format(at));
+        self.delivery.lease_until = None;
+    }
+
+    /// Failed for good with `error`: a run's records never settled count as failed.
+    pub fn fail(&mut self, error: String, now: DateTime<Utc>) {
+        if let Some(ids) = &self.record_ids {
+            let rest = self.delivery.unsettled(ids.len());
+            self.delivery.records_failed.extend(rest);
+            self.delivery.records_failed.sort_unstable();
+        }
+        self.status = ExecutionStatus::Failed;
+        self.error = Some(error);
+        self.completed_at = Some(crate::time::format(now));
+        self.delivery.lease_until = None;
+    }
+
+    /// Cancelled by its owner, which only a queued execution can be; otherwise the status
+    /// that stands in the way.
+    pub fn cancel(&mut self, now: &str) -> Result<(), ExecutionStatus> {
+        match self.status {
+            ExecutionStatus::Queued => {
+                self.status = ExecutionStatus::Cancelled;
+                self.completed_at = Some(now.to_string());
+                Ok(())
+            }
+            other @ (ExecutionStatus::Running
+            | ExecutionStatus::Completed
+            | ExecutionStatus::Failed
+            | ExecutionStatus::Cancelled) => Err(other),
+        }
+    }
+
+    /// The URL a gateway caller polls for this execution (gateway executions only).
+    pub fn status_url(&self, base: &str) -> Option<String> {
+        match self.source {
+            Source::Surface => Some(format!(
+                "{base}/v1/products/{}/surfaces/{}/api/executions/{}",
+                self.product_id, self.surface_id, self.id
+            )),
+            Source::Schedule => None,
+        }
+    }
+
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self, base: &str) -> Value {
-        let mut v = super::public(
-            self,
-            &[
-                "owner",
-                "metadata",
-                "recordType",
-                "recordFilter",
-                "executionOptions",
-                "trigger",
-                "scheduledFor",
-                "delivery",
-            ],
-        );
-        v["statusUrl"] = json!(self.status_url(base));
-        v
+        json!({
+            "id": self.id,
+            "status": self.status,
+            "source": self.source,
+            "productId": self.product_id,
+            "surfaceId": self.surface_id,
+            "itemId": self.item_id,
+            "scheduleId": self.schedule_id,
+            "runId": self.run_id,
+            "capabilityId": self.capability_id,
+            "flowId": self.flow_id,
+            "agentId": self.agent_id,
+            "keyId": self.key_id,
+            "environment": self.environment,
+            "inputs": self.inputs,
+            "messages": self.messages,
+            "record": self.record,
+            "recordIds": self.record_ids,
+            "result": self.result,
+            "error": self.error,
+            "attempts": self.attempts,
+            "createdAt": self.created_at,
+            "startedAt": self.started_at,
+            "completedAt": self.completed_at,
+            "statusUrl": self.status_url(base),
+        })
     }
 
     /// Whether no attempt is under way and none has ended it (it can still be cancelled).
     pub fn is_queued(&self) -> bool {
-        self.status == "queued"
+        self.status == ExecutionStatus::Queued
     }
 
     /// Whether it has ended (nothing more will happen to it).
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+        self.status.is_final()
     }
 
     /// When a deliverer may next take it: a queued one at its next attempt (at once if
     /// none is set), a running one when its claim lapses; an ended one never.
     pub fn due_at(&self) -> Option<&str> {
-        match self.status.as_str() {
-            "queued" => Some(
+        match self.status {
+            ExecutionStatus::Queued => Some(
                 self.delivery
                     .next_attempt_at
                     .as_deref()
                     .unwrap_or(&self.created_at),
             ),
-            "running" => self.delivery.lease_until.as_deref(),
-            _ => None,
+            ExecutionStatus::Running => self.delivery.lease_until.as_deref(),
+            ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled => {
+                None
+            }
         }
     }
 
@@ -153,36 +283,34 @@ impl Execution {
         let run_id = self.run_id.clone()?;
         let schedule_id = self.schedule_id.clone()?;
         let total = self.record_ids.as_ref().map_or(0, Vec::len);
-        let (processed, failed) = match (self.status.as_str(), total) {
+        let settled =
+            !self.delivery.records_done.is_empty() || !self.delivery.records_failed.is_empty();
+        let (processed, failed) = match (self.status, total) {
             (_, 0) => (0, 0),
-            _ if !self.delivery.records_done.is_empty()
-                || !self.delivery.records_failed.is_empty() =>
-            {
-                (
-                    self.delivery.records_done.len(),
-                    self.delivery.records_failed.len(),
-                )
-            }
-            ("completed", n) => (n, 0),
-            ("failed", n) => (0, n),
+            _ if settled => (
+                self.delivery.records_done.len(),
+                self.delivery.records_failed.len(),
+            ),
+            (ExecutionStatus::Completed, n) => (n, 0),
+            (ExecutionStatus::Failed, n) => (0, n),
             _ => (0, 0),
         };
         Some(Run {
             id: run_id,
             schedule_id,
             // a run has no `cancelled`: a cancelled execution's run failed to run
-            status: match self.status.as_str() {
-                "cancelled" => "failed".into(),
-                s => s.into(),
+            status: match self.status {
+                ExecutionStatus::Cancelled => ExecutionStatus::Failed,
+                s => s,
             },
             batch_execution_id: self.id.clone(),
             record_count: total,
-            trigger: self.trigger.clone(),
+            trigger: self.trigger,
             scheduled_for: self.scheduled_for.clone(),
             started_at: self.started_at.clone(),
             completed_at: self.completed_at.clone(),
-            error: match self.status.as_str() {
-                "cancelled" => Some("cancelled".into()),
+            error: match self.status {
+                ExecutionStatus::Cancelled => Some(ExecutionStatus::Cancelled.to_string()),
                 _ => self.error.clone(),
             },
             total_records: total,

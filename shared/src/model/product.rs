@@ -1,7 +1,9 @@
 //! Products: the stored record and its public JSON.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+
+use super::vocab::Provenance;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,13 +22,23 @@ pub struct Product {
     pub capability_seq: i64,
     /// Where the last write of the definition came from (`api`, `ensure`, `cli`); records
     /// from before provenance was kept read as `api`.
-    #[serde(default = "super::from_api")]
-    pub last_modified_source: String,
+    #[serde(default)]
+    pub last_modified_source: Provenance,
 }
 
 impl Product {
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
-        super::public(self, &["owner", "capabilitySeq", "lastModifiedSource"])
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "icon": self.icon,
+            "canvas": self.canvas,
+            "spec": self.spec,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
     }
 
     /// The definition products as code converge (API.md): name, and description, icon and

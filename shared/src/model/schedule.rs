@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-pub const TRIGGER_TYPES: &[&str] = &["one_time", "recurring"];
+use super::vocab::{ExecutionStatus, Trigger, TriggerType};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,7 +16,7 @@ pub struct Schedule {
     pub name: Option<String>,
     pub flow_id: String,
     pub agent_id: Option<String>,
-    pub trigger_type: String,
+    pub trigger_type: TriggerType,
     pub cron: Option<String>,
     pub run_at: Option<String>,
     pub timezone: String,
@@ -36,10 +36,32 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
-        let mut v = super::public(self, &["owner", "productId", "surfaceId"]);
-        v["productSurfaceId"] = json!(self.surface_id);
-        v
+        json!({
+            "id": self.id,
+            "productSurfaceId": self.surface_id,
+            "name": self.name,
+            "flowId": self.flow_id,
+            "agentId": self.agent_id,
+            "triggerType": self.trigger_type,
+            "cron": self.cron,
+            "runAt": self.run_at,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "nextRunAt": self.next_run_at,
+            "lastRunAt": self.last_run_at,
+            "recordIds": self.record_ids,
+            "recordType": self.record_type,
+            "recordFilter": self.record_filter,
+            "executionOptions": self.execution_options,
+            "inputs": self.inputs,
+            "messages": self.messages,
+            "organizationId": self.organization_id,
+            "userId": self.user_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
     }
 
     pub fn record_count(&self) -> usize {
@@ -53,11 +75,12 @@ impl Schedule {
 pub struct Run {
     pub id: String,
     pub schedule_id: String,
-    pub status: String,
+    /// An execution's status, never `cancelled` (a cancelled execution's run failed).
+    pub status: ExecutionStatus,
     pub batch_execution_id: String,
     pub record_count: usize,
     /// `schedule` or `manual`.
-    pub trigger: String,
+    pub trigger: Trigger,
     /// The occurrence fired (the `nextRunAt` claimed), for scheduler runs.
     pub scheduled_for: Option<String>,
     pub started_at: Option<String>,
@@ -77,13 +100,24 @@ pub struct Run {
 impl Run {
     /// A run in a run list: with its schedule's id.
     pub fn to_listed_json(&self) -> Value {
-        super::public(self, &["recordCount", "trigger", "scheduledFor"])
+        let mut v = self.to_json();
+        v["scheduleId"] = json!(self.schedule_id);
+        v
     }
 
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
-        super::public(
-            self,
-            &["scheduleId", "recordCount", "trigger", "scheduledFor"],
-        )
+        json!({
+            "id": self.id,
+            "status": self.status,
+            "batchExecutionId": self.batch_execution_id,
+            "startedAt": self.started_at,
+            "completedAt": self.completed_at,
+            "error": self.error,
+            "totalRecords": self.total_records,
+            "processedRecords": self.processed_records,
+            "failedRecords": self.failed_records,
+            "createdAt": self.created_at,
+        })
     }
 }

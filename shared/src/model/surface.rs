@@ -3,26 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-pub const TYPES: &[&str] = &[
-    "chat",
-    "api",
-    "mcp",
-    "mcp_code",
-    "webhook",
-    "schedule",
-    "a2a",
-    "email",
-    "slack",
-    "sms",
-    "imessage",
-    "discord",
-    "whatsapp",
-    "telegram",
-    "hosted-page",
-    "chrome_extension",
-];
-pub const STATUSES: &[&str] = &["draft", "active", "paused"];
-pub const ENVIRONMENTS: &[&str] = &["development", "production"];
+use super::vocab::{KeyKind, Provenance, SurfaceEnvironment, SurfaceStatus, SurfaceType};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -32,9 +13,9 @@ pub struct Surface {
     pub owner: String,
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
-    pub status: String,
-    pub environment: String,
+    pub kind: SurfaceType,
+    pub status: SurfaceStatus,
+    pub environment: SurfaceEnvironment,
     pub config: Option<Map<String, Value>>,
     pub behavior: Option<Map<String, Value>>,
     pub inbound: Option<Map<String, Value>>,
@@ -42,8 +23,8 @@ pub struct Surface {
     pub created_at: String,
     pub updated_at: String,
     /// Where the last write of the definition came from (`api`, `ensure`, `cli`).
-    #[serde(default = "super::from_api")]
-    pub last_modified_source: String,
+    #[serde(default)]
+    pub last_modified_source: Provenance,
 }
 
 impl Surface {
@@ -69,31 +50,35 @@ impl Surface {
 
     /// The public URL of the surface for the types that have one.
     pub fn endpoint(&self, base: &str) -> Option<String> {
-        let tail = match self.kind.as_str() {
-            "api" => "api",
-            "mcp" | "mcp_code" => "mcp",
-            "a2a" => "a2a",
-            _ => return None,
-        };
+        let tail = self.kind.endpoint_tail()?;
         Some(format!(
             "{base}/v1/products/{}/surfaces/{}/{tail}",
             self.product_id, self.id
         ))
     }
 
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self, base: &str) -> Value {
-        let mut v = super::public(self, &["owner", "lastModifiedSource"]);
-        v["endpoint"] = json!(self.endpoint(base));
-        v
+        json!({
+            "id": self.id,
+            "productId": self.product_id,
+            "name": self.name,
+            "type": self.kind,
+            "status": self.status,
+            "environment": self.environment,
+            "config": self.config,
+            "behavior": self.behavior,
+            "inbound": self.inbound,
+            "outbound": self.outbound,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "endpoint": self.endpoint(base),
+        })
     }
 
-    /// The kind part of this surface's API keys.
-    pub fn key_kind(&self) -> &'static str {
-        match self.kind.as_str() {
-            "mcp" | "mcp_code" => "mcp",
-            "a2a" => "a2a",
-            _ => "papi",
-        }
+    /// The kind of this surface's API keys.
+    pub fn key_kind(&self) -> KeyKind {
+        self.kind.key_kind()
     }
 }
 
@@ -119,8 +104,23 @@ pub struct SurfaceItem {
 }
 
 impl SurfaceItem {
+    /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
-        super::public(self, &["owner", "productId"])
+        json!({
+            "id": self.id,
+            "surfaceId": self.surface_id,
+            "capabilityId": self.capability_id,
+            "exposedName": self.exposed_name,
+            "exposedDescription": self.exposed_description,
+            "endpointSlug": self.endpoint_slug,
+            "isEntryPoint": self.is_entry_point,
+            "enabled": self.enabled,
+            "displayOrder": self.display_order,
+            "config": self.config,
+            "presentation": self.presentation,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        })
     }
 
     /// The item with its capability's name, flow, agent and parameters (GET surface).

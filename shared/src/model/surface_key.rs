@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-pub const ENVIRONMENTS: &[&str] = &["test", "production"];
+use super::vocab::{Environment, KeyKind};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,7 +26,7 @@ pub struct SurfaceKey {
     pub rate_limit_per_minute: Option<i64>,
     pub rate_limit_per_day: Option<i64>,
     pub expires_at: Option<String>,
-    pub environment: String,
+    pub environment: Environment,
     pub created_at: String,
 }
 
@@ -52,7 +52,7 @@ impl SurfaceKey {
     /// The key as GET surface shows it, with its usage (count, last use) if it has been used.
     pub fn to_json(&self, usage: Option<&(i64, String)>) -> Value {
         let mut v = self.common_json();
-        v["isDevelopment"] = json!(self.environment == "test");
+        v["isDevelopment"] = json!(self.environment == Environment::Test);
         v["canReveal"] = json!(false);
         v["lastUsedAt"] = json!(usage.map(|(_, at)| at));
         v["usageCount"] = json!(usage.map_or(0, |(n, _)| *n));
@@ -93,14 +93,14 @@ impl SurfaceKey {
         true
     }
 
-    pub fn hash_record(&self, kind: &str) -> KeyHash {
+    pub fn hash_record(&self, kind: KeyKind) -> KeyHash {
         KeyHash {
             key_id: self.id.clone(),
             surface_id: self.surface_id.clone(),
             product_id: self.product_id.clone(),
             owner: self.owner.clone(),
-            kind: kind.to_string(),
-            environment: self.environment.clone(),
+            kind,
+            environment: self.environment,
             scopes: self.scopes.clone(),
             scope_target_ids: self.scope_target_ids.clone(),
             rate_limit_per_minute: self.rate_limit_per_minute,
@@ -118,8 +118,8 @@ pub struct KeyHash {
     pub surface_id: String,
     pub product_id: String,
     pub owner: String,
-    pub kind: String,
-    pub environment: String,
+    pub kind: KeyKind,
+    pub environment: Environment,
     pub scopes: Vec<String>,
     pub scope_target_ids: Vec<String>,
     pub rate_limit_per_minute: Option<i64>,
@@ -153,7 +153,7 @@ mod tests {
             rate_limit_per_minute: None,
             rate_limit_per_day: None,
             expires_at: None,
-            environment: "test".into(),
+            environment: Environment::Test,
             created_at: "now".into(),
         }
     }

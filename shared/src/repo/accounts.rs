@@ -19,7 +19,7 @@ pub struct NewKey {
     pub plaintext: String,
 }
 
-fn new_key(account_id: &str, read_only: bool, test: bool) -> NewKey {
+fn new_key(account_id: &str, read_only: bool, test: bool, now: &str) -> NewKey {
     let prefix = if test { TEST_PREFIX } else { LIVE_PREFIX };
     let plaintext = secrets::generate(prefix);
     let record = PlatformKey {
@@ -29,7 +29,7 @@ fn new_key(account_id: &str, read_only: bool, test: bool) -> NewKey {
         key_prefix: secrets::display_prefix(prefix, &plaintext),
         read_only,
         test,
-        created_at: crate::time::now_string(),
+        created_at: now.to_string(),
         revoked_at: None,
     };
     NewKey { record, plaintext }
@@ -65,13 +65,17 @@ fn write_key(tx: &mut Tx, key: &PlatformKey) {
 }
 
 /// Create an account and its first (full-access, live) platform key, in one transaction.
-pub async fn create_account(table: &dyn Table, name: &str) -> ApiResult<(Account, NewKey)> {
+pub async fn create_account(
+    table: &dyn Table,
+    name: &str,
+    now: &str,
+) -> ApiResult<(Account, NewKey)> {
     let account = Account {
         id: crate::ids::new_id("acct"),
         name: name.to_string(),
-        created_at: crate::time::now_string(),
+        created_at: now.to_string(),
     };
-    let key = new_key(&account.id, false, false);
+    let key = new_key(&account.id, false, false, now);
     let mut account_item = item(
         k::account(&account.id),
         entity::ACCOUNT,
@@ -93,8 +97,9 @@ pub async fn create_key(
     account_id: &str,
     read_only: bool,
     test: bool,
+    now: &str,
 ) -> ApiResult<NewKey> {
-    let key = new_key(account_id, read_only, test);
+    let key = new_key(account_id, read_only, test, now);
     let mut tx = Tx::default();
     let account = tx.check(k::account(account_id), Cond::Exists);
     tx.or_answer(account, ApiError::not_found("Account"));
@@ -105,7 +110,7 @@ pub async fn create_key(
 
 /// Revoke a platform key: its hash item goes, so it fails at once; the record stays,
 /// marked revoked. Revoking twice is harmless.
-pub async fn revoke_key(table: &dyn Table, key_id: &str) -> ApiResult<PlatformKey> {
+pub async fn revoke_key(table: &dyn Table, key_id: &str, now: &str) -> ApiResult<PlatformKey> {
     let Some(found) = table.get(&k::platform_key(key_id)).await? else {
         return Err(ApiError::not_found("Platform key"));
     };
@@ -113,7 +118,7 @@ pub async fn revoke_key(table: &dyn Table, key_id: &str) -> ApiResult<PlatformKe
     if key.revoked_at.is_some() {
         return Ok(key);
     }
-    key.revoked_at = Some(crate::time::now_string());
+    key.revoked_at = Some(now.to_string());
     let updated = item(
         found.key.clone(),
         entity::PLATFORM_KEY,

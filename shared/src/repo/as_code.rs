@@ -8,7 +8,7 @@
 
 use serde_json::json;
 
-use crate::app::Limits;
+use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Product, Surface};
 use crate::store::{Cond, Index, Key, Query, Table};
@@ -153,10 +153,14 @@ pub async fn create<T: Named>(
         Cond::Version(v) => v + 1,
         _ => 1,
     };
-    let now = crate::time::now_string();
     let data = json!({ "id": record.id() });
     let key = T::claim(record.scope(), record.name());
-    tx.put(item(key, entity::NAME_CLAIM, &data, version, &now), claim);
+    // an internal item: its stamp is the store's bookkeeping, from the wall clock
+    let stamped = crate::time::Clock::system().now_string();
+    tx.put(
+        item(key, entity::NAME_CLAIM, &data, version, &stamped),
+        claim,
+    );
     tx.put(record.to_item(1), Cond::NotExists);
     Ok(tx.commit(table).await)
 }
@@ -167,7 +171,8 @@ pub async fn update<T: Named>(
     owner: &str,
     scope: &str,
     id: &str,
+    now: &str,
     mut apply: impl FnMut(&mut T) -> ApiResult<()>,
 ) -> ApiResult<T> {
-    super::update(table, &T::key(scope, id), owner, |r, _| apply(r)).await
+    super::update(table, &T::key(scope, id), owner, now, |r, _| apply(r)).await
 }

@@ -13,7 +13,7 @@ use super::layout::{self as k, entity};
 use super::partition::Partition;
 use super::quota::Quota;
 use super::{get_owned, item, products, Record, Retry, Tx};
-use crate::app::Limits;
+use crate::config::Limits;
 
 fn name_taken(name: &str) -> ApiError {
     ApiError::Conflict(format!(
@@ -82,27 +82,40 @@ pub async fn update<F>(
     owner: &str,
     product_id: &str,
     id: &str,
+    now: &str,
     mut apply: F,
 ) -> ApiResult<Capability>
 where
     F: FnMut(&mut Capability) -> ApiResult<()>,
 {
     let key = k::capability(product_id, id);
-    super::update(table, &key, owner, |cap: &mut Capability, tx: &mut Tx| {
-        let old_name = cap.capability_name.clone();
-        apply(cap)?;
-        if Capability::name_key(&old_name) != Capability::name_key(&cap.capability_name) {
-            tx.delete(k::capability_name(product_id, &old_name), Cond::Always);
-            reserve_name(tx, cap);
-        }
-        Ok(())
-    })
+    super::update(
+        table,
+        &key,
+        owner,
+        now,
+        |cap: &mut Capability, tx: &mut Tx| {
+            let old_name = cap.capability_name.clone();
+            apply(cap)?;
+            if Capability::name_key(&old_name) != Capability::name_key(&cap.capability_name) {
+                tx.delete(k::capability_name(product_id, &old_name), Cond::Always);
+                reserve_name(tx, cap);
+            }
+            Ok(())
+        },
+    )
     .await
 }
 
 /// Delete the capability with the surface items that bind it (dropping those from key
 /// scopes first) and its name reservation.
-pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
+pub async fn delete(
+    table: &dyn Table,
+    owner: &str,
+    product_id: &str,
+    id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
     cascade::delete(table, || async move {
         let p = Partition::load(table, owner, product_id).await?;
         let Some((cap, version)) = p.capabilities.iter().find(|(c, _)| c.id == id) else {
@@ -114,7 +127,7 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
             .map(|(i, _)| i)
             .filter(|i| i.capability_id == id)
             .collect();
-        let (rewrites, removals, given_back) = items::removals(&p, &bound);
+        let (rewrites, removals, given_back) = items::removals(&p, &bound, now);
         Ok(Subtree::of(k::capability(product_id, id), *version)
             .rewrites(rewrites)
             .children(removals)

@@ -1,10 +1,12 @@
 //! Executions: written by the gateway and the scheduler, listed per product from an index,
 //! read and cancelled by the product's owner.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::{Execution, Run};
+use crate::model::{Execution, ExecutionStatus, Run, Source};
 use chrono::{DateTime, Utc};
 
 use crate::store::{Cond, Index, Item, Key, Query, StoreError, Table, TxOp};
@@ -13,17 +15,18 @@ use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Paging, Start};
 use super::{decode, get_owned, item, products, Record, Retry};
 
-/// Executions and runs are kept this many days (`RUNTYPE_EXECUTION_RETENTION_DAYS`,
-/// default 30), then expire (DynamoDB's TTL; the embedded store purges them).
+/// Executions and runs are kept this many days (`Config::retention_days`), then expire
+/// (DynamoDB's TTL; the embedded store purges them). Process-wide: every write of an
+/// execution stamps its expiry, wherever it is made.
+static RETENTION_DAYS: AtomicI64 = AtomicI64::new(30);
+
 pub fn retention_days() -> i64 {
-    static DAYS: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    *DAYS.get_or_init(|| {
-        std::env::var("RUNTYPE_EXECUTION_RETENTION_DAYS")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .filter(|d| *d > 0)
-            .unwrap_or(30)
-    })
+    RETENTION_DAYS.load(Ordering::Relaxed)
+}
+
+/// Set once when the app is built (`App::with_table`).
+pub fn set_retention_days(days: i64) {
+    RETENTION_DAYS.store(days, Ordering::Relaxed);
 }
 
 /// The Unix second at which a record made at `created_at` expires.
@@ -83,8 +86,8 @@ pub async fn get(
 #[derive(Debug, Default)]
 pub struct Filter<'a> {
     pub surface_id: Option<&'a str>,
-    pub status: Option<&'a str>,
-    pub source: Option<&'a str>,
+    pub status: Option<ExecutionStatus>,
+    pub source: Option<Source>,
 }
 
 impl Filter<'_> {
@@ -127,17 +130,19 @@ pub async fn cancel(
     now: &str,
 ) -> ApiResult<Execution> {
     get(table, owner, product_id, id).await?;
-    super::update(table, &k::execution(id), owner, |e: &mut Execution, _| {
-        if !e.is_queued() {
-            return Err(ApiError::Conflict(format!(
-                "Only a queued execution can be cancelled; this one is {}",
-                e.status
-            )));
-        }
-        e.status = "cancelled".into();
-        e.completed_at = Some(now.to_string());
-        Ok(())
-    })
+    super::update(
+        table,
+        &k::execution(id),
+        owner,
+        now,
+        |e: &mut Execution, _| {
+            e.cancel(now).map_err(|status| {
+                ApiError::Conflict(format!(
+                    "Only a queued execution can be cancelled; this one is {status}"
+                ))
+            })
+        },
+    )
     .await
 }
 
@@ -206,19 +211,6 @@ pub async fn find(table: &dyn Table, id: &str) -> ApiResult<Option<Item>> {
     Ok(table.get(&k::execution(id)).await?)
 }
 
-/// `e` taken for one attempt at `now`: `running`, one more attempt, a fresh claim that
-/// lasts `lease`.
-fn claimed(mut e: Execution, now: DateTime<Utc>, lease: chrono::Duration) -> Execution {
-    let now_s = crate::time::format(now);
-    e.status = "running".into();
-    e.attempts += 1;
-    e.started_at.get_or_insert(now_s);
-    e.delivery.next_attempt_at = None;
-    e.delivery.lease_until = Some(crate::time::format(now + lease));
-    e.delivery.claim = Some(crate::ids::new_id("claim"));
-    e
-}
-
 /// Take each execution (read at its version, and due) for one attempt at `now`, with the
 /// claim `lease` gives it: every write conditioned on the version read, so of any number
 /// of deliverers that read one, exactly one wins; the others get `None` for it. One write
@@ -231,9 +223,10 @@ pub async fn claim_all(
 ) -> Vec<ApiResult<Option<(Execution, u64)>>> {
     let batch: Vec<(Execution, u64)> = batch
         .into_iter()
-        .map(|(e, v)| {
+        .map(|(mut e, v)| {
             let lease = lease(&e);
-            (claimed(e, now, lease), v)
+            e.claim(now, lease);
+            (e, v)
         })
         .collect();
     let written = write_all(table, &batch).await;

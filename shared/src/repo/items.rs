@@ -5,7 +5,9 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::slugify;
-use crate::model::SurfaceItem;
+use chrono::{DateTime, Utc};
+
+use crate::model::{SurfaceItem, SurfaceType};
 use crate::store::{Cond, Item, Key, Table, TxOp};
 
 use super::cascade::{self, Subtree};
@@ -14,7 +16,7 @@ use super::partition::Partition;
 use super::quota::Quota;
 use super::surface_keys::drop_scope_ops;
 use super::{get_owned, item, Record, Retry, Tx};
-use crate::app::Limits;
+use crate::config::Limits;
 
 record!(SurfaceItem, entity::SURFACE_ITEM, |i| k::surface_item(
     &i.product_id,
@@ -93,7 +95,7 @@ pub async fn add(
             if used(slug) {
                 return Err(slug_taken(slug));
             }
-        } else if surface.kind == "api" {
+        } else if surface.kind == SurfaceType::Api {
             let base = slugify(&cap.capability_name);
             let mut slug = base.clone();
             let mut n = 2;
@@ -158,31 +160,43 @@ pub async fn update<F>(
     product_id: &str,
     surface_id: &str,
     id: &str,
+    now: &str,
     mut apply: F,
 ) -> ApiResult<SurfaceItem>
 where
     F: FnMut(&mut SurfaceItem) -> ApiResult<()>,
 {
     let key = k::surface_item(product_id, surface_id, id);
-    super::update(table, &key, owner, |it: &mut SurfaceItem, tx: &mut Tx| {
-        let old_slug = it.endpoint_slug.clone();
-        apply(it)?;
-        if old_slug != it.endpoint_slug {
-            if let Some(old) = &old_slug {
-                tx.delete(k::slug(product_id, surface_id, old), Cond::Always);
+    super::update(
+        table,
+        &key,
+        owner,
+        now,
+        |it: &mut SurfaceItem, tx: &mut Tx| {
+            let old_slug = it.endpoint_slug.clone();
+            apply(it)?;
+            if old_slug != it.endpoint_slug {
+                if let Some(old) = &old_slug {
+                    tx.delete(k::slug(product_id, surface_id, old), Cond::Always);
+                }
+                if let Some(new) = &it.endpoint_slug {
+                    reserve_slug(tx, it, new);
+                }
             }
-            if let Some(new) = &it.endpoint_slug {
-                reserve_slug(tx, it, new);
-            }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
 }
 
 /// What removing `items` takes: the rewrites that drop them from key scopes, the keys of
 /// the items with their reservations, and their surfaces' item counts given back.
-pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>, Vec<TxOp>) {
+/// `now` decides which keys have expired.
+pub fn removals(
+    p: &Partition,
+    items: &[&SurfaceItem],
+    now: DateTime<Utc>,
+) -> (Vec<TxOp>, Vec<Key>, Vec<TxOp>) {
     let mut rewrites = Vec::new();
     let mut given_back = Vec::new();
     let mut surfaces: Vec<&str> = items.iter().map(|i| i.surface_id.as_str()).collect();
@@ -195,7 +209,7 @@ pub fn removals(p: &Partition, items: &[&SurfaceItem]) -> (Vec<TxOp>, Vec<Key>, 
                 .filter(|i| i.surface_id == sid)
                 .map(|i| i.id.clone())
                 .collect();
-            rewrites.extend(drop_scope_ops(p, surface, &removed));
+            rewrites.extend(drop_scope_ops(p, surface, &removed, now));
             given_back.extend(Quota::items(&p.product.id, sid).given_back(removed.len()));
         }
     }
@@ -216,6 +230,7 @@ pub async fn delete(
     product_id: &str,
     surface_id: &str,
     id: &str,
+    now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let key = k::surface_item(product_id, surface_id, id);
     cascade::delete(table, || async {
@@ -228,7 +243,7 @@ pub async fn delete(
         else {
             return Err(ApiError::not_found("Surface item"));
         };
-        let (rewrites, mut removals, given_back) = removals(&p, &[it]);
+        let (rewrites, mut removals, given_back) = removals(&p, &[it], now);
         // the item itself goes last, under the version read
         removals.retain(|k| *k != key);
         Ok(Subtree::of(key.clone(), *version)

@@ -72,7 +72,8 @@ pub fn item(
         entity: entity.to_string(),
         version,
         created_at: created_at.to_string(),
-        updated_at: crate::time::now_string(),
+        // the store's own stamp of the write (bookkeeping, never shown): the wall clock
+        updated_at: crate::time::Clock::system().now_string(),
         expires_at: None,
         count: None,
         data: serde_json::to_value(record).expect("records serialise"),
@@ -144,7 +145,13 @@ pub async fn get_owned<T: Owned>(table: &dyn Table, key: &Key, owner: &str) -> A
 /// record and adds the other operations the change needs (moving a reservation, say) to the
 /// transaction, which writes the record under the version read. A lost race is tried again
 /// from a fresh read, so no acknowledged update is ever overwritten.
-pub async fn update<T, F>(table: &dyn Table, key: &Key, owner: &str, mut edit: F) -> ApiResult<T>
+pub async fn update<T, F>(
+    table: &dyn Table,
+    key: &Key,
+    owner: &str,
+    now: &str,
+    mut edit: F,
+) -> ApiResult<T>
 where
     T: Record,
     F: FnMut(&mut T, &mut Tx) -> ApiResult<()>,
@@ -154,7 +161,7 @@ where
         let (mut record, version) = get_owned::<T>(table, key, owner).await?;
         let mut tx = Tx::default();
         edit(&mut record, &mut tx)?;
-        record.touch(&crate::time::now_string());
+        record.touch(now);
         tx.put(record.to_item(version + 1), Cond::Version(version));
         match tx.commit(table).await {
             Ok(()) => return Ok(record),

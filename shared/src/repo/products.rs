@@ -16,7 +16,7 @@ use super::partition::Partition;
 use super::quota::Quota;
 use super::Tx;
 use super::{decode, get_owned, Record};
-use crate::app::Limits;
+use crate::config::Limits;
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
     k::owner_index(&p.owner),
@@ -37,11 +37,17 @@ pub async fn get(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Product
 }
 
 /// Change the product (see `repo::update`).
-pub async fn update<F>(table: &dyn Table, owner: &str, id: &str, mut apply: F) -> ApiResult<Product>
+pub async fn update<F>(
+    table: &dyn Table,
+    owner: &str,
+    id: &str,
+    now: &str,
+    mut apply: F,
+) -> ApiResult<Product>
 where
     F: FnMut(&mut Product) -> ApiResult<()>,
 {
-    super::update(table, &k::product(id), owner, |p, _| apply(p)).await
+    super::update(table, &k::product(id), owner, now, |p, _| apply(p)).await
 }
 
 /// Delete the product and everything under it: the hash items of its surface keys first (so

@@ -4,7 +4,7 @@
 //! tried again and then see the new count); deletes give their places back in their own
 //! transaction, so a count never drifts from what exists.
 
-use crate::app::Limits;
+use crate::config::Limits;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{Key, TxOp};
 

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::model::{Execution, Run, Schedule, Surface};
+use crate::model::{
+    Execution, ExecutionStatus, Run, Schedule, Surface, SurfaceType, Trigger, TriggerType,
+};
 use serde_json::Value;
 
 use crate::store::{Cond, Index, Item, Query, Table, TxOp};
@@ -15,7 +17,7 @@ use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Paging, Start};
 use super::quota::Quota;
 use super::{decode, get_owned, item, Record, Retry, Tx};
-use crate::app::Limits;
+use crate::config::Limits;
 
 /// How many runs GET schedule shows.
 pub const RECENT_RUNS: usize = 20;
@@ -51,14 +53,14 @@ pub fn next_fire(s: &Schedule, now: DateTime<Utc>) -> Result<Option<String>, Det
     if !s.enabled {
         return Ok(None);
     }
-    match s.trigger_type.as_str() {
-        "one_time" => Ok(s
+    match s.trigger_type {
+        TriggerType::OneTime => Ok(s
             .run_at
             .as_deref()
             .and_then(crate::time::parse)
             .filter(|t| *t > now)
             .map(crate::time::format)),
-        _ => {
+        TriggerType::Recurring => {
             let expr = s.cron.as_deref().unwrap_or("");
             let cron = Cron::parse(expr).map_err(|m| Detail::new("cron", "INVALID_FORMAT", m))?;
             let tz = cron::zone(&s.timezone).ok_or_else(|| {
@@ -92,7 +94,7 @@ async fn schedule_surface(
     surface_id: &str,
 ) -> ApiResult<(Surface, u64)> {
     let (surface, version) = super::surfaces::get(table, owner, product_id, surface_id).await?;
-    if surface.kind != "schedule" {
+    if surface.kind != SurfaceType::Schedule {
         return Err(not_a_schedule_surface(&surface));
     }
     Ok((surface, version))
@@ -156,7 +158,7 @@ pub async fn list(
     let surface = surface
         .filter(|s| s.owner == owner)
         .ok_or_else(|| ApiError::not_found("Surface"))?;
-    if surface.kind != "schedule" {
+    if surface.kind != SurfaceType::Schedule {
         return Err(not_a_schedule_surface(&surface));
     }
     Ok(schedules)
@@ -187,16 +189,17 @@ pub async fn update<F>(
     product_id: &str,
     surface_id: &str,
     id: &str,
+    now: &str,
     mut apply: F,
 ) -> ApiResult<Schedule>
 where
     F: FnMut(&mut Schedule) -> ApiResult<bool>,
 {
     let key = k::schedule(product_id, surface_id, id);
-    super::update(table, &key, owner, |s, _| {
+    super::update(table, &key, owner, now, |s, _| {
         if apply(s)? {
-            s.next_run_at =
-                next_fire(s, crate::time::now()).map_err(|d| ApiError::Validation(vec![d]))?;
+            s.next_run_at = next_fire(s, crate::time::parse(now).unwrap_or_default())
+                .map_err(|d| ApiError::Validation(vec![d]))?;
         }
         Ok(())
     })
@@ -234,34 +237,11 @@ pub async fn delete(
 /// The execution of one firing, and the run that mirrors it.
 fn firing(
     s: &Schedule,
-    trigger: &str,
+    trigger: Trigger,
     scheduled_for: Option<String>,
     now: &str,
 ) -> (Run, Execution) {
-    let exec = Execution {
-        id: crate::ids::new_id("exec"),
-        status: "queued".into(),
-        source: "schedule".into(),
-        product_id: s.product_id.clone(),
-        surface_id: s.surface_id.clone(),
-        schedule_id: Some(s.id.clone()),
-        run_id: Some(crate::ids::new_id("run")),
-        flow_id: Some(s.flow_id.clone()),
-        agent_id: s.agent_id.clone(),
-        // a schedule runs for real: there is no test key behind it
-        environment: "production".into(),
-        inputs: s.inputs.clone(),
-        messages: s.messages.clone(),
-        record_ids: s.record_ids.clone(),
-        created_at: now.to_string(),
-        owner: s.owner.clone(),
-        record_type: s.record_type.clone(),
-        record_filter: s.record_filter.clone(),
-        execution_options: Some(s.execution_options.clone()),
-        trigger: trigger.into(),
-        scheduled_for,
-        ..Execution::default()
-    };
+    let exec = Execution::for_schedule(s, trigger, scheduled_for, now);
     let run = exec.run().expect("a schedule execution has a run");
     (run, exec)
 }
@@ -282,7 +262,7 @@ pub async fn run_now(
     now: DateTime<Utc>,
 ) -> ApiResult<Run> {
     let (s, _) = get(table, owner, product_id, surface_id, id).await?;
-    let (run, exec) = firing(&s, "manual", None, &crate::time::format(now));
+    let (run, exec) = firing(&s, Trigger::Manual, None, &crate::time::format(now));
     let mut tx = Tx::default();
     let schedule = tx.check(k::schedule(product_id, surface_id, id), Cond::Exists);
     tx.or_answer(schedule, ApiError::not_found("Schedule"));
@@ -339,11 +319,11 @@ pub fn firing_ops(found: &Item, due: &str, now: DateTime<Utc>) -> ApiResult<Opti
         return Ok(None);
     }
     let now_s = crate::time::format(now);
-    let (run, exec) = firing(&s, "schedule", Some(due.to_string()), &now_s);
+    let (run, exec) = firing(&s, Trigger::Schedule, Some(due.to_string()), &now_s);
     let mut next = s.clone();
     next.last_run_at = Some(now_s.clone());
     next.updated_at = now_s;
-    if next.trigger_type == "one_time" {
+    if next.trigger_type == TriggerType::OneTime {
         next.enabled = false;
         next.next_run_at = None;
     } else {
@@ -452,10 +432,10 @@ pub async fn stats(table: &dyn Table, schedule_id: &str, now: DateTime<Utc>) -> 
     let (mut completed, mut failed, mut durations, mut timed) = (0usize, 0usize, 0i64, 0i64);
     for it in &page.items {
         let run: Run = decode(it)?;
-        match run.status.as_str() {
-            "completed" => completed += 1,
-            "failed" => failed += 1,
-            _ => {}
+        match run.status {
+            ExecutionStatus::Completed => completed += 1,
+            ExecutionStatus::Failed => failed += 1,
+            ExecutionStatus::Queued | ExecutionStatus::Running | ExecutionStatus::Cancelled => {}
         }
         let took = run
             .started_at
@@ -472,7 +452,7 @@ pub async fn stats(table: &dyn Table, schedule_id: &str, now: DateTime<Utc>) -> 
             .position(|d| run.created_at.starts_with(d.as_str()))
         {
             per_day[day].0 += 1;
-            per_day[day].1 += usize::from(run.status == "failed");
+            per_day[day].1 += usize::from(run.status == ExecutionStatus::Failed);
         }
     }
     let total = page.items.len();

@@ -2,7 +2,9 @@
 //! maintenance when items go, and verification of a presented key.
 
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::model::{Capability, KeyHash, Surface, SurfaceItem, SurfaceKey};
+use crate::model::{
+    Capability, Environment, KeyHash, KeyKind, Surface, SurfaceItem, SurfaceKey, SurfaceStatus,
+};
 use crate::secrets;
 use crate::store::{Cond, Item, StoreError, Table, TxOp};
 
@@ -10,14 +12,13 @@ use super::layout::{self as k, entity};
 use super::partition::Partition;
 use super::quota::Quota;
 use super::{get_owned, item, Retry, Tx};
-use crate::app::Limits;
+use crate::config::Limits;
 
 /// `<kind>_<env>_`: `papi`/`mcp`/`a2a`, `live` for production keys and `test` otherwise.
-pub fn prefix(kind: &str, environment: &str) -> String {
-    let env = if environment == "production" {
-        "live"
-    } else {
-        "test"
+pub fn prefix(kind: KeyKind, environment: Environment) -> String {
+    let env = match environment {
+        Environment::Production => "live",
+        Environment::Test => "test",
     };
     format!("{kind}_{env}_")
 }
@@ -32,7 +33,7 @@ const PREFIXES: &[&str] = &[
 ];
 
 /// The record and hash items of a key.
-pub fn key_items(key: &SurfaceKey, kind: &str, version: u64) -> [Item; 2] {
+pub fn key_items(key: &SurfaceKey, kind: KeyKind, version: u64) -> [Item; 2] {
     let record = item(
         k::surface_key(&key.product_id, &key.surface_id, &key.id),
         entity::SURFACE_KEY,
@@ -143,7 +144,9 @@ pub struct NewKey {
     pub rate_limit_per_minute: Option<i64>,
     pub rate_limit_per_day: Option<i64>,
     pub expires_at: Option<String>,
-    pub environment: String,
+    pub environment: Environment,
+    /// When it is made.
+    pub created_at: String,
 }
 
 /// Create a key: one Query (surface, items, capabilities) and one transaction writing the
@@ -166,7 +169,7 @@ pub async fn create(
         })
         .map_err(ApiError::Validation)?;
         let kind = surface.key_kind();
-        let prefix = prefix(kind, &new.environment);
+        let prefix = prefix(kind, new.environment);
         let plaintext = secrets::generate(&prefix);
         let key = SurfaceKey {
             id: crate::ids::new_id("key"),
@@ -183,8 +186,8 @@ pub async fn create(
             rate_limit_per_minute: new.rate_limit_per_minute,
             rate_limit_per_day: new.rate_limit_per_day,
             expires_at: new.expires_at.clone(),
-            environment: new.environment.clone(),
-            created_at: crate::time::now_string(),
+            environment: new.environment,
+            created_at: new.created_at.clone(),
         };
         let [record, hash] = key_items(&key, kind, 1);
         let mut tx = Tx::default();
@@ -231,8 +234,12 @@ pub async fn delete(
 /// The writes that drop `removed` items from the scopes of the keys of `surface`. An
 /// expired key's hash item may already be gone (TTL): only its record is rewritten (it
 /// verifies nothing any more either way).
-pub fn drop_scope_ops(p: &Partition, surface: &Surface, removed: &[String]) -> Vec<TxOp> {
-    let now = crate::time::now();
+pub fn drop_scope_ops(
+    p: &Partition,
+    surface: &Surface,
+    removed: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<TxOp> {
     let mut ops = Vec::new();
     for (key, version) in p.keys_of(&surface.id) {
         let mut key = key.clone();
@@ -344,7 +351,7 @@ pub async fn verify(
     };
     let surface: Surface = serde_json::from_value(surface.data)
         .map_err(|e| StoreError::Internal(format!("corrupt surface: {e}")))?;
-    if surface.status != "active" {
+    if surface.status != SurfaceStatus::Active {
         return Ok(Err(Rejection::SurfaceInactive));
     }
     Ok(Ok(ActiveKey { key, surface }))

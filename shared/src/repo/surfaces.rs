@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
-use crate::model::Surface;
+use crate::model::{Surface, SurfaceStatus, SurfaceType};
 use crate::store::{Cond, Index, Query, Table};
 
 use super::cascade::{self, Subtree};
@@ -14,7 +14,7 @@ use super::partition::Partition;
 
 use super::quota::Quota;
 use super::{decode, executions, get_owned, products, Record, Tx};
-use crate::app::Limits;
+use crate::config::Limits;
 
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
     k::owner_index(&s.owner),
@@ -48,12 +48,16 @@ pub async fn update<F>(
     owner: &str,
     product_id: &str,
     id: &str,
+    now: &str,
     mut apply: F,
 ) -> ApiResult<Surface>
 where
     F: FnMut(&mut Surface) -> ApiResult<()>,
 {
-    super::update(table, &k::surface(product_id, id), owner, |s, _| apply(s)).await
+    super::update(table, &k::surface(product_id, id), owner, now, |s, _| {
+        apply(s)
+    })
+    .await
 }
 
 /// Delete the surface with its items, reservations, keys, schedules and their runs: key
@@ -86,8 +90,8 @@ pub async fn list(
     owner: &str,
     product_id: &str,
     paging: Paging<'_>,
-    kind: Option<&str>,
-    status: Option<&str>,
+    kind: Option<SurfaceType>,
+    status: Option<SurfaceStatus>,
     base: &str,
 ) -> ApiResult<Listing<Value>> {
     let query = Query::index(Index::Gsi1, k::owner_index(owner))

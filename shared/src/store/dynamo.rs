@@ -434,7 +434,8 @@ fn counter_update(
     ceiling: Option<i64>,
     expires_at: Option<i64>,
 ) -> (String, HashMap<String, String>, Attrs, Option<String>) {
-    let now = crate::time::now_string();
+    // the counter's own stamps: the store's bookkeeping, from the wall clock
+    let now = crate::time::Clock::system().now_string();
     let mut expr = "ADD #count :delta, #version :one SET #type = if_not_exists(#type, :counter), #created = if_not_exists(#created, :now), #updated = :now, #data = if_not_exists(#data, :empty)".to_string();
     let mut names = HashMap::from([
         ("#count".to_string(), definition::COUNT.to_string()),

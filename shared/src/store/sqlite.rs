@@ -670,7 +670,7 @@ fn bump(
         rusqlite::params![
             key.pk,
             key.sk,
-            crate::time::now_string(),
+            crate::time::Clock::system().now_string(),
             expires_at,
             delta,
             ceiling

@@ -124,9 +124,10 @@ async fn main() {
     )
     .await
     .unwrap();
-    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench")
-        .await
-        .unwrap();
+    let (_, key) =
+        runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
+            .await
+            .unwrap();
     let key = key.plaintext;
     let p = call(
         &app,

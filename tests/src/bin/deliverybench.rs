@@ -51,9 +51,10 @@ async fn main() {
     let app = App::open(&Backend::Embedded(data.clone()), Config::local(""))
         .await
         .unwrap();
-    let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench")
-        .await
-        .unwrap();
+    let (_, key) =
+        runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
+            .await
+            .unwrap();
     let key = key.plaintext;
     let id = |v: Value| v["id"].as_str().unwrap().to_string();
     let p = id(call(
@@ -112,7 +113,7 @@ async fn main() {
 
     // the floor: the same client, the same runner, a webhook-sized body
     let envelope = Bytes::from(
-        json!({ "type": "execution.requested", "timestamp": runtype::time::now_string(), "data": sample })
+        json!({ "type": "execution.requested", "timestamp": runtype::time::format(chrono::Utc::now()), "data": sample })
             .to_string(),
     );
     let client = HttpClient::new("the runner", Duration::from_secs(30));

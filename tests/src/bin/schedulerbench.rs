@@ -64,9 +64,10 @@ async fn latency_proxy(upstream: String) -> String {
 async fn seed(app: &App, per_owner: &[usize]) -> Vec<String> {
     let mut products = Vec::new();
     for &n in per_owner {
-        let (_, key) = runtype::repo::accounts::create_account(app.table(), "bench")
-            .await
-            .unwrap();
+        let (_, key) =
+            runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
+                .await
+                .unwrap();
         let key = key.plaintext;
         let p = call(app, &key, "POST", "/v1/products", json!({ "name": "p" })).await["id"]
             .as_str()
@@ -119,7 +120,7 @@ async fn fires(table: &dyn Table, products: &[String]) -> usize {
 /// Quotas out of the way: the skewed case puts thousands of schedules on one surface.
 fn unlimited() -> Config {
     let mut config = Config::local("");
-    config.limits = runtype::app::Limits {
+    config.limits = runtype::config::Limits {
         schedules_per_surface: i64::MAX / 2,
         schedules_per_owner: i64::MAX / 2,
         ..Default::default()

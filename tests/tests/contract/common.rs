@@ -122,7 +122,7 @@ impl TestApp {
     pub async fn new(store: Store) -> TestApp {
         let (backend, dir) = backend_for(store).await;
         let app = App::open(&backend, config()).await.expect("open the store");
-        let (account, key) = accounts::create_account(app.table(), "test")
+        let (account, key) = accounts::create_account(app.table(), "test", &app.clock.now_string())
             .await
             .expect("account");
         TestApp {
@@ -143,16 +143,23 @@ impl TestApp {
 
     /// A new account on the same store; answers its key.
     pub async fn other_owner(&self) -> String {
-        let (_, key) = accounts::create_account(self.app.table(), "other")
-            .await
-            .expect("account");
+        let (_, key) =
+            accounts::create_account(self.app.table(), "other", &self.app.clock.now_string())
+                .await
+                .expect("account");
         key.plaintext
     }
 
     pub async fn key_for(&self, read_only: bool) -> (String, String) {
-        let k = accounts::create_key(self.app.table(), &self.owner, read_only, false)
-            .await
-            .expect("key");
+        let k = accounts::create_key(
+            self.app.table(),
+            &self.owner,
+            read_only,
+            false,
+            &self.app.clock.now_string(),
+        )
+        .await
+        .expect("key");
         (k.record.id, k.plaintext)
     }
 

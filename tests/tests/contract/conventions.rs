@@ -93,13 +93,13 @@ async fn revoked_keys_fail_at_once(store: Store) {
     );
     // revoked through another instance, as `runtype keys revoke` would
     let other = t.sibling().await;
-    runtype::repo::accounts::revoke_key(other.table(), &id)
+    runtype::repo::accounts::revoke_key(other.table(), &id, &other.clock.now_string())
         .await
         .unwrap();
     let r = t.call_as(&key, "GET", "/v1/products", None).await;
     assert_eq!(r.status, 401);
     // revoking again is harmless; the account's other key still works
-    runtype::repo::accounts::revoke_key(other.table(), &id)
+    runtype::repo::accounts::revoke_key(other.table(), &id, &other.clock.now_string())
         .await
         .unwrap();
     assert_eq!(t.call("GET", "/v1/products", None).await.status, 200);

@@ -452,9 +452,8 @@ async fn a_fired_schedule_run_completes(store: Store) {
     let runner = Runner::start(|_, _| ok(r#"{"done":true}"#)).await;
     let d = webhook(&a, &runner, |_| {});
     let (s, sched) = schedule(&a, json!({})).await;
-    // the scheduler fires it when due
-    // (schedules compute their next fire from the real clock)
-    let due = chrono::Utc::now() + Duration::days(2);
+    // the scheduler fires it when due (its next fire was computed from the app's clock)
+    let due = a.t.app.now() + Duration::days(2);
     let fired = runtype::scheduler::fire_due(a.t.app.table(), due).await;
     assert_eq!(fired.fired, 1, "{fired:?}");
     a.t.app.clock.set(due);

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::common::Store;
+use runtype::model::ExecutionStatus;
 use runtype::repo::Record;
 use runtype::store::{Cond, Query};
 use runtype_tests::runtime_api::{binaries_dir, spawn_function, Outcome, RuntimeApi};
@@ -246,7 +247,7 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
         .unwrap();
     let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
     sched.next_run_at = Some(runtype::time::format(
-        runtype::time::now() - chrono::Duration::minutes(1),
+        chrono::Utc::now() - chrono::Duration::minutes(1),
     ));
     table
         .put(
@@ -354,10 +355,10 @@ async fn deliver_executions_takes_stream_and_queue_events() {
         )
     };
     let (done, _) = read(first.clone()).await;
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, ExecutionStatus::Completed);
     assert_eq!(done.result, Some(json!({ "ok": true })));
     let (mut waiting, version) = read(second.clone()).await;
-    assert_eq!(waiting.status, "queued");
+    assert_eq!(waiting.status, ExecutionStatus::Queued);
     assert_eq!(waiting.attempts, 1);
     let calls = aws.received();
     let targets: Vec<_> = calls.iter().map(|c| c.header("x-amz-target")).collect();
@@ -382,7 +383,7 @@ async fn deliver_executions_takes_stream_and_queue_events() {
     );
 
     // the retry comes back from the queue once due (made due here rather than waited for)
-    waiting.delivery.next_attempt_at = Some(runtype::time::now_string());
+    waiting.delivery.next_attempt_at = Some(runtype::time::format(chrono::Utc::now()));
     table
         .put(waiting.to_item(version + 1), Cond::Version(version))
         .await
@@ -391,7 +392,7 @@ async fn deliver_executions_takes_stream_and_queue_events() {
     let (res, stderr) = d.invoke_with("deliver-executions", queue, &env).await;
     assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
     let (done, _) = read(second.clone()).await;
-    assert_eq!(done.status, "completed");
+    assert_eq!(done.status, ExecutionStatus::Completed);
     assert_eq!(done.attempts, 2);
     assert_eq!(runner.count(), 3);
     assert_eq!(

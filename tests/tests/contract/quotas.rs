@@ -3,7 +3,8 @@
 //! 403, and deletes — direct or by cascade — make room again.
 
 use crate::common::{config, send, Res, Store, TestApp};
-use runtype::app::{App, Limits};
+use runtype::app::App;
+use runtype::config::{Config, Limits};
 use serde_json::{json, Value};
 
 crate::cases! {
@@ -256,7 +257,9 @@ fn limits_come_from_the_environment() {
         ("RUNTYPE_QUOTA_SCHEDULES_PER_SURFACE", "6"),
         ("RUNTYPE_QUOTA_SCHEDULES_PER_OWNER", " 7 "),
     ]);
-    let l = Limits::from_vars(|n| vars.get(n).map(|v| v.to_string())).unwrap();
+    let l = Config::from_vars(|n| vars.get(n).map(|v| v.to_string()))
+        .unwrap()
+        .limits;
     assert_eq!(
         [
             l.products_per_owner,
@@ -269,6 +272,6 @@ fn limits_come_from_the_environment() {
         ],
         [1, 2, 3, 4, 5, 6, 7]
     );
-    let bad = Limits::from_vars(|n| (n == "RUNTYPE_QUOTA_KEYS_PER_SURFACE").then(|| "-1".into()));
+    let bad = Config::from_vars(|n| (n == "RUNTYPE_QUOTA_KEYS_PER_SURFACE").then(|| "-1".into()));
     assert!(bad.unwrap_err().contains("RUNTYPE_QUOTA_KEYS_PER_SURFACE"));
 }

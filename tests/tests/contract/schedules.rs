@@ -961,7 +961,7 @@ async fn the_owner_wide_read_side(store: Store) {
 async fn quotas_hold_under_racing_creates(store: Store) {
     let mut f = Fixture::new(store).await;
     // first the surface's limit alone binds
-    f.t.app.config.limits = runtype::app::Limits {
+    f.t.app.config.limits = runtype::config::Limits {
         schedules_per_surface: 3,
         schedules_per_owner: 100,
         ..Default::default()

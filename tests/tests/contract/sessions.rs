@@ -127,13 +127,13 @@ async fn jwks_server(jwks: Value) -> JwksServer {
 
 fn jwt_config(source: JwksSource, min_refresh: Duration) -> Config {
     let mut c = crate::common::config();
-    c.jwt = Some(Arc::new(JwtVerifier::new(JwtConfig {
+    c.jwt = Some(JwtConfig {
         issuer: ISSUER.into(),
         source,
         authorized_parties: vec!["https://app.example.test".into()],
         leeway_secs: 5,
         min_refresh,
-    })));
+    });
     c
 }
 
@@ -520,8 +520,10 @@ async fn jwks_from_a_file(store: Store) {
 
 /// A verifier on `server` that may reload at once, keeping time by `clock`.
 async fn app_with_clock(t: &TestApp, server: &JwksServer, clock: &runtype::time::Clock) -> App {
-    let mut c = crate::common::config();
-    c.jwt = Some(Arc::new(
+    let mut app = App::open(&t.backend, crate::common::config())
+        .await
+        .unwrap();
+    app.jwt = Some(Arc::new(
         JwtVerifier::new(JwtConfig {
             issuer: ISSUER.into(),
             source: JwksSource::Url(server.url.clone()),
@@ -531,7 +533,7 @@ async fn app_with_clock(t: &TestApp, server: &JwksServer, clock: &runtype::time:
         })
         .with_clock(clock.clone()),
     ));
-    App::open(&t.backend, c).await.unwrap()
+    app
 }
 
 /// Keys live for the answer's `max-age` (60 s here): a key removed from the JWKS stops being

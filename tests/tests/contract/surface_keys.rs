@@ -216,7 +216,7 @@ async fn key_kinds_follow_the_surface(store: Store) {
                 .await
                 .unwrap()
                 .expect("verifies");
-            assert_eq!(active.key.kind, prefix);
+            assert_eq!(active.key.kind.to_string(), prefix);
         }
     }
 }
@@ -946,7 +946,11 @@ async fn an_expired_key_does_not_block_deletes(store: Store) {
     let found = table.get(&record_key).await.unwrap().unwrap();
     let mut key: runtype::model::SurfaceKey = serde_json::from_value(found.data.clone()).unwrap();
     key.expires_at = Some("2020-01-01T00:00:00.000Z".into());
-    let [record, _] = runtype::repo::surface_keys::key_items(&key, "papi", found.version + 1);
+    let [record, _] = runtype::repo::surface_keys::key_items(
+        &key,
+        runtype::model::KeyKind::Papi,
+        found.version + 1,
+    );
     table
         .put(record, runtype::store::Cond::Version(found.version))
         .await

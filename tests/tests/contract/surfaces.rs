@@ -35,7 +35,7 @@ async fn bind(t: &TestApp, product: &str, surface: &str, body: Value) -> Res {
 async fn create_surface_defaults_and_endpoints(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
-    for kind in runtype::model::surface::TYPES {
+    for kind in <runtype::model::SurfaceType as runtype::model::Word>::NAMES {
         let r = t
             .call(
                 "POST",
