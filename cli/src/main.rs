@@ -97,7 +97,7 @@ enum SchedulesCmd {
         #[arg(long, value_name = "RFC3339")]
         now: Option<String>,
         /// Claims in flight at once
-        #[arg(long, value_name = "N", default_value_t = runtype::scheduler::CONCURRENCY as u16,
+        #[arg(long, value_name = "N", default_value_t = runtype::config::SCHEDULER_CONCURRENCY as u16,
               value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
         /// Stop claiming after this many seconds (what is left is "deferred" to the next pass)

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::auth::jwt::JwtVerifier;
 pub use crate::config::Config;
-use crate::jwt::JwtVerifier;
 use crate::store::dynamo::DynamoTable;
 use crate::store::sqlite::SqliteTable;
 use crate::store::{RequestCounter, StoreResult, Table};

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::jwt::{JwksSource, JwtConfig};
+/// Claims a scheduler pass has in flight unless `RUNTYPE_SCHEDULER_CONCURRENCY` says.
+pub const SCHEDULER_CONCURRENCY: usize = 16;
 
 /// Quotas (API.md "Limits"), each overridable by its `RUNTYPE_QUOTA_<what>` variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +100,43 @@ impl RunnerConfig {
     }
 }
 
+/// Where session tokens' signing keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    Url(String),
+    File(PathBuf),
+}
+
+/// Session-token verification (`auth::jwt`), as configured.
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub source: JwksSource,
+    /// Accepted `azp` values; empty means any.
+    pub authorized_parties: Vec<String>,
+    pub leeway_secs: u64,
+    /// Least time between two JWKS loads caused by unknown `kid`s.
+    pub min_refresh: Duration,
+}
+
+/// A JWKS URL must be https, except on a loopback host (a local issuer while developing).
+pub fn checked_url(url: &str) -> Result<String, String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| format!("RUNTYPE_JWKS_URL is not a URL: {url:?}"))?;
+    let loopback = matches!(
+        uri.host(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match uri.scheme_str() {
+        Some("https") => Ok(url.to_string()),
+        Some("http") if loopback => Ok(url.to_string()),
+        _ => Err(format!(
+            "RUNTYPE_JWKS_URL must be an https:// URL (http:// only for a loopback host), not {url:?}"
+        )),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `RUNTYPE_PUBLIC_URL`: base of the public URLs the API hands out (surface endpoints),
@@ -132,7 +170,7 @@ impl Default for Config {
             limits: Limits::default(),
             retention_days: 30,
             log_level: "info".into(),
-            scheduler_concurrency: crate::scheduler::CONCURRENCY,
+            scheduler_concurrency: SCHEDULER_CONCURRENCY,
             header_read_timeout: Duration::from_secs(10),
             runner: RunnerConfig::default_values(),
             table_name: None,
@@ -307,7 +345,7 @@ fn jwt<F: Fn(&str) -> Option<String>>(v: &Vars<F>) -> Result<Option<JwtConfig>, 
     };
     let source =
         match (v.text("RUNTYPE_JWKS_URL"), v.text("RUNTYPE_JWKS_FILE")) {
-            (Some(url), None) => JwksSource::Url(crate::jwt::checked_url(&url)?),
+            (Some(url), None) => JwksSource::Url(checked_url(&url)?),
             (None, Some(file)) => JwksSource::File(PathBuf::from(file)),
             (Some(_), Some(_)) => {
                 return Err("set RUNTYPE_JWKS_URL or RUNTYPE_JWKS_FILE, not both".into())
@@ -350,6 +388,18 @@ mod tests {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
         })
+    }
+
+    #[test]
+    fn jwks_urls_must_be_https_except_on_loopback() {
+        assert!(checked_url("https://clerk.example.com/.well-known/jwks.json").is_ok());
+        assert!(checked_url("http://127.0.0.1:8080/jwks.json").is_ok());
+        assert!(checked_url("http://localhost/jwks.json").is_ok());
+        assert!(checked_url("http://[::1]:9/jwks.json").is_ok());
+        let e = checked_url("http://clerk.example.com/jwks.json").unwrap_err();
+        assert!(e.contains("https://"), "{e}");
+        assert!(checked_url("ftp://x/jwks").is_err());
+        assert!(checked_url("not a url").is_err());
     }
 
     #[test]

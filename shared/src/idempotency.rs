@@ -16,7 +16,7 @@ use http::{HeaderMap, Method};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::Reply;
+use crate::call::Reply;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::repo::layout::{self as k, entity};
 use crate::repo::{decode, item};

@@ -4,16 +4,15 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod call;
 pub mod config;
 pub mod content_hash;
 pub mod cron;
 pub mod delivery;
 pub mod error;
-pub mod gateway;
 pub mod idempotency;
 pub mod ids;
 pub mod json;
-pub mod jwt;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "delivery-aws")]

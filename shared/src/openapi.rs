@@ -922,7 +922,7 @@ fn error_response(description: &str) -> Value {
 /// Management routes take a platform key or session token; the gateway a surface key, in
 /// `Authorization` or `X-API-Key`.
 fn security(route: &Route) -> Value {
-    match route.access {
+    match route.access() {
         Access::Management => json!([{ "bearer": [] }]),
         Access::SurfaceKey => json!([{ "surfaceKey": [] }, { "surfaceApiKey": [] }]),
     }

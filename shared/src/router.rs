@@ -8,19 +8,25 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
-use crate::api::{self, Call, Reply};
+use crate::api;
 use crate::app::App;
-use crate::auth;
+use crate::auth::{self, surface_key::Gateway};
+use crate::call::{param, parse_query, percent_decode, Call, Params, Reply};
 use crate::error::{ApiError, ApiResult};
 
 /// Largest request body accepted (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + Send + 'a>>;
-pub type Handler = for<'a> fn(&'a App, Call) -> HandlerFuture<'a>;
 
-/// Path parameters: (name in the template, decoded value).
-pub type Params = Vec<(&'static str, String)>;
+/// What serves a route, which also says who may call it.
+#[derive(Clone, Copy)]
+pub enum Handler {
+    /// The management API: platform keys and session tokens.
+    Management(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
+    /// The gateway: surface keys; the handler is handed the verified call.
+    SurfaceKey(for<'a> fn(&'a App, Call, Gateway) -> HandlerFuture<'a>),
+}
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +44,16 @@ pub struct Route {
     /// The Lambda function (crate under `functions/`) that serves this route.
     pub function: &'static str,
     pub handler: Handler,
-    pub access: Access,
+}
+
+impl Route {
+    /// Who may call it.
+    pub fn access(&self) -> Access {
+        match self.handler {
+            Handler::Management(_) => Access::Management,
+            Handler::SurfaceKey(_) => Access::SurfaceKey,
+        }
+    }
 }
 
 impl std::fmt::Debug for Route {
@@ -56,20 +71,24 @@ macro_rules! routes {
                 method: Method::$method,
                 path: $path,
                 function: $function,
-                access: routes!(@access $($access)?),
-                handler: {
-                    fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
-                        Box::pin($handler(app, call))
-                    }
-                    handler
-                },
+                handler: routes!(@handler $handler $(, $access)?),
             };
         )*
         /// Every route, in the order of API.md.
         pub static ROUTES: &[&Route] = &[$(&$name),*];
     };
-    (@access) => { Access::Management };
-    (@access surface_key) => { Access::SurfaceKey };
+    (@handler $handler:path) => {{
+        fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
+            Box::pin($handler(app, call))
+        }
+        Handler::Management(handler)
+    }};
+    (@handler $handler:path, surface_key) => {{
+        fn handler<'a>(app: &'a App, call: Call, g: Gateway) -> HandlerFuture<'a> {
+            Box::pin($handler(app, call, g))
+        }
+        Handler::SurfaceKey(handler)
+    }};
 }
 
 use api::{
@@ -159,53 +178,6 @@ pub fn match_path(template: &'static str, path: &str) -> Option<Params> {
     }
 }
 
-/// Path parameter `name` ("" where the template has none).
-pub fn param<'p>(params: &'p Params, name: &str) -> &'p str {
-    params
-        .iter()
-        .find(|(k, _)| *k == name)
-        .map_or("", |(_, v)| v.as_str())
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// `%XX` escapes decoded; `+` is a space only in query strings (`plus_is_space`).
-fn percent_decode(s: &str, plus_is_space: bool) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus_is_space && bytes[i] == b'+' {
-            b' '
-        } else {
-            bytes[i]
-        });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Query string → pairs (percent-decoded).
-pub fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
-    q.unwrap_or("")
-        .split('&')
-        .filter(|s| !s.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k, true), percent_decode(v, true))
-        })
-        .collect()
-}
-
 /// Find the route for a request: `Err` is the 404 or 405 to answer. A literal segment
 /// beats a parameter (`/v1/products/pull` is not product "pull"), as on API Gateway.
 pub fn find(method: &Method, path: &str) -> Result<(&'static Route, Params), ApiError> {
@@ -282,47 +254,53 @@ pub async fn dispatch(
     if !body.is_empty() && !is_json(&parts.headers) {
         return Err(ApiError::UnsupportedMediaType);
     }
-    let (caller, gateway, scope) = match route.access {
-        Access::Management => {
-            let caller = auth::authenticate(app, &parts.headers).await?;
-            let scope = format!("OWNER#{}", caller.owner);
-            (caller, None, scope)
-        }
-        Access::SurfaceKey => {
-            let (product, surface) = (param(&params, "id"), param(&params, "surfaceId"));
-            let g = crate::gateway::open(app.table(), &parts.headers, product, surface, app.now())
-                .await?;
-            let scope = format!("KEY#{}", g.key.key_id);
-            (g.caller(), Some(Box::new(g)), scope)
-        }
-    };
-    if caller.read_only && parts.method != Method::GET {
-        return Err(ApiError::Forbidden(
-            "This API key is read-only; it may only make GET requests".into(),
-        ));
-    }
+    let method = parts.method.clone();
     let path = parts.uri.path().to_string();
-    let call = Call {
+    let headers = parts.headers.clone();
+    let (product, surface) = (
+        param(&params, "id").to_string(),
+        param(&params, "surfaceId").to_string(),
+    );
+    let call = |caller| Call {
         caller,
-        params,
         query: parse_query(parts.uri.query()),
         body: body.clone(),
         public_url: public_url(app, &parts.headers),
         headers: parts.headers,
-        gateway,
+        params,
     };
-    if parts.method != Method::POST {
-        return (route.handler)(app, call).await;
+    // the door first: who is calling (the idempotency scope is theirs), then the handler
+    let (scope, run) = match route.handler {
+        Handler::Management(handler) => {
+            let caller = auth::authenticate(app.table(), app.jwt.as_deref(), &headers).await?;
+            if caller.read_only && method != Method::GET {
+                return Err(ApiError::Forbidden(
+                    "This API key is read-only; it may only make GET requests".into(),
+                ));
+            }
+            (
+                format!("OWNER#{}", caller.owner),
+                handler(app, call(caller)),
+            )
+        }
+        Handler::SurfaceKey(handler) => {
+            let g = auth::surface_key::open(app.table(), &headers, &product, &surface, app.now())
+                .await?;
+            let scope = format!("KEY#{}", g.key.key_id);
+            (scope, handler(app, call(g.caller()), g))
+        }
+    };
+    if method != Method::POST {
+        return run.await;
     }
-    let headers = call.headers.clone();
     let post = crate::idempotency::Post {
         scope: &scope,
-        method: &parts.method,
+        method: &method,
         path: &path,
         headers: &headers,
         body: &body,
     };
-    crate::idempotency::run(app.table(), post, app.now(), (route.handler)(app, call)).await
+    crate::idempotency::run(app.table(), post, app.now(), run).await
 }
 
 /// The configured public base URL, else `https://<Host>` (behind API Gateway with no

@@ -23,8 +23,6 @@ use crate::store::{Index, Item, Position, Query, Table};
 
 /// Schedules read from the due index per page.
 pub const BATCH: usize = 100;
-/// Claims in flight at once, by default.
-pub const CONCURRENCY: usize = 16;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,7 +55,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            concurrency: CONCURRENCY,
+            concurrency: crate::config::SCHEDULER_CONCURRENCY,
             page_size: BATCH,
             deadline: None,
             limit: None,

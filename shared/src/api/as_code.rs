@@ -8,15 +8,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::content_hash::{hash, without_nulls};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{
     Product, Provenance, Surface, SurfaceEnvironment, SurfaceStatus, SurfaceType, Word,
 };
 use crate::repo::as_code::{self, Named};
-use crate::repo::{products, Retry};
+use crate::repo::Retry;
 use crate::rules::{self, product, surface, Text};
 use crate::validate::{query_param, Fields, Patch};
 
@@ -519,7 +519,7 @@ impl Converged for Surface {
 pub async fn ensure_surface(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let req = parse(&call.json()?, surface::NAME, surface_definition)?;
-    products::get(app.table(), call.owner(), product_id).await?; // the owner first
+    crate::repo::owned_product(app.table(), call.owner(), product_id).await?; // the owner first
     ensure::<Surface>(app, call.owner(), product_id, req).await
 }
 
@@ -527,6 +527,6 @@ pub async fn ensure_surface(app: &App, call: Call) -> ApiResult<Reply> {
 pub async fn pull_surface(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let name = name_param(&call)?;
-    products::get(app.table(), call.owner(), product_id).await?; // the owner first
+    crate::repo::owned_product(app.table(), call.owner(), product_id).await?; // the owner first
     pull::<Surface>(app, product_id, name).await
 }

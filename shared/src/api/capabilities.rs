@@ -1,7 +1,7 @@
 //! /v1/products/:id/capabilities[/:capabilityId]
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::Capability;
 use crate::repo::capabilities;

@@ -1,7 +1,7 @@
 //! /v1/products/:id/executions[/:executionId[/cancel]]: the owner's view of executions.
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::ApiResult;
 use crate::repo::executions::{self, Filter};
 use crate::repo::listing::Paging;

@@ -1,13 +1,14 @@
 //! The surface gateway (the data plane): …/surfaces/:surfaceId/api[/:endpointSlug] and
 //! …/api/executions/:executionId, called with a surface key. The router has verified the key
-//! and the surface (`gateway::open`, one round trip) before any of these runs.
+//! and the surface (`auth::surface_key::open`, one round trip) and hands each the verified
+//! call (`Gateway`).
 
 use serde_json::{json, Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::auth::surface_key::Gateway;
+use crate::call::{Call, Reply};
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::gateway::Gateway;
 use crate::model::{Capability, Execution, SurfaceItem};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Admission};
@@ -16,19 +17,13 @@ use crate::rules::gateway as rules;
 use crate::store::{Admit, Bump};
 use crate::validate::Fields;
 
-fn opened(call: &Call) -> &Gateway {
-    call.gateway
-        .as_deref()
-        .expect("the router opens the gateway for gateway routes")
-}
-
 fn capability<'a>(g: &'a Gateway, item: &SurfaceItem) -> Option<&'a Capability> {
     g.partition.capability(&item.capability_id)
 }
 
 /// GET …/api: what the key may call, and the limits it calls under.
-pub async fn describe(app: &App, call: Call) -> ApiResult<Reply> {
-    let g = opened(&call);
+pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
+    let g = &g;
     let base = format!(
         "{}/v1/products/{}/surfaces/{}/api",
         call.public_url, g.surface.product_id, g.surface.id
@@ -69,8 +64,8 @@ pub async fn describe(app: &App, call: Call) -> ApiResult<Reply> {
 }
 
 /// POST …/api/:endpointSlug: run the item with that slug.
-pub async fn invoke(app: &App, call: Call) -> ApiResult<Reply> {
-    let g = opened(&call);
+pub async fn invoke(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
+    let g = &g;
     let slug = call.param("endpointSlug");
     let item = g
         .enabled_items()
@@ -80,8 +75,8 @@ pub async fn invoke(app: &App, call: Call) -> ApiResult<Reply> {
 }
 
 /// POST …/api: run the surface's entry point (the enabled entry item first in order).
-pub async fn invoke_entry(app: &App, call: Call) -> ApiResult<Reply> {
-    let g = opened(&call);
+pub async fn invoke_entry(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
+    let g = &g;
     let item = g
         .enabled_items()
         .find(|i| i.is_entry_point)
@@ -155,8 +150,7 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
 }
 
 /// GET …/api/executions/:executionId: an execution made through this surface.
-pub async fn execution(app: &App, call: Call) -> ApiResult<Reply> {
-    let g = opened(&call);
+pub async fn execution(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let id = call.id("executionId", "exec", "Execution")?;
     let windows = g.windows(app.now());
     let record = k::execution(id);

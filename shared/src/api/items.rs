@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::is_slug;
 use crate::model::SurfaceItem;

@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::ApiResult;
 use crate::model::Product;
 use crate::repo::listing::Paging;

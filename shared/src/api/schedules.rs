@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::cron::{self, Cron};
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::Schedule;

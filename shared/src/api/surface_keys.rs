@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::{ApiResult, Detail};
 use crate::model::Environment;
 use crate::repo::surface_keys::{self, NewKey};

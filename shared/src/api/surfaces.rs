@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Call, Reply};
 use crate::app::App;
+use crate::call::{Call, Reply};
 use crate::error::{ApiResult, Detail};
 use crate::model::Surface;
 use crate::model::{Provenance, SurfaceEnvironment, SurfaceStatus, SurfaceType};

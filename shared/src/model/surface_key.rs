@@ -67,9 +67,9 @@ impl SurfaceKey {
         v
     }
 
-    /// Whether every scope entry is the wildcard.
+    /// Whether the scopes name every item.
     pub fn all_scopes(&self) -> bool {
-        self.scopes == ["*"]
+        names_every_item(&self.scopes)
     }
 
     /// Drop `removed` surface items from the scopes; answers whether anything changed.
@@ -110,6 +110,14 @@ impl SurfaceKey {
     }
 }
 
+/// The scope entry that names every item of the surface, present and future.
+pub const EVERY_ITEM: &str = "*";
+
+/// Whether `scopes` is the one entry that names every item.
+pub fn names_every_item(scopes: &[String]) -> bool {
+    matches!(scopes, [only] if only == EVERY_ITEM)
+}
+
 /// What verifying a presented key needs, stored under `SURFACEKEY#<sha256>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -125,6 +133,13 @@ pub struct KeyHash {
     pub rate_limit_per_minute: Option<i64>,
     pub rate_limit_per_day: Option<i64>,
     pub expires_at: Option<String>,
+}
+
+impl KeyHash {
+    /// Whether the key's scopes allow surface item `item_id`.
+    pub fn allows(&self, item_id: &str) -> bool {
+        names_every_item(&self.scopes) || self.scope_target_ids.iter().any(|t| t == item_id)
+    }
 }
 
 #[cfg(test)]

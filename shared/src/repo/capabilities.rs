@@ -12,7 +12,7 @@ use super::items;
 use super::layout::{self as k, entity};
 use super::partition::Partition;
 use super::quota::Quota;
-use super::{get_owned, item, products, Record, Retry, Tx};
+use super::{get_owned, item, owned_product, Record, Retry, Tx};
 use crate::config::Limits;
 
 fn name_taken(name: &str) -> ApiError {
@@ -50,7 +50,7 @@ pub async fn add(
 ) -> ApiResult<Capability> {
     let mut retry = Retry::default();
     loop {
-        let (mut product, version) = products::get(table, &draft.owner, &draft.product_id).await?;
+        let (mut product, version) = owned_product(table, &draft.owner, &draft.product_id).await?;
         draft.display_order = Some(product.capability_seq);
         product.capability_seq += 1;
         let mut tx = Tx::default();

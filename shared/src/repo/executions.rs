@@ -13,7 +13,7 @@ use crate::store::{Cond, Index, Item, Key, Query, StoreError, Table, TxOp};
 
 use super::layout::{self as k, entity};
 use super::listing::{paginate, Listing, Paging, Start};
-use super::{decode, get_owned, item, products, Record, Retry};
+use super::{decode, get_owned, item, owned_product, Record, Retry};
 
 /// Executions and runs are kept this many days (`Config::retention_days`), then expire
 /// (DynamoDB's TTL; the embedded store purges them). Process-wide: every write of an
@@ -112,7 +112,7 @@ pub async fn list(
         .descending()
         .limit((paging.limit + 1) * 4);
     let start = Start::of(paging, &query)?;
-    products::get(table, owner, product_id).await?;
+    owned_product(table, owner, product_id).await?;
     let page = paginate(table, query, start, |it| {
         let e: Execution = decode(it)?;
         Ok(filter.keeps(&e).then_some(e))

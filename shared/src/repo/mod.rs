@@ -50,6 +50,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::model::Product;
 use crate::store::{Cond, Item, Key, StoreError, Table};
 
 pub use tx::{Op, Rejected, Tx};
@@ -139,6 +140,12 @@ pub async fn get_owned<T: Owned>(table: &dyn Table, key: &Key, owner: &str) -> A
         return Err(ApiError::not_found(T::WHAT));
     }
     Ok((record, found.version))
+}
+
+/// The product `id` alone (one GetItem), if `owner` owns it: the owner check every
+/// resource under a product starts with (a stranger's product is a plain 404).
+pub async fn owned_product(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Product, u64)> {
+    get_owned(table, &layout::product(id), owner).await
 }
 
 /// Read-modify-write of the record at `key` with optimistic concurrency: `edit` changes the

@@ -35,7 +35,7 @@ impl Partition {
     /// checked first, on the product record alone (API.md "Limits": a stranger costs one
     /// read and reads nothing else of the product).
     pub async fn load(table: &dyn Table, owner: &str, id: &str) -> ApiResult<Partition> {
-        super::products::get(table, owner, id).await?;
+        super::owned_product(table, owner, id).await?;
         Self::load_checked(table, owner, id).await
     }
 

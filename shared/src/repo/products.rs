@@ -15,7 +15,7 @@ use super::listing::{paginate, Listing, Paging, Start};
 use super::partition::Partition;
 use super::quota::Quota;
 use super::Tx;
-use super::{decode, get_owned, Record};
+use super::{decode, Record};
 use crate::config::Limits;
 
 record!(Product, entity::PRODUCT, |p| k::product(&p.id), gsi1: (
@@ -29,11 +29,6 @@ pub async fn create(table: &dyn Table, product: &Product, limits: &Limits) -> Ap
     Quota::products(&product.owner).take(&mut tx, limits)?;
     tx.put(product.to_item(1), Cond::NotExists);
     Ok(tx.commit(table).await?)
-}
-
-/// The product record alone (one GetItem), if `owner` owns it.
-pub async fn get(table: &dyn Table, owner: &str, id: &str) -> ApiResult<(Product, u64)> {
-    get_owned(table, &k::product(id), owner).await
 }
 
 /// Change the product (see `repo::update`).
@@ -54,7 +49,7 @@ where
 /// they stop working before anything else goes), then its records and run history, the
 /// product last.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
-    get(table, owner, id).await?; // the owner first: a stranger reads nothing else
+    super::owned_product(table, owner, id).await?; // the owner first: a stranger reads nothing else
     cascade::delete(table, || async move {
         // the product's partition and its executions (with their runs), side by side
         let (p, executions) = futures_util::future::join(

@@ -1,12 +1,11 @@
-//! Surface API keys: create (record + hash item in one transaction), delete, scope
-//! maintenance when items go, and verification of a presented key.
+//! Surface API keys: create (record + hash item in one transaction), delete, and scope
+//! maintenance when items go. Presented keys are verified by `auth::surface_key`.
 
 use crate::error::{ApiError, ApiResult, Detail};
-use crate::model::{
-    Capability, Environment, KeyHash, KeyKind, Surface, SurfaceItem, SurfaceKey, SurfaceStatus,
-};
+use crate::model::surface_key::{names_every_item, EVERY_ITEM};
+use crate::model::{Capability, Environment, KeyKind, Surface, SurfaceItem, SurfaceKey};
 use crate::secrets;
-use crate::store::{Cond, Item, StoreError, Table, TxOp};
+use crate::store::{Cond, Item, Table, TxOp};
 
 use super::layout::{self as k, entity};
 use super::partition::Partition;
@@ -22,15 +21,6 @@ pub fn prefix(kind: KeyKind, environment: Environment) -> String {
     };
     format!("{kind}_{env}_")
 }
-
-const PREFIXES: &[&str] = &[
-    "papi_live_",
-    "papi_test_",
-    "mcp_live_",
-    "mcp_test_",
-    "a2a_live_",
-    "a2a_test_",
-];
 
 /// The record and hash items of a key.
 pub fn key_items(key: &SurfaceKey, kind: KeyKind, version: u64) -> [Item; 2] {
@@ -74,9 +64,9 @@ pub fn resolve_scopes(
         None => &[][..],
         Some(e) => e,
     };
-    if entries.is_empty() || entries == ["*"] {
+    if entries.is_empty() || names_every_item(entries) {
         return Ok(Resolved {
-            scopes: vec!["*".into()],
+            scopes: vec![EVERY_ITEM.into()],
             target_ids: vec![],
             resolution: vec![],
         });
@@ -86,7 +76,7 @@ pub fn resolve_scopes(
     let mut target_ids: Vec<String> = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let path = format!("scopes.{i}");
-        if entry == "*" {
+        if entry == EVERY_ITEM {
             errors.push(Detail::new(
                 path,
                 "INVALID_FORMAT",
@@ -263,96 +253,4 @@ pub fn drop_scope_ops(
         }
     }
     ops
-}
-
-/// A key that passed verification.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActiveKey {
-    pub key: KeyHash,
-    pub surface: Surface,
-}
-
-impl ActiveKey {
-    /// Whether the key may use surface item `item_id`.
-    pub fn allows(&self, item_id: &str) -> bool {
-        self.key.scopes == ["*"] || self.key.scope_target_ids.iter().any(|t| t == item_id)
-    }
-}
-
-/// Why a presented key was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// Wrong shape or checksum: refused without a storage read.
-    Malformed,
-    /// No such key (never issued, deleted, or its surface deleted).
-    Unknown,
-    Expired,
-    /// Its surface is paused or a draft.
-    SurfaceInactive,
-}
-
-/// The SHA-256 of a presented key whose shape and checksum are right; anything else is
-/// refused without a storage read.
-pub fn presented_hash(presented: &str) -> Result<String, Rejection> {
-    let well_formed = PREFIXES
-        .iter()
-        .any(|p| presented.starts_with(p) && secrets::well_formed(p, presented));
-    if well_formed {
-        Ok(secrets::hash(presented))
-    } else {
-        Err(Rejection::Malformed)
-    }
-}
-
-/// What the hash item found for a key says: unknown (no item) or expired (checked here:
-/// TTL deletion lags), else the key.
-pub fn judge(
-    found: Option<Item>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Result<KeyHash, Rejection>, StoreError> {
-    let Some(found) = found else {
-        return Ok(Err(Rejection::Unknown));
-    };
-    let key: KeyHash = serde_json::from_value(found.data.clone())
-        .map_err(|e| StoreError::Internal(format!("corrupt key hash item: {e}")))?;
-    let expired = key
-        .expires_at
-        .as_deref()
-        .and_then(crate::time::parse)
-        .is_some_and(|t| t <= now);
-    if expired || found.is_expired(now.timestamp()) {
-        return Ok(Err(Rejection::Expired));
-    }
-    Ok(Ok(key))
-}
-
-/// Verify a presented surface key, in this order: format and checksum (no storage read if
-/// they fail) → one GetItem by SHA-256 → expiry → the surface still exists and is active
-/// (one more GetItem, only for a key that passed). The gateway runs the same checks with
-/// the surface's partition read beside the hash item (`gateway::open`).
-pub async fn verify(
-    table: &dyn Table,
-    presented: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Result<ActiveKey, Rejection>, StoreError> {
-    let hash = match presented_hash(presented) {
-        Ok(h) => h,
-        Err(r) => return Ok(Err(r)),
-    };
-    let key = match judge(table.get(&k::surface_key_hash(&hash)).await?, now)? {
-        Ok(key) => key,
-        Err(r) => return Ok(Err(r)),
-    };
-    let Some(surface) = table
-        .get(&k::surface(&key.product_id, &key.surface_id))
-        .await?
-    else {
-        return Ok(Err(Rejection::Unknown));
-    };
-    let surface: Surface = serde_json::from_value(surface.data)
-        .map_err(|e| StoreError::Internal(format!("corrupt surface: {e}")))?;
-    if surface.status != SurfaceStatus::Active {
-        return Ok(Err(Rejection::SurfaceInactive));
-    }
-    Ok(Ok(ActiveKey { key, surface }))
 }

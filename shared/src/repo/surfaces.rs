@@ -13,7 +13,7 @@ use super::listing::{paginate, Listing, Paging, Start};
 use super::partition::Partition;
 
 use super::quota::Quota;
-use super::{decode, executions, get_owned, products, Record, Tx};
+use super::{decode, executions, get_owned, owned_product, Record, Tx};
 use crate::config::Limits;
 
 record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
@@ -23,7 +23,7 @@ record!(Surface, entity::SURFACE, |s| k::surface(&s.product_id, &s.id), gsi1: (
 
 /// Create the surface within its product's quota (403 past it).
 pub async fn create(table: &dyn Table, surface: &Surface, limits: &Limits) -> ApiResult<()> {
-    products::get(table, &surface.owner, &surface.product_id).await?;
+    owned_product(table, &surface.owner, &surface.product_id).await?;
     let mut tx = Tx::default();
     Quota::surfaces(&surface.product_id).take(&mut tx, limits)?;
     let product = tx.check(k::product(&surface.product_id), Cond::Exists);
@@ -63,7 +63,7 @@ where
 /// Delete the surface with its items, reservations, keys, schedules and their runs: key
 /// hash items first (so its keys stop working before anything else goes), the surface last.
 pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) -> ApiResult<()> {
-    products::get(table, owner, product_id).await?; // the owner first
+    owned_product(table, owner, product_id).await?; // the owner first
     cascade::delete(table, || async move {
         let (p, executions) = futures_util::future::join(
             Partition::load_checked(table, owner, product_id),
@@ -99,7 +99,7 @@ pub async fn list(
         .descending()
         .limit((paging.limit + 1) * 4);
     let start = Start::of(paging, &query)?;
-    products::get(table, owner, product_id).await?;
+    owned_product(table, owner, product_id).await?;
     let page = paginate(table, query, start, |it| {
         if it.entity != entity::SURFACE {
             return Ok(None);

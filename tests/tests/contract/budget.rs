@@ -181,7 +181,7 @@ async fn a_stranger_costs_one_record_read(store: Store) {
     let stranger = t.other_owner().await;
     let counter = &t.app.requests;
     let mut checked = 0;
-    for r in routes().filter(|r| r.access == Access::Management) {
+    for r in routes().filter(|r| r.access() == Access::Management) {
         let Some(rest) = r.path.strip_prefix("/v1/products/:id") else {
             continue;
         };

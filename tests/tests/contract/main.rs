@@ -15,6 +15,7 @@ mod conventions;
 mod delivery;
 mod gateway;
 mod lambda;
+mod layering;
 mod nasty;
 mod openapi;
 mod products;
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
         ("delivery", delivery::cases()),
         ("gateway", gateway::cases()),
         ("lambda", lambda::cases()),
+        ("layering", layering::cases()),
         ("nasty", nasty::cases()),
         ("openapi", openapi::cases()),
         ("products", products::cases()),

@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use rsa::traits::PublicKeyParts;
 use runtype::app::{App, Config};
-use runtype::jwt::{JwksSource, JwtConfig, JwtVerifier};
+use runtype::auth::jwt::{JwksSource, JwtConfig, JwtVerifier};
 use serde_json::{json, Value};
 
 const ISSUER: &str = "https://clerk.example.test";

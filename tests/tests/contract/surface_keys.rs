@@ -5,9 +5,67 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crate::common::{Res, Store, TestApp};
-use runtype::repo::surface_keys::{verify, Rejection};
+use runtype::auth::surface_key::{judge, presented_hash, Rejection as Refused};
+use runtype::model::{KeyHash, Surface, SurfaceStatus};
 use runtype::store::{Cond, Item, Key, Page, Query, StoreError, StoreResult, Table, TxOp};
 use serde_json::{json, Value};
+
+/// Why a presented key opens nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rejection {
+    Malformed,
+    Unknown,
+    Expired,
+    SurfaceInactive,
+}
+
+/// A key that would open its surface.
+#[derive(Debug)]
+struct ActiveKey {
+    key: KeyHash,
+    surface: Surface,
+}
+
+impl ActiveKey {
+    fn allows(&self, item_id: &str) -> bool {
+        self.key.allows(item_id)
+    }
+}
+
+/// What every door checks of a presented key, whatever its kind of surface, through the
+/// doors' own pieces: shape and checksum (`presented_hash`, no read), the hash item
+/// (`judge`: known, unexpired), and the key's surface still there and active.
+async fn verify(
+    table: &dyn Table,
+    presented: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<Result<ActiveKey, Rejection>> {
+    let Ok(hash) = presented_hash(presented) else {
+        return Ok(Err(Rejection::Malformed));
+    };
+    let found = table
+        .get(&runtype::repo::layout::surface_key_hash(&hash))
+        .await?;
+    let key = match judge(found, now)? {
+        Ok(key) => key,
+        Err(Refused::Expired) => return Ok(Err(Rejection::Expired)),
+        Err(_) => return Ok(Err(Rejection::Unknown)),
+    };
+    let surface = table
+        .get(&runtype::repo::layout::surface(
+            &key.product_id,
+            &key.surface_id,
+        ))
+        .await?;
+    let Some(surface) = surface else {
+        return Ok(Err(Rejection::Unknown));
+    };
+    let surface: Surface = serde_json::from_value(surface.data).expect("a surface record");
+    if surface.status != SurfaceStatus::Active {
+        return Ok(Err(Rejection::SurfaceInactive));
+    }
+    Ok(Ok(ActiveKey { key, surface }))
+}
 
 crate::cases! {
     both: [
@@ -123,7 +181,7 @@ impl Fixture {
         r.body
     }
 
-    async fn verify(&self, key: &str) -> Result<runtype::repo::surface_keys::ActiveKey, Rejection> {
+    async fn verify(&self, key: &str) -> Result<ActiveKey, Rejection> {
         verify(self.t.app.table(), key, chrono::Utc::now())
             .await
             .unwrap()

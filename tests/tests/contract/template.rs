@@ -204,7 +204,7 @@ fn routes_template_and_function_crates_agree() {
                 .unwrap()
                 .replace('{', ":")
                 .replace('}', "");
-            let gateway = routes().any(|r| r.function == name && r.access == Access::SurfaceKey);
+            let gateway = routes().any(|r| r.function == name && r.access() == Access::SurfaceKey);
             api_policy(&id, &name, &method, f, gateway);
             from_template.insert((method, path, name));
         } else {

@@ -1,18 +1,69 @@
-//! The surface gateway's door: who may call an `api` surface's endpoint. Surface keys only,
-//! checked in the contract's order, with the key's hash item and the product's partition
-//! read at the same time (the path already names both), so a verified call has cost one
-//! storage round trip.
+//! Surface keys at the door: a presented key's shape and checksum (`presented_hash`, no
+//! storage read), what its hash item says (`judge`), and the gateway's whole check of a call
+//! to an `api` surface's endpoint (`open`), in the contract's order, with the key's hash item
+//! and the product's partition read at the same time (the path already names both), so a
+//! verified call has cost one storage round trip.
 
 use http::HeaderMap;
 
-use crate::auth::{unauthorized, Caller};
+use super::{unauthorized, Caller};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{KeyHash, Surface, SurfaceItem, SurfaceStatus, SurfaceType};
+use crate::model::{
+    Environment, KeyHash, KeyKind, Surface, SurfaceItem, SurfaceStatus, SurfaceType, Word,
+};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Window};
 use crate::repo::partition::Partition;
-use crate::repo::surface_keys::{judge, presented_hash, Rejection};
-use crate::store::Table;
+use crate::repo::surface_keys::prefix;
+use crate::store::{Item, StoreError, Table};
+
+/// Why a presented key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Wrong shape or checksum: refused without a storage read.
+    Malformed,
+    /// No such key (never issued, deleted, or its surface deleted).
+    Unknown,
+    Expired,
+}
+
+/// The SHA-256 of a presented key whose shape (one of the kinds' prefixes in either
+/// environment) and checksum are right; anything else is refused without a storage read.
+pub fn presented_hash(presented: &str) -> Result<String, Rejection> {
+    let well_formed = KeyKind::ALL.iter().any(|kind| {
+        Environment::ALL.iter().any(|env| {
+            let p = prefix(*kind, *env);
+            presented.starts_with(&p) && crate::secrets::well_formed(&p, presented)
+        })
+    });
+    if well_formed {
+        Ok(crate::secrets::hash(presented))
+    } else {
+        Err(Rejection::Malformed)
+    }
+}
+
+/// What the hash item found for a key says: unknown (no item) or expired (checked here:
+/// TTL deletion lags), else the key.
+pub fn judge(
+    found: Option<Item>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<KeyHash, Rejection>, StoreError> {
+    let Some(found) = found else {
+        return Ok(Err(Rejection::Unknown));
+    };
+    let key: KeyHash = serde_json::from_value(found.data.clone())
+        .map_err(|e| StoreError::Internal(format!("corrupt key hash item: {e}")))?;
+    let expired = key
+        .expires_at
+        .as_deref()
+        .and_then(crate::time::parse)
+        .is_some_and(|t| t <= now);
+    if expired || found.is_expired(now.timestamp()) {
+        return Ok(Err(Rejection::Expired));
+    }
+    Ok(Ok(key))
+}
 
 /// A verified gateway call: the key, its surface (of type `api`, active), and the product's
 /// records.
@@ -34,7 +85,7 @@ fn presented(headers: &HeaderMap) -> ApiResult<&str> {
         }
     }
     if headers.contains_key(http::header::AUTHORIZATION) {
-        return crate::auth::bearer(headers);
+        return super::bearer(headers);
     }
     Err(unauthorized(
         "Missing surface key; send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
@@ -113,7 +164,7 @@ impl Gateway {
 
     /// Whether the key's scopes allow `item`.
     pub fn allows(&self, item: &SurfaceItem) -> bool {
-        self.key.scopes == ["*"] || self.key.scope_target_ids.contains(&item.id)
+        self.key.allows(&item.id)
     }
 
     /// The surface's enabled items, in display order.

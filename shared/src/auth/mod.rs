@@ -1,13 +1,17 @@
 //! Who is calling: `Authorization: Bearer <platform key | session JWT>` → the owner.
 //! A platform key's checksum is checked before any storage read; a key that passes costs
-//! one GetItem by its SHA-256. The plaintext is never logged or kept.
+//! one GetItem by its SHA-256. The plaintext is never logged or kept. Surface keys
+//! (`surface_key`) and session tokens (`jwt`) have their doors beside it.
+
+pub mod jwt;
+pub mod surface_key;
 
 use http::HeaderMap;
 
-use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::repo::accounts::{self, LIVE_PREFIX, TEST_PREFIX};
 use crate::secrets;
+use crate::store::Table;
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +50,20 @@ pub fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
     Ok(token)
 }
 
-pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
+/// The management API's door: a platform key (one GetItem by its hash) or, when an issuer
+/// is configured (`jwt`), a session token.
+pub async fn authenticate(
+    table: &dyn Table,
+    jwt: Option<&jwt::JwtVerifier>,
+    headers: &HeaderMap,
+) -> ApiResult<Caller> {
     let token = bearer(headers)?;
     if token.starts_with(LIVE_PREFIX) || token.starts_with(TEST_PREFIX) {
         let prefix = &token[..LIVE_PREFIX.len()];
         if !secrets::well_formed(prefix, token) {
             return Err(unauthorized("Invalid API key"));
         }
-        let found = accounts::find_by_hash(app.table(), &secrets::hash(token)).await?;
+        let found = accounts::find_by_hash(table, &secrets::hash(token)).await?;
         let key = found.ok_or_else(|| unauthorized("Invalid or revoked API key"))?;
         return Ok(Caller {
             owner: key.account_id,
@@ -62,14 +72,14 @@ pub async fn authenticate(app: &App, headers: &HeaderMap) -> ApiResult<Caller> {
         });
     }
     if token.split('.').count() == 3 {
-        let Some(verifier) = &app.jwt else {
+        let Some(verifier) = jwt else {
             return Err(unauthorized(
                 "Session tokens are not accepted by this server (no JWT issuer is configured)",
             ));
         };
         let session = verifier.verify(token).await.map_err(|r| match r {
-            crate::jwt::Refused::Token(reason) => unauthorized(reason),
-            crate::jwt::Refused::KeysUnavailable => ApiError::Unavailable,
+            crate::auth::jwt::Refused::Token(reason) => unauthorized(reason),
+            crate::auth::jwt::Refused::KeysUnavailable => ApiError::Unavailable,
         })?;
         return Ok(Caller {
             owner: session.owner,
