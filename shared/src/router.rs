@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::auth::{self, surface_key::Gateway};
 use crate::call::{param, parse_query, percent_decode, Call, Params, Reply};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::schema::Doc;
 
 /// Largest request body accepted (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -65,17 +66,21 @@ impl std::fmt::Debug for Route {
 /// Each route is a `static`, so a Lambda binary that names only its own route links only
 /// that route's handler; `ROUTES` lists them all for the local server and the tests.
 macro_rules! routes {
-    ($($name:ident: $method:ident $path:literal => $function:literal $handler:path $([$access:ident])?;)*) => {
+    ($($name:ident: $method:ident $path:literal => $function:literal $module:ident::$handler:ident $([$access:ident])?;)*) => {
         $(
             pub static $name: Route = Route {
                 method: Method::$method,
                 path: $path,
                 function: $function,
-                handler: routes!(@handler $handler $(, $access)?),
+                handler: routes!(@handler $module::$handler $(, $access)?),
             };
         )*
         /// Every route, in the order of API.md.
         pub static ROUTES: &[&Route] = &[$(&$name),*];
+        /// Every route with its contract, which lives beside its handler
+        /// (`api::<module>::doc::<handler>`): the OpenAPI document is made from these. Only
+        /// what names this table links the contracts in.
+        pub static DOCS: &[(&Route, fn() -> Doc)] = &[$((&$name, $module::doc::$handler)),*];
     };
     (@handler $handler:path) => {{
         fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {

@@ -530,3 +530,94 @@ pub async fn pull_surface(app: &App, call: Call) -> ApiResult<Reply> {
     crate::repo::owned_product(app.table(), call.owner(), product_id).await?; // the owner first
     pull::<Surface>(app, product_id, name).await
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::{json, Value};
+
+    use crate::model::{Provenance, SurfaceEnvironment, SurfaceStatus, SurfaceType, Word};
+    use crate::openapi::schema::*;
+    use crate::rules::{self, product, surface};
+
+    /// An ensure of what `id_field` names, whose definition is `definition`.
+    fn ensure(id_field: &str, name: Value, definition: Value) -> Doc {
+        let mut body = record(&[
+            ("name", name),
+            ("contentHash?", content_hash()),
+            ("definition?", definition),
+            ("dryRun?", boolean()),
+            ("expectedRemoteHash?", content_hash()),
+            ("onConflict?", enumeration(&["error", "overwrite"])),
+        ]);
+        body["description"] = json!("Identity is `name` (definition.name must equal it); give a definition, or a contentHash alone to probe.");
+        body["anyOf"] = json!([{ "required": ["definition"] }, { "required": ["contentHash"] }]);
+        let converged = record(&[
+            ("result", enumeration(&["unchanged", "created", "updated"])),
+            ("contentHash", content_hash()),
+            (id_field, string()),
+        ]);
+        let required = record(&[("result", enumeration(&["definitionRequired"]))]);
+        let plan = record(&[
+            ("result", enumeration(&["plan"])),
+            ("changes", enumeration(&["none", "create", "update"])),
+            ("changedKeys", array(string())),
+            ("contentHash", content_hash()),
+            ("remoteHash?", content_hash()),
+            (&format!("{id_field}?"), string()),
+        ]);
+        Doc::ok(json!({ "anyOf": [converged, required, plan] })).body(body)
+    }
+
+    /// A pull of what `id_field` names, whose definition has at least `fields`.
+    fn pull(id_field: &str, fields: &[&str]) -> Doc {
+        let definition = json!({ "type": "object", "required": fields });
+        let name = json!({
+            "name": "name",
+            "in": "query",
+            "required": true,
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255 },
+        });
+        Doc::ok(record(&[
+            (id_field, string()),
+            ("contentHash", content_hash()),
+            ("definition", definition),
+            ("lastModifiedSource", enumeration(Provenance::NAMES)),
+            ("updatedAt", time()),
+        ]))
+        .query(vec![name])
+    }
+
+    pub fn ensure_product() -> Doc {
+        let definition = record(&[
+            ("name", product::NAME.schema()),
+            ("description?", nullable(rules::DESCRIPTION.schema())),
+            ("icon?", nullable(product::ICON.schema())),
+            ("spec?", free()),
+        ]);
+        ensure("productId", product::NAME.schema(), definition)
+    }
+
+    pub fn ensure_surface() -> Doc {
+        let definition = record(&[
+            ("name", surface::NAME.schema()),
+            ("type", enumeration(SurfaceType::NAMES)),
+            ("status?", nullable(enumeration(SurfaceStatus::NAMES))),
+            (
+                "environment?",
+                nullable(enumeration(SurfaceEnvironment::NAMES)),
+            ),
+            ("behavior?", free()),
+            ("inbound?", free()),
+            ("outbound?", free()),
+        ]);
+        ensure("surfaceId", surface::NAME.schema(), definition)
+    }
+
+    pub fn pull_product() -> Doc {
+        pull("productId", &["name"])
+    }
+
+    pub fn pull_surface() -> Doc {
+        pull("surfaceId", &["name", "type"])
+    }
+}

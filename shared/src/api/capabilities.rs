@@ -140,3 +140,44 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     capabilities::delete(app.table(), call.owner(), product_id, id, app.now()).await?;
     Ok(Reply::deleted())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::{json, Value};
+
+    use crate::openapi::schema::*;
+    use crate::rules::{self, capability};
+
+    fn fields() -> Vec<(&'static str, Value)> {
+        vec![
+            ("capabilityName", capability::NAME.schema()),
+            (
+                "capabilityDescription",
+                nullable(rules::DESCRIPTION.schema()),
+            ),
+            ("parametersSchema", rules::FREE_JSON.any_schema()),
+            ("enabled", boolean()),
+        ]
+    }
+
+    pub fn create() -> Doc {
+        let mut props = fields();
+        props.push(("flowId", rules::REFERENCE.schema()));
+        props.push(("agentId", rules::REFERENCE.schema()));
+        let mut body = schema(&props, &["capabilityName"]);
+        // exactly one of flowId and agentId
+        body["oneOf"] = json!([{ "required": ["flowId"] }, { "required": ["agentId"] }]);
+        body["description"] = json!("Give exactly one of flowId and agentId.");
+        Doc::answers(201, r("Capability")).body(body)
+    }
+
+    pub fn update() -> Doc {
+        let mut props = fields();
+        props.push(("refreshSchema", boolean()));
+        Doc::ok(r("Capability")).body(schema(&props, &[]))
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+}

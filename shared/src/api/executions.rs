@@ -36,3 +36,25 @@ pub async fn cancel(app: &App, call: Call) -> ApiResult<Reply> {
     let e = executions::cancel(app.table(), call.owner(), product_id, id, &now).await?;
     Ok(Reply::ok(e.to_json(&call.public_url)))
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use crate::model::{ExecutionStatus, Source, Word};
+    use crate::openapi::schema::*;
+
+    pub fn list() -> Doc {
+        Doc::ok(page(r("Execution"))).query(paging()).query(vec![
+            query("surfaceId", string()),
+            query("status", enumeration(ExecutionStatus::NAMES)),
+            query("source", enumeration(Source::NAMES)),
+        ])
+    }
+
+    pub fn get() -> Doc {
+        Doc::ok(r("Execution"))
+    }
+
+    pub fn cancel() -> Doc {
+        Doc::ok(r("Execution"))
+    }
+}

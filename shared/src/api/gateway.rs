@@ -318,3 +318,54 @@ fn metadata(f: &mut Fields, name: &str, raw: Option<&Value>) -> Option<Map<Strin
     f.errors.append(&mut g.errors);
     Some(obj.clone())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use crate::openapi::schema::*;
+
+    pub fn describe() -> Doc {
+        let limits = || {
+            record(&[
+                ("perMinute", nullable(integer())),
+                ("perDay", nullable(integer())),
+            ])
+        };
+        let endpoint = record(&[
+            ("slug", string()),
+            ("name", nullable(string())),
+            ("description", nullable(string())),
+            ("parametersSchema", any()),
+            ("isEntryPoint", boolean()),
+            ("method", enumeration(&["POST"])),
+            ("url", string()),
+        ]);
+        Doc::ok(record(&[
+            (
+                "surface",
+                record(&[
+                    ("id", string()),
+                    ("name", string()),
+                    ("type", string()),
+                    ("environment", string()),
+                ]),
+            ),
+            ("endpoints", array(endpoint)),
+            (
+                "rateLimits",
+                record(&[("key", limits()), ("surface", limits())]),
+            ),
+        ]))
+    }
+
+    pub fn invoke() -> Doc {
+        Doc::answers(202, r("Execution")).body(invocation())
+    }
+
+    pub fn invoke_entry() -> Doc {
+        invoke()
+    }
+
+    pub fn execution() -> Doc {
+        Doc::ok(r("Execution"))
+    }
+}

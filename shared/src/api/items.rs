@@ -189,3 +189,39 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     .await?;
     Ok(Reply::deleted())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::Value;
+
+    use crate::openapi::schema::*;
+    use crate::rules::{self, item};
+
+    fn body(required: &[&str]) -> Value {
+        schema(
+            &[
+                ("capabilityId", rules::REFERENCE.schema()),
+                ("exposedName", nullable(item::EXPOSED_NAME.schema())),
+                ("exposedDescription", nullable(rules::DESCRIPTION.schema())),
+                ("endpointSlug", nullable(slug())),
+                ("isEntryPoint", boolean()),
+                ("enabled", boolean()),
+                ("config", free()),
+                ("presentation", nullable(r("Presentation"))),
+            ],
+            required,
+        )
+    }
+
+    pub fn create() -> Doc {
+        Doc::answers(201, r("SurfaceItem")).body(body(&["capabilityId"]))
+    }
+
+    pub fn update() -> Doc {
+        Doc::ok(r("SurfaceItem")).body(body(&[]))
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+}

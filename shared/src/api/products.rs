@@ -124,3 +124,72 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     products::delete(app.table(), call.owner(), id).await?;
     Ok(Reply::deleted())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::Value;
+
+    use crate::openapi::schema::*;
+    use crate::rules::{self, product};
+
+    fn body(required: &[&str]) -> Value {
+        schema(
+            &[
+                ("name", product::NAME.schema()),
+                ("description", nullable(rules::DESCRIPTION.schema())),
+                ("icon", nullable(product::ICON.schema())),
+                ("canvas", free()),
+                ("spec", free()),
+            ],
+            required,
+        )
+    }
+
+    pub fn create() -> Doc {
+        let answer = extend(
+            "Product",
+            &[("capabilities", array(any())), ("surfaces", array(any()))],
+        );
+        Doc::answers(201, answer).body(body(&["name"]))
+    }
+
+    pub fn update() -> Doc {
+        Doc::ok(r("Product")).body(body(&[]))
+    }
+
+    pub fn list() -> Doc {
+        let entry = extend(
+            "Product",
+            &[
+                ("capabilityCount", integer()),
+                (
+                    "capabilities",
+                    array(record(&[("capabilityName", string())])),
+                ),
+                ("surfaceCount", integer()),
+                (
+                    "surfaces",
+                    array(record(&[("name", string()), ("type", string())])),
+                ),
+            ],
+        );
+        Doc::ok(page(entry))
+            .query(paging())
+            .query(vec![query("search", string())])
+    }
+
+    pub fn get() -> Doc {
+        let surface = extend("Surface", &[("items", array(r("SurfaceItemDetail")))]);
+        Doc::ok(extend(
+            "Product",
+            &[
+                ("capabilities", array(r("Capability"))),
+                ("surfaces", array(surface)),
+            ],
+        ))
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+}

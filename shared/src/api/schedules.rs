@@ -562,3 +562,134 @@ pub async fn surface_runs(app: &App, call: Call) -> ApiResult<Reply> {
     let page = schedules::runs(app.table(), id, paging).await?;
     Ok(Reply::ok(page.to_json()))
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::{json, Value};
+
+    use crate::model::{TriggerType, Word};
+    use crate::openapi::schema::*;
+    use crate::rules::{self, schedule};
+
+    fn body(required: &[&str]) -> Value {
+        schema(
+            &[
+                ("flowId", rules::REFERENCE.schema()),
+                ("agentId", nullable(rules::REFERENCE.schema())),
+                ("triggerType", enumeration(TriggerType::NAMES)),
+                ("runAt", nullable(instant())),
+                ("cron", nullable(cron())),
+                ("timezone", timezone()),
+                ("enabled", boolean()),
+                ("name", nullable(rules::LABEL.schema())),
+                (
+                    "recordIds",
+                    nullable(texts(schedule::RECORD_ID, schedule::MAX_RECORD_IDS)),
+                ),
+                ("recordType", nullable(schedule::RECORD_TYPE.schema())),
+                ("recordFilter", nullable(record_filter())),
+                ("executionOptions", nullable(execution_options())),
+                ("inputs", free()),
+                ("messages", nullable(rules::FREE_JSON.any_schema())),
+            ],
+            required,
+        )
+    }
+
+    /// A schedule with its newest runs.
+    fn with_runs() -> Value {
+        extend("Schedule", &[("recentRuns", array(r("ScheduleRun")))])
+    }
+
+    pub fn create() -> Doc {
+        let mut body = body(&["flowId", "triggerType"]);
+        // what each trigger needs
+        body["oneOf"] = json!([
+            {
+                "properties": { "triggerType": { "const": "one_time" }, "runAt": instant() },
+                "required": ["runAt"],
+            },
+            {
+                "properties": { "triggerType": { "const": "recurring" }, "cron": cron() },
+                "required": ["cron"],
+            },
+        ]);
+        Doc::answers(201, r("Schedule")).body(body)
+    }
+
+    pub fn update() -> Doc {
+        Doc::ok(r("Schedule")).body(body(&[]))
+    }
+
+    pub fn list() -> Doc {
+        Doc::ok(record(&[("data", array(r("Schedule")))]))
+    }
+
+    pub fn get() -> Doc {
+        Doc::ok(with_runs())
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+
+    fn enabled() -> Doc {
+        Doc::ok(record(&[
+            ("status", enumeration(&["paused", "active"])),
+            ("schedule", r("Schedule")),
+        ]))
+    }
+
+    pub fn pause() -> Doc {
+        enabled()
+    }
+
+    pub fn resume() -> Doc {
+        enabled()
+    }
+
+    pub fn run_now() -> Doc {
+        Doc::answers(
+            202,
+            record(&[
+                ("batchExecutionId", string()),
+                ("recordCount", integer()),
+                ("status", enumeration(&["queued"])),
+            ]),
+        )
+    }
+
+    pub fn surface_runs() -> Doc {
+        Doc::ok(page(r("ListedScheduleRun"))).query(paging())
+    }
+
+    pub fn list_all() -> Doc {
+        Doc::ok(page(r("Schedule"))).query(paging()).query(vec![
+            query("status", enumeration(&["active", "paused"])),
+            query("search", string()),
+        ])
+    }
+
+    pub fn find() -> Doc {
+        Doc::ok(with_runs())
+    }
+
+    pub fn runs() -> Doc {
+        surface_runs()
+    }
+
+    pub fn stats() -> Doc {
+        let day = record(&[("date", string()), ("runs", count()), ("failed", count())]);
+        let number = || nullable(json!({ "type": "number" }));
+        Doc::ok(record(&[
+            ("total", count()),
+            ("completed", count()),
+            ("failed", count()),
+            ("successRate", number()),
+            ("avgDurationMs", number()),
+            ("avgCostUsd", number()),
+            ("unpricedExecutions", count()),
+            ("last7Days", array(day)),
+        ]))
+    }
+}

@@ -118,3 +118,26 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     surface_keys::delete(app.table(), call.owner(), product_id, surface_id, id).await?;
     Ok(Reply::deleted())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use crate::model::{Environment, Word};
+    use crate::openapi::schema::*;
+    use crate::rules::{self, key};
+
+    pub fn create() -> Doc {
+        let body = optional(&[
+            ("name", nullable(rules::LABEL.schema())),
+            ("scopes", nullable(texts(key::SCOPE, key::MAX_SCOPES))),
+            ("rateLimitPerMinute", nullable(rules::RATE.schema())),
+            ("rateLimitPerDay", nullable(rules::RATE.schema())),
+            ("expiresAt", nullable(instant())),
+            ("environment", enumeration(Environment::NAMES)),
+        ]);
+        Doc::answers(201, r("SurfaceKeyCreated")).body(body)
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+}

@@ -163,3 +163,68 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
     surfaces::delete(app.table(), call.owner(), product_id, id).await?;
     Ok(Reply::deleted())
 }
+
+/// The contract of each operation here (OpenAPI).
+pub mod doc {
+    use serde_json::Value;
+
+    use crate::model::{SurfaceEnvironment, SurfaceStatus, SurfaceType, Word};
+    use crate::openapi::schema::*;
+    use crate::rules::surface;
+
+    fn body(required: &[&str]) -> Value {
+        schema(
+            &[
+                ("name", surface::NAME.schema()),
+                ("type", enumeration(SurfaceType::NAMES)),
+                ("status", enumeration(SurfaceStatus::NAMES)),
+                ("environment", enumeration(SurfaceEnvironment::NAMES)),
+                ("config", nullable(surface_config())),
+                ("behavior", free()),
+                ("inbound", free()),
+                ("outbound", free()),
+            ],
+            required,
+        )
+    }
+
+    pub fn create() -> Doc {
+        let answer = extend(
+            "Surface",
+            &[("items", array(any())), ("keys", array(any()))],
+        );
+        Doc::answers(201, answer).body(body(&["name", "type"]))
+    }
+
+    pub fn update() -> Doc {
+        Doc::ok(r("Surface")).body(body(&[]))
+    }
+
+    pub fn list() -> Doc {
+        Doc::ok(page(r("Surface"))).query(paging()).query(vec![
+            query("type", enumeration(SurfaceType::NAMES)),
+            query("status", enumeration(SurfaceStatus::NAMES)),
+        ])
+    }
+
+    pub fn get() -> Doc {
+        let target = record(&[
+            ("id", string()),
+            ("name", string()),
+            ("capabilityId?", string()),
+            ("surfaceItemId?", string()),
+        ]);
+        Doc::ok(extend(
+            "Surface",
+            &[
+                ("items", array(r("SurfaceItemDetail"))),
+                ("keys", array(r("SurfaceKey"))),
+                ("scopeTargets", array(target)),
+            ],
+        ))
+    }
+
+    pub fn delete() -> Doc {
+        Doc::ok(deleted())
+    }
+}
