@@ -25,6 +25,7 @@ pub mod repo;
 pub mod router;
 pub mod rules;
 pub mod scheduler;
+pub mod schema;
 pub mod secrets;
 pub mod store;
 pub mod time;

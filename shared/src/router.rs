@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::auth::{self, surface_key::Gateway};
 use crate::call::{param, parse_query, percent_decode, Call, Params, Reply};
 use crate::error::{ApiError, ApiResult};
-use crate::openapi::schema::Doc;
+use crate::schema::Doc;
 
 /// Largest request body accepted (1 MiB).
 pub const MAX_BODY: usize = 1024 * 1024;

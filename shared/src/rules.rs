@@ -132,6 +132,16 @@ pub mod key {
 
 pub mod schedule {
     use super::Text;
+    /// The whole-number fields of `executionOptions`.
+    pub const INTEGER_OPTIONS: &[&str] = &[
+        "chunkSize",
+        "flowTimeoutMs",
+        "maxRetries",
+        "progressFlushSize",
+        "recordConcurrency",
+        "stepTimeoutMs",
+        "timeoutMs",
+    ];
     pub const CRON: Text = Text::new(1, 255).trimmed();
     pub const TIMEZONE: Text = Text::new(1, 64).trimmed();
     pub const RECORD_TYPE: Text = Text::new(1, 255);

@@ -536,8 +536,8 @@ pub mod doc {
     use serde_json::{json, Value};
 
     use crate::model::{Provenance, SurfaceEnvironment, SurfaceStatus, SurfaceType, Word};
-    use crate::openapi::schema::*;
     use crate::rules::{self, product, surface};
+    use crate::schema::*;
 
     /// An ensure of what `id_field` names, whose definition is `definition`.
     fn ensure(id_field: &str, name: Value, definition: Value) -> Doc {

@@ -145,8 +145,8 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
 pub mod doc {
     use serde_json::{json, Value};
 
-    use crate::openapi::schema::*;
     use crate::rules::{self, capability};
+    use crate::schema::*;
 
     fn fields() -> Vec<(&'static str, Value)> {
         vec![

@@ -40,7 +40,7 @@ pub async fn cancel(app: &App, call: Call) -> ApiResult<Reply> {
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
     use crate::model::{ExecutionStatus, Source, Word};
-    use crate::openapi::schema::*;
+    use crate::schema::*;
 
     pub fn list() -> Doc {
         Doc::ok(page(r("Execution"))).query(paging()).query(vec![

@@ -321,7 +321,7 @@ fn metadata(f: &mut Fields, name: &str, raw: Option<&Value>) -> Option<Map<Strin
 
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
-    use crate::openapi::schema::*;
+    use crate::schema::*;
 
     pub fn describe() -> Doc {
         let limits = || {

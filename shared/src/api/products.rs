@@ -129,8 +129,8 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
 pub mod doc {
     use serde_json::Value;
 
-    use crate::openapi::schema::*;
     use crate::rules::{self, product};
+    use crate::schema::*;
 
     fn body(required: &[&str]) -> Value {
         schema(

@@ -15,16 +15,6 @@ use crate::rules::schedule::{self as schedule, MAX_RECORD_IDS};
 use crate::rules::{self, Text};
 use crate::validate::{self, query_param, Assign, Fields, Patch};
 
-pub const INTEGER_OPTIONS: &[&str] = &[
-    "chunkSize",
-    "flowTimeoutMs",
-    "maxRetries",
-    "progressFlushSize",
-    "recordConcurrency",
-    "stepTimeoutMs",
-    "timeoutMs",
-];
-
 struct Ids<'a> {
     product: &'a str,
     surface: &'a str,
@@ -184,7 +174,7 @@ fn execution_options(f: &mut Fields) -> Patch<Map<String, Value>> {
     let p = f.object("executionOptions", rules::FREE_JSON);
     if let Patch::Value(obj) = &p {
         let mut g = Fields::nested(obj, "executionOptions");
-        for name in INTEGER_OPTIONS {
+        for name in schedule::INTEGER_OPTIONS {
             g.integer(name, rules::COUNT);
         }
         g.one_of("loggingPolicy", schedule::LOGGING_POLICIES);
@@ -568,8 +558,8 @@ pub mod doc {
     use serde_json::{json, Value};
 
     use crate::model::{TriggerType, Word};
-    use crate::openapi::schema::*;
     use crate::rules::{self, schedule};
+    use crate::schema::*;
 
     fn body(required: &[&str]) -> Value {
         schema(

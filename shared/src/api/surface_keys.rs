@@ -122,8 +122,8 @@ pub async fn delete(app: &App, call: Call) -> ApiResult<Reply> {
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
     use crate::model::{Environment, Word};
-    use crate::openapi::schema::*;
     use crate::rules::{self, key};
+    use crate::schema::*;
 
     pub fn create() -> Doc {
         let body = optional(&[

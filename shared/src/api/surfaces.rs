@@ -169,8 +169,8 @@ pub mod doc {
     use serde_json::Value;
 
     use crate::model::{SurfaceEnvironment, SurfaceStatus, SurfaceType, Word};
-    use crate::openapi::schema::*;
     use crate::rules::surface;
+    use crate::schema::*;
 
     fn body(required: &[&str]) -> Value {
         schema(

@@ -3,6 +3,7 @@
 //! tenancy, racing ensures, and what a probe costs.
 
 use crate::common::{send, Res, Store, TestApp};
+use runtype::router;
 use serde_json::{json, Value};
 
 crate::cases! {
@@ -21,7 +22,7 @@ crate::cases! {
 const BARE: &str = "f403a066d0818523e4e4d3414005e1fc403b3970ac8299f99afd456ce3109a18";
 
 async fn ensure(t: &TestApp, body: Value) -> Res {
-    t.call("POST", "/v1/products/ensure", Some(body)).await
+    t.send(&router::ENSURE_PRODUCT, [], Some(body)).await
 }
 
 async fn ensure_surface(t: &TestApp, product: &str, body: Value) -> Res {
@@ -50,8 +51,7 @@ async fn products_converge(store: Store) {
     assert_eq!(r.body["contentHash"], BARE);
     let id = r.body["productId"].as_str().unwrap().to_string();
     // the product is an ordinary product
-    let g = t.call("GET", &format!("/v1/products/{id}"), None).await;
-    assert_eq!(g.status, 200);
+    let g = t.send(&router::GET_PRODUCT, [&id], None).await.expect(200);
     assert_eq!(g.body["name"], "Bare");
 
     let r = ensure(
@@ -82,14 +82,13 @@ async fn products_converge(store: Store) {
     assert_eq!(p.body["lastModifiedSource"], "ensure");
     assert!(p.body["updatedAt"].is_string());
     // ensure converges the record only: canvas stays
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/products/{id}"),
-            Some(json!({ "canvas": { "x": 1 } })),
-        )
-        .await;
-    assert_eq!(r.status, 200);
+    t.send(
+        &router::UPDATE_PRODUCT,
+        [&id],
+        Some(json!({ "canvas": { "x": 1 } })),
+    )
+    .await
+    .expect(200);
     assert_eq!(pull(&t, "Bare").await.body["lastModifiedSource"], "api");
     // the hash is the live record's: the canvas is not in the definition
     assert_eq!(pull(&t, "Bare").await.body["contentHash"], updated.as_str());
@@ -104,7 +103,7 @@ async fn products_converge(store: Store) {
     .await;
     assert_eq!(r.body["result"], "updated", "{r:?}");
     assert_eq!(r.body["contentHash"], BARE);
-    let p = t.call("GET", &format!("/v1/products/{id}"), None).await;
+    let p = t.send(&router::GET_PRODUCT, [&id], None).await;
     assert_eq!(p.body["canvas"], json!({ "x": 1 }));
 }
 
@@ -189,13 +188,13 @@ async fn conflicts_and_hash_checks(store: Store) {
         .unwrap()
         .to_string();
     let put = t
-        .call(
-            "PUT",
-            &format!("/v1/products/{id}"),
+        .send(
+            &router::UPDATE_PRODUCT,
+            [&id],
             Some(json!({ "description": "by hand" })),
         )
-        .await;
-    assert_eq!(put.status, 200);
+        .await
+        .expect(200);
     let by_hand = hash_of(&pull(&t, "P").await);
     // converging over an edit made elsewhere: 409 external_modification
     let r = ensure(
@@ -280,8 +279,7 @@ async fn conflicts_and_hash_checks(store: Store) {
             r.details()
         );
     }
-    let r = t.call("GET", "/v1/products/pull", None).await;
-    assert_eq!(r.status, 400);
+    t.send(&router::PULL_PRODUCT, [], None).await.expect(400);
 }
 
 async fn names_and_tenancy(store: Store) {
@@ -312,10 +310,10 @@ async fn names_and_tenancy(store: Store) {
         .await;
     assert_eq!(r.status, 404, "{r:?}");
     let r = t
-        .call_as(
+        .send_as(
             &other,
-            "POST",
-            "/v1/products/ensure",
+            &router::ENSURE_PRODUCT,
+            [],
             Some(json!({ "name": "Mine", "definition": { "name": "Mine" } })),
         )
         .await;
@@ -327,9 +325,9 @@ async fn names_and_tenancy(store: Store) {
     );
     // a renamed product is found by its new name only
     let id = mine.body["productId"].as_str().unwrap();
-    t.call(
-        "PUT",
-        &format!("/v1/products/{id}"),
+    t.send(
+        &router::UPDATE_PRODUCT,
+        [id],
         Some(json!({ "name": "Renamed" })),
     )
     .await;
@@ -400,9 +398,7 @@ async fn surfaces_converge(store: Store) {
     assert_eq!(r.body["result"], "created");
     assert_eq!(r.body["contentHash"], expected);
     let sid = r.body["surfaceId"].as_str().unwrap().to_string();
-    let g = t
-        .call("GET", &format!("/v1/products/{p}/surfaces/{sid}"), None)
-        .await;
+    let g = t.send(&router::GET_SURFACE, [&p, &sid], None).await;
     assert_eq!(g.body["type"], "api");
     assert_eq!(g.body["environment"], "production");
     let r = ensure_surface(
@@ -422,14 +418,13 @@ async fn surfaces_converge(store: Store) {
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.has_detail("definition.type", "IMMUTABLE_FIELD"), "{r:?}");
     // an edit through the ordinary endpoint, then a converge: 409, then overwrite
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/products/{p}/surfaces/{sid}"),
-            Some(json!({ "status": "paused" })),
-        )
-        .await;
-    assert_eq!(r.status, 200);
+    t.send(
+        &router::UPDATE_SURFACE,
+        [&p, &sid],
+        Some(json!({ "status": "paused" })),
+    )
+    .await
+    .expect(200);
     let r = ensure_surface(&t, &p, json!({ "name": "Public API", "definition": def })).await;
     assert_eq!(r.status, 409, "{r:?}");
     assert_eq!(r.body["code"], "external_modification");
@@ -458,19 +453,16 @@ async fn surfaces_converge(store: Store) {
     let other = t.other_owner().await;
     let r = t.call_as(&other, "GET", &pull("Public%20API"), None).await;
     assert_eq!(r.status, 404);
-    let r = t
-        .call_as(
-            &other,
-            "POST",
-            &format!("/v1/products/{p}/surfaces/ensure"),
-            Some(json!({ "name": "Public API", "definition": def })),
-        )
-        .await;
-    assert_eq!(r.status, 404);
+    t.send_as(
+        &other,
+        &router::ENSURE_SURFACE,
+        [&p],
+        Some(json!({ "name": "Public API", "definition": def })),
+    )
+    .await
+    .expect(404);
     // the surface list shows one
-    let l = t
-        .call("GET", &format!("/v1/products/{p}/surfaces"), None)
-        .await;
+    let l = t.send(&router::LIST_SURFACES, [&p], None).await;
     assert_eq!(l.body["data"].as_array().unwrap().len(), 1);
 }
 
@@ -485,9 +477,9 @@ async fn a_probe_costs_one_query(store: Store) {
     let s =
         json!({ "name": "s", "type": "chat", "status": "active", "environment": "development" });
     let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/ensure"),
+        .send(
+            &router::ENSURE_SURFACE,
+            [&p],
             Some(json!({ "name": "s", "definition": s })),
         )
         .await;
@@ -500,9 +492,9 @@ async fn a_probe_costs_one_query(store: Store) {
     assert_eq!(counter.get() - before - 1, 1);
     let before = counter.get();
     let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/ensure"),
+        .send(
+            &router::ENSURE_SURFACE,
+            [&p],
             Some(json!({ "name": "s", "contentHash": surface_hash })),
         )
         .await;

@@ -116,7 +116,7 @@ async fn gateway_round_trips(store: Store) {
 /// read beyond authentication (the product record) and reads nothing else of it. Every
 /// management route under `/v1/products/:id`, with a body the owner's call would accept.
 async fn a_stranger_costs_one_record_read(store: Store) {
-    use runtype::router::{routes, Access};
+    use runtype::router::{self, routes, Access};
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
     let c = t.capability(&p, "c").await;
@@ -125,9 +125,9 @@ async fn a_stranger_costs_one_record_read(store: Store) {
         r.id()
     };
     let s = made(
-        t.call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
+        t.send(
+            &router::CREATE_SURFACE,
+            [&p],
             Some(json!({ "name": "s", "type": "schedule" })),
         )
         .await,

@@ -1,6 +1,7 @@
 //! Capabilities: field rules, display order, unique names, immutable flow/agent, delete.
 
 use crate::common::{Store, TestApp};
+use runtype::router;
 use serde_json::json;
 
 crate::cases! {
@@ -133,7 +134,7 @@ async fn create_validates_every_field(store: Store) {
         assert_eq!(r.status, 400, "{body}");
         assert!(r.has_detail(path, code), "{body}: {r:?}");
     }
-    let r = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let r = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(
         r.body["capabilities"],
         json!([]),
@@ -266,7 +267,7 @@ async fn flow_and_agent_are_immutable(store: Store) {
         let field = body.as_object().unwrap().keys().next().unwrap().clone();
         assert!(r.has_detail(&field, "IMMUTABLE_FIELD"), "{body}: {r:?}");
     }
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["capabilities"][0]["flowId"], "flow_1");
     assert_eq!(g.body["capabilities"][0]["capabilityName"], "same flow");
 }
@@ -284,7 +285,7 @@ async fn delete_frees_the_name(store: Store) {
     assert_eq!(t.call("DELETE", &path, None).await.status, 404);
     let again = t.capability(&p, "c").await;
     assert_ne!(again, id);
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["capabilities"].as_array().unwrap().len(), 1);
     assert_eq!(
         g.body["capabilities"][0]["displayOrder"], 1,

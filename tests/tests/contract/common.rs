@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{Method, Request};
 use runtype::app::{App, Backend, Config};
 use runtype::repo::accounts;
+use runtype::router::{self, Route};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::RequestCounter;
 use serde_json::Value;
@@ -77,12 +78,37 @@ impl Res {
         self.details().iter().any(|(p, c)| p == path && c == code)
     }
 
+    /// This answer, which must have `status`.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Res {
+        assert_eq!(self.status, status, "{self:?}");
+        self
+    }
+
     pub fn id(&self) -> String {
         self.body["id"]
             .as_str()
             .expect("response has an id")
             .to_string()
     }
+}
+
+/// `route`'s path with `ids` in its parameters, in order.
+pub fn path<const N: usize>(route: &Route, ids: [&str; N]) -> String {
+    let mut ids = ids.into_iter();
+    let path: Vec<String> = route
+        .path
+        .split('/')
+        .map(|seg| match seg.strip_prefix(':') {
+            Some(name) => ids
+                .next()
+                .unwrap_or_else(|| panic!("{route:?} needs a value for {name}"))
+                .to_string(),
+            None => seg.to_string(),
+        })
+        .collect();
+    assert!(ids.next().is_none(), "{route:?} has fewer parameters");
+    path.join("/")
 }
 
 pub async fn backend_for(store: Store) -> (Backend, Option<std::path::PathBuf>) {
@@ -163,6 +189,30 @@ impl TestApp {
         (k.record.id, k.plaintext)
     }
 
+    /// Call `route` as the owner, its path parameters given in the template's order.
+    pub async fn send<const N: usize>(
+        &self,
+        route: &Route,
+        ids: [&str; N],
+        body: Option<Value>,
+    ) -> Res {
+        self.send_as(&self.key.clone(), route, ids, body).await
+    }
+
+    /// Call `route` with `key`.
+    pub async fn send_as<const N: usize>(
+        &self,
+        key: &str,
+        route: &Route,
+        ids: [&str; N],
+        body: Option<Value>,
+    ) -> Res {
+        let method = route.method.as_str();
+        self.call_as(key, method, &path(route, ids), body).await
+    }
+
+    /// A request by hand (a path a route does not make, a query string, a method no route
+    /// has): what the typed `send` cannot say.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Res {
         self.call_as(&self.key.clone(), method, path, body).await
     }
@@ -193,13 +243,13 @@ impl TestApp {
 
     pub async fn product(&self, name: &str) -> String {
         let r = self
-            .call(
-                "POST",
-                "/v1/products",
+            .send(
+                &router::CREATE_PRODUCT,
+                [],
                 Some(serde_json::json!({ "name": name })),
             )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .await
+            .expect(201);
         r.id()
     }
 
@@ -214,13 +264,13 @@ impl TestApp {
 
     pub async fn capability(&self, product: &str, name: &str) -> String {
         let r = self
-            .call(
-                "POST",
-                &format!("/v1/products/{product}/capabilities"),
+            .send(
+                &router::ADD_CAPABILITY,
+                [product],
                 Some(serde_json::json!({ "capabilityName": name, "flowId": "flow_1" })),
             )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .await
+            .expect(201);
         r.id()
     }
 }

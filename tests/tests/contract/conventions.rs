@@ -5,6 +5,7 @@ use crate::common::{Store, TestApp};
 use bytes::Bytes;
 use http::Request;
 use runtype::app::{App, Backend};
+use runtype::router;
 use serde_json::json;
 
 crate::cases! {
@@ -64,23 +65,23 @@ async fn bad_checksum_costs_no_storage_read(store: Store) {
     typo[12] = if typo[12] == 'x' { 'y' } else { 'x' };
     let typo: String = typo.into_iter().collect();
     let before = t.requests();
-    let r = t.call_as(&typo, "GET", "/v1/products", None).await;
-    assert_eq!(r.status, 401);
+    t.send_as(&typo, &router::LIST_PRODUCTS, [], None)
+        .await
+        .expect(401);
     assert_eq!(
         t.requests(),
         before,
         "a mistyped key is rejected without a storage read"
     );
     let before = t.requests();
-    let r = t
-        .call_as(
-            &runtype::secrets::generate("rt_live_"),
-            "GET",
-            "/v1/products",
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 401);
+    t.send_as(
+        &runtype::secrets::generate("rt_live_"),
+        &router::LIST_PRODUCTS,
+        [],
+        None,
+    )
+    .await
+    .expect(401);
     assert_eq!(t.requests() - before, 1, "an unknown key costs one read");
 }
 
@@ -88,7 +89,9 @@ async fn revoked_keys_fail_at_once(store: Store) {
     let t = TestApp::new(store).await;
     let (id, key) = t.key_for(false).await;
     assert_eq!(
-        t.call_as(&key, "GET", "/v1/products", None).await.status,
+        t.send_as(&key, &router::LIST_PRODUCTS, [], None)
+            .await
+            .status,
         200
     );
     // revoked through another instance, as `runtype keys revoke` would
@@ -96,13 +99,14 @@ async fn revoked_keys_fail_at_once(store: Store) {
     runtype::repo::accounts::revoke_key(other.table(), &id, &other.clock.now_string())
         .await
         .unwrap();
-    let r = t.call_as(&key, "GET", "/v1/products", None).await;
-    assert_eq!(r.status, 401);
+    t.send_as(&key, &router::LIST_PRODUCTS, [], None)
+        .await
+        .expect(401);
     // revoking again is harmless; the account's other key still works
     runtype::repo::accounts::revoke_key(other.table(), &id, &other.clock.now_string())
         .await
         .unwrap();
-    assert_eq!(t.call("GET", "/v1/products", None).await.status, 200);
+    assert_eq!(t.send(&router::LIST_PRODUCTS, [], None).await.status, 200);
 }
 
 async fn read_only_keys_only_read(store: Store) {
@@ -110,11 +114,13 @@ async fn read_only_keys_only_read(store: Store) {
     let p = t.product("p").await;
     let (_, ro) = t.key_for(true).await;
     assert_eq!(
-        t.call_as(&ro, "GET", "/v1/products", None).await.status,
+        t.send_as(&ro, &router::LIST_PRODUCTS, [], None)
+            .await
+            .status,
         200
     );
     assert_eq!(
-        t.call_as(&ro, "GET", &format!("/v1/products/{p}"), None)
+        t.send_as(&ro, &router::GET_PRODUCT, [&p], None)
             .await
             .status,
         200
@@ -142,7 +148,7 @@ async fn read_only_keys_only_read(store: Store) {
         assert_eq!(r.status, 403, "{m} {path}");
         assert_eq!(r.body["code"], "FORBIDDEN");
     }
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["name"], "p");
     assert_eq!(g.body["capabilities"], json!([]));
 }
@@ -177,7 +183,7 @@ async fn other_owners_get_404_everywhere(store: Store) {
         assert_eq!(r.status, 404, "{m} {path}: {r:?}");
         assert_eq!(r.body["code"], "NOT_FOUND");
     }
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["name"], "mine");
     assert_eq!(g.body["capabilities"][0]["capabilityName"], "c");
 }
@@ -301,7 +307,7 @@ async fn errors_have_the_contract_shape(store: Store) {
         ))
         .await;
     assert_eq!(r.status, 201);
-    let list = t.call("GET", "/v1/products", None).await;
+    let list = t.send(&router::LIST_PRODUCTS, [], None).await;
     assert_eq!(
         list.body["data"].as_array().unwrap().len(),
         1,

@@ -8,6 +8,7 @@ use base64::Engine;
 use chrono::Duration;
 use runtype::delivery::runner::Settings;
 use runtype::delivery::{Deliverer, Summary};
+use runtype::router;
 use runtype::store::Key;
 use runtype_tests::runner::{ok, Answer, Received, Runner};
 use serde_json::{json, Value};
@@ -78,13 +79,7 @@ async fn execution(a: &Api) -> String {
 }
 
 async fn get_execution(a: &Api, id: &str) -> Value {
-    let r =
-        a.t.call(
-            "GET",
-            &format!("/v1/products/{}/executions/{id}", a.p),
-            None,
-        )
-        .await;
+    let r = a.t.send(&router::GET_EXECUTION, [&a.p, id], None).await;
     assert_eq!(r.status, 200, "{r:?}");
     r.body
 }
@@ -286,17 +281,17 @@ async fn runtype_dispatch_requests(store: Store) {
         .id();
     // an agent capability on another item of the surface
     let agent =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/capabilities", a.p),
+        a.t.send(
+            &router::ADD_CAPABILITY,
+            [&a.p],
             Some(json!({ "capabilityName": "Triage", "agentId": "agent_7" })),
         )
         .await
         .id();
     let r =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{}/items", a.p, a.s),
+        a.t.send(
+            &router::ADD_SURFACE_ITEM,
+            [&a.p, &a.s],
             Some(json!({ "capabilityId": agent })),
         )
         .await;
@@ -353,39 +348,24 @@ async fn schedule(a: &Api, body: Value) -> (String, String) {
     body["triggerType"] = json!("recurring");
     body["cron"] = json!("0 9 * * *");
     let r =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{s}/schedules", a.p),
-            Some(body),
-        )
-        .await;
+        a.t.send(&router::CREATE_SCHEDULE, [&a.p, &s], Some(body))
+            .await;
     assert_eq!(r.status, 201, "{r:?}");
     (s, r.id())
 }
 
 async fn run_now(a: &Api, s: &str, sched: &str) -> String {
     let r =
-        a.t.call(
-            "POST",
-            &format!(
-                "/v1/products/{}/surfaces/{s}/schedules/{sched}/run-now",
-                a.p
-            ),
-            None,
-        )
-        .await;
+        a.t.send(&router::RUN_SCHEDULE_NOW, [&a.p, s, sched], None)
+            .await;
     assert_eq!(r.status, 202, "{r:?}");
     r.body["batchExecutionId"].as_str().unwrap().to_string()
 }
 
 async fn recent_run(a: &Api, s: &str, sched: &str) -> Value {
     let r =
-        a.t.call(
-            "GET",
-            &format!("/v1/products/{}/surfaces/{s}/schedules/{sched}", a.p),
-            None,
-        )
-        .await;
+        a.t.send(&router::GET_SCHEDULE, [&a.p, s, sched], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     r.body["recentRuns"][0].clone()
 }
@@ -476,13 +456,7 @@ async fn cancel_stops_further_attempts(store: Store) {
     let d = webhook(&a, &runner, |_| {});
     let id = execution(&a).await;
     assert_eq!(pass(&d).await, summary(0, 1, 0));
-    let r =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/executions/{id}/cancel", a.p),
-            None,
-        )
-        .await;
+    let r = a.t.send(&router::CANCEL_EXECUTION, [&a.p, &id], None).await;
     assert_eq!(r.status, 200, "a retry-waiting execution is queued: {r:?}");
     assert_eq!(r.body["status"], "cancelled");
     advance(&a, Duration::minutes(10));
@@ -492,12 +466,8 @@ async fn cancel_stops_further_attempts(store: Store) {
     let (s, sched) = schedule(&a, json!({})).await;
     let exec = run_now(&a, &s, &sched).await;
     let r =
-        a.t.call(
-            "POST",
-            &format!("/v1/products/{}/executions/{exec}/cancel", a.p),
-            None,
-        )
-        .await;
+        a.t.send(&router::CANCEL_EXECUTION, [&a.p, &exec], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(pass(&d).await, summary(0, 0, 0));
     assert_eq!(runner.count(), 1);
@@ -547,9 +517,7 @@ async fn secrets_stay_out_of_answers_and_storage(store: Store) {
     pass(&d2).await;
     let e = get_execution(&a, &id).await;
     assert_eq!(e["status"], "completed");
-    let list =
-        a.t.call("GET", &format!("/v1/products/{}/executions", a.p), None)
-            .await;
+    let list = a.t.send(&router::LIST_EXECUTIONS, [&a.p], None).await;
     let stored = everything_stored(&a.t).await;
     let webhook_key = SECRET.trim_start_matches("whsec_");
     for (what, text) in [
@@ -584,21 +552,15 @@ async fn deleting_a_product_removes_its_executions_and_runs(store: Store) {
     }
     // deleting the schedule takes its run and execution, and nothing else
     let r =
-        a.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{s}/schedules/{sched}", a.p),
-            None,
-        )
-        .await;
+        a.t.send(&router::DELETE_SCHEDULE, [&a.p, &s, &sched], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     assert!(table.get(&keys[1]).await.unwrap().is_none());
     assert!(table.get(&keys[2]).await.unwrap().is_none());
     assert!(table.get(&keys[0]).await.unwrap().is_some());
     let (s, sched) = schedule(&a, json!({})).await;
     let again = run_now(&a, &s, &sched).await;
-    let r =
-        a.t.call("DELETE", &format!("/v1/products/{}", a.p), None)
-            .await;
+    let r = a.t.send(&router::DELETE_PRODUCT, [&a.p], None).await;
     assert_eq!(r.status, 200, "{r:?}");
     for key in [&keys[0], &runtype::repo::layout::execution(&again)] {
         assert!(table.get(key).await.unwrap().is_none(), "{key:?} remains");

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use http::Request;
 use runtype::app::App;
+use runtype::router;
 use runtype::time::Clock;
 use serde_json::{json, Value};
 
@@ -56,17 +57,15 @@ impl Api {
         let p = t.product("gateway").await;
         let c = t.capability(&p, "Answer questions").await;
         let s = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces"),
+            .send(
+                &router::CREATE_SURFACE,
+                [&p],
                 Some(json!({ "name": "Public API", "type": "api", "config": surface_config })),
             )
             .await
             .id();
         let item = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/items"),
+            .send(&router::ADD_SURFACE_ITEM, [&p, &s],
                 Some(json!({ "capabilityId": c, "isEntryPoint": true, "exposedDescription": "Answers" })),
             )
             .await
@@ -74,13 +73,9 @@ impl Api {
         let mut body = key_body;
         body["environment"] = json!("production");
         let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/keys"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .send(&router::CREATE_SURFACE_KEY, [&p, &s], Some(body))
+            .await
+            .expect(201);
         let key = r.body["key"].as_str().unwrap().to_string();
         Api { t, p, s, item, key }
     }
@@ -208,7 +203,7 @@ async fn a_key_calls_its_endpoint(store: Store) {
         assert_eq!(header(res, "x-content-type-options"), Some("nosniff"));
     }
     // management answers carry them too
-    let m = a.t.call("GET", "/v1/products", None).await;
+    let m = a.t.send(&router::LIST_PRODUCTS, [], None).await;
     assert_eq!(header(&m, "cache-control"), Some("no-store"));
 }
 
@@ -240,7 +235,7 @@ async fn checks_in_the_contracts_order(store: Store) {
     }
     // a surface key on the management API: 401
     let r =
-        a.t.call_as(&a.key.clone(), "GET", "/v1/products", None)
+        a.t.send_as(&a.key.clone(), &router::LIST_PRODUCTS, [], None)
             .await;
     assert_eq!(r.status, 401);
     // a key of another surface of the product: 401
@@ -424,9 +419,7 @@ async fn bodies_are_checked(store: Store) {
     .await;
     assert_eq!(r.status, 202, "an empty body is an empty invocation: {r:?}");
     // nothing but that one call was admitted or stored
-    let list =
-        a.t.call("GET", &format!("/v1/products/{}/executions", a.p), None)
-            .await;
+    let list = a.t.send(&router::LIST_EXECUTIONS, [&a.p], None).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
 
@@ -497,9 +490,9 @@ async fn a_refused_call_uses_up_no_other_window(store: Store) {
     assert_eq!(count(&refused, 429), 6);
     // the surface limit goes: the key's minute window still has exactly 2 left
     let r =
-        a.t.call(
-            "PUT",
-            &format!("/v1/products/{}/surfaces/{}", a.p, a.s),
+        a.t.send(
+            &router::UPDATE_SURFACE,
+            [&a.p, &a.s],
             Some(json!({ "config": {} })),
         )
         .await;
@@ -679,19 +672,12 @@ async fn schedule_fires_are_the_same_executions(store: Store) {
     let s = a.t.surface(&a.p, "cron", "schedule").await;
     let sched = a
         .t
-        .call("POST", &format!("/v1/products/{}/surfaces/{s}/schedules", a.p), Some(json!({ "flowId": "flow_9", "triggerType": "recurring", "cron": "0 9 * * *", "recordIds": ["r1"] })))
+        .send(&router::CREATE_SCHEDULE, [&a.p, &s], Some(json!({ "flowId": "flow_9", "triggerType": "recurring", "cron": "0 9 * * *", "recordIds": ["r1"] })))
         .await
         .id();
     let run =
-        a.t.call(
-            "POST",
-            &format!(
-                "/v1/products/{}/surfaces/{s}/schedules/{sched}/run-now",
-                a.p
-            ),
-            None,
-        )
-        .await;
+        a.t.send(&router::RUN_SCHEDULE_NOW, [&a.p, &s, &sched], None)
+            .await;
     assert_eq!(run.status, 202, "{run:?}");
     a.invoke(json!({})).await;
     let list =
@@ -709,9 +695,7 @@ async fn schedule_fires_are_the_same_executions(store: Store) {
     assert_eq!(x["recordIds"], json!(["r1"]));
     assert_eq!(x["flowId"], "flow_9");
     assert_eq!(x["statusUrl"], json!(null));
-    let all =
-        a.t.call("GET", &format!("/v1/products/{}/executions", a.p), None)
-            .await;
+    let all = a.t.send(&router::LIST_EXECUTIONS, [&a.p], None).await;
     assert_eq!(
         all.body["data"].as_array().unwrap().len(),
         2,
@@ -740,9 +724,7 @@ async fn idempotent_posts(store: Store) {
         (other.status, other.body["code"].as_str()),
         (422, Some("IDEMPOTENCY_KEY_REUSED"))
     );
-    let list =
-        a.t.call("GET", &format!("/v1/products/{}/executions", a.p), None)
-            .await;
+    let list = a.t.send(&router::LIST_EXECUTIONS, [&a.p], None).await;
     assert_eq!(
         list.body["data"].as_array().unwrap().len(),
         1,
@@ -827,13 +809,7 @@ async fn keys_never_at_rest_after_calls(store: Store) {
 async fn idempotency_in_flight_and_expiry(store: Store) {
     let mut a = Api::new(store, json!(null), json!({})).await;
     let path = format!("{}/answer-questions", a.base());
-    let keys =
-        a.t.call(
-            "GET",
-            &format!("/v1/products/{}/surfaces/{}", a.p, a.s),
-            None,
-        )
-        .await;
+    let keys = a.t.send(&router::GET_SURFACE, [&a.p, &a.s], None).await;
     let key_id = keys.body["keys"][0]["id"].as_str().unwrap().to_string();
     // a first call still running: its claim is there with no answer yet
     let claim = runtype::idempotency::record_key(&format!("KEY#{key_id}"), "busy-1");

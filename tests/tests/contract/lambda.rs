@@ -2,6 +2,7 @@
 //! invoke` does, without Docker), fed the API Gateway HTTP API v2 event files kept under
 //! `tests/events/`, against DynamoDB Local.
 
+use runtype::router;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -230,13 +231,10 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
     let s = d.t.surface(&p, "s", "schedule").await;
     let r = d
         .t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/{s}/schedules"),
+        .send(&router::CREATE_SCHEDULE, [&p, &s],
             Some(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "*/5 * * * *", "recordIds": ["a"] })),
         )
-        .await;
-    assert_eq!(r.status, 201);
+        .await.expect(201);
     let id = r.id();
     // make it due: its next fire a minute ago
     let table = d.t.app.table();

@@ -98,6 +98,10 @@ fn paths(text: &str) -> Vec<(bool, Vec<String>)> {
             }
             let (word, end) = ident(i);
             if word.is_empty() {
+                // `…::*`: the module before it
+                if !prefix.is_empty() {
+                    out.push((from_crate, prefix.clone()));
+                }
                 break;
             }
             prefix.push(word.to_string());
@@ -214,7 +218,7 @@ fn the_checker_finds_a_cycle() {
     std::fs::write(dir.join("lib.rs"), "pub mod a;\npub mod b;\n").unwrap();
     std::fs::write(dir.join("a/mod.rs"), "pub mod c;\n").unwrap();
     std::fs::write(dir.join("a/c.rs"), "use crate::{b::thing, a};\n").unwrap();
-    std::fs::write(dir.join("b.rs"), "fn f() { crate::a::c::g() }\n").unwrap();
+    std::fs::write(dir.join("b.rs"), "use crate::a::c::*;\n").unwrap();
     let g = graph(&dir);
     assert_eq!(
         cycles(&g),

@@ -3,6 +3,7 @@
 
 use crate::common::{Store, TestApp};
 use bytes::Bytes;
+use runtype::router;
 use runtype::store::Query;
 use serde_json::{json, Value};
 
@@ -46,18 +47,18 @@ async fn fixture(store: Store) -> Fixture {
     let c = t.capability(&p, "c").await;
     let s = t.surface(&p, "s", "api").await;
     let i = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/{s}/items"),
+        .send(
+            &router::ADD_SURFACE_ITEM,
+            [&p, &s],
             Some(json!({ "capabilityId": c })),
         )
         .await
         .id();
     let ss = t.surface(&p, "s", "schedule").await;
     let sc = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/{ss}/schedules"),
+        .send(
+            &router::CREATE_SCHEDULE,
+            [&p, &ss],
             Some(json!({ "flowId": "f", "triggerType": "recurring", "cron": "0 9 * * *" })),
         )
         .await
@@ -205,9 +206,7 @@ async fn nasty_bodies_are_4xx_and_store_nothing(store: Store) {
         }
     }
     assert_eq!(footprint(&f.t, &f.p).await, before, "nothing was stored");
-    let g =
-        f.t.call("GET", &format!("/v1/products/{}", f.p), None)
-            .await;
+    let g = f.t.send(&router::GET_PRODUCT, [&f.p], None).await;
     assert_eq!(g.body["name"], "p");
 }
 
@@ -287,18 +286,14 @@ async fn nasty_gateway_calls_are_4xx_and_admit_nothing(store: Store) {
     let p = t.product("p").await;
     let c = t.capability(&p, "c").await;
     let s = t.surface(&p, "s", "api").await;
-    t.call(
-        "POST",
-        &format!("/v1/products/{p}/surfaces/{s}/items"),
+    t.send(
+        &router::ADD_SURFACE_ITEM,
+        [&p, &s],
         Some(json!({ "capabilityId": c })),
     )
     .await;
     let key = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/{s}/keys"),
-            Some(json!({})),
-        )
+        .send(&router::CREATE_SURFACE_KEY, [&p, &s], Some(json!({})))
         .await
         .body["key"]
         .as_str()
@@ -401,9 +396,7 @@ async fn nasty_gateway_calls_are_4xx_and_admit_nothing(store: Store) {
         let r = send(method, path, ok.clone(), b"{}".to_vec()).await;
         assert!(is_contract_error(&r), "{path}: {r:?}");
     }
-    let executions = t
-        .call("GET", &format!("/v1/products/{p}/executions"), None)
-        .await;
+    let executions = t.send(&router::LIST_EXECUTIONS, [&p], None).await;
     assert_eq!(executions.body["data"], json!([]), "nothing was admitted");
     let stored = crate::common::everything_stored(&t).await;
     assert!(!stored.contains("USAGE#"), "no call was counted as a use");

@@ -1,6 +1,7 @@
 //! Products: every field rule, partial update with deep merge, get, list, delete.
 
 use crate::common::{Store, TestApp};
+use runtype::router;
 use serde_json::json;
 
 crate::cases! {
@@ -20,13 +21,13 @@ crate::cases! {
 async fn create_answers_201_with_defaults(store: Store) {
     let t = TestApp::new(store).await;
     let r = t
-        .call(
-            "POST",
-            "/v1/products",
+        .send(
+            &router::CREATE_PRODUCT,
+            [],
             Some(json!({ "name": "  Support bot  ", "unknown": 1 })),
         )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+        .await
+        .expect(201);
     let b = &r.body;
     assert!(runtype::ids::is_valid("prod", b["id"].as_str().unwrap()));
     assert_eq!(b["name"], "Support bot");
@@ -44,13 +45,10 @@ async fn create_answers_201_with_defaults(store: Store) {
     assert_eq!(b["createdAt"], b["updatedAt"]);
 
     let full = t
-        .call(
-            "POST",
-            "/v1/products",
+        .send(&router::CREATE_PRODUCT, [],
             Some(json!({ "name": "x", "description": "d", "icon": "🤖", "canvas": {"a": [1]}, "spec": {"v": 2} })),
         )
-        .await;
-    assert_eq!(full.status, 201);
+        .await.expect(201);
     assert_eq!(full.body["icon"], "🤖");
     assert_eq!(full.body["canvas"], json!({"a": [1]}));
 }
@@ -94,7 +92,9 @@ async fn create_validates_every_field(store: Store) {
         bad(json!({ "name": "a", "spec": "s" }), "spec", "INVALID_TYPE"),
     ];
     for (body, path, code) in cases {
-        let r = t.call("POST", "/v1/products", Some(body.clone())).await;
+        let r = t
+            .send(&router::CREATE_PRODUCT, [], Some(body.clone()))
+            .await;
         assert_eq!(r.status, 400, "{body}: {r:?}");
         assert_eq!(r.body["code"], "VALIDATION_ERROR");
         assert!(r.has_detail(path, code), "{body}: {r:?}");
@@ -102,33 +102,30 @@ async fn create_validates_every_field(store: Store) {
     }
     // every bad field at once
     let r = t
-        .call(
-            "POST",
-            "/v1/products",
+        .send(
+            &router::CREATE_PRODUCT,
+            [],
             Some(json!({ "icon": 1, "spec": 2 })),
         )
         .await;
     assert_eq!(r.details().len(), 3, "{r:?}");
     // exactly at the limits is fine
-    let r = t
-        .call(
-            "POST",
-            "/v1/products",
-            Some(json!({ "name": "é".repeat(255), "icon": "i".repeat(50) })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+    t.send(
+        &router::CREATE_PRODUCT,
+        [],
+        Some(json!({ "name": "é".repeat(255), "icon": "i".repeat(50) })),
+    )
+    .await
+    .expect(201);
     // nothing was stored by the failures
-    let list = t.call("GET", "/v1/products", None).await;
+    let list = t.send(&router::LIST_PRODUCTS, [], None).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
 }
 
 async fn update_is_partial_and_deep_merges(store: Store) {
     let t = TestApp::new(store).await;
     let r = t
-        .call(
-            "POST",
-            "/v1/products",
+        .send(&router::CREATE_PRODUCT, [],
             Some(json!({ "name": "p", "description": "keep", "icon": "i",
                          "canvas": { "nodes": { "a": 1, "b": 2 }, "list": [1, 2] }, "spec": { "x": 1 } })),
         )
@@ -136,14 +133,14 @@ async fn update_is_partial_and_deep_merges(store: Store) {
     let id = r.id();
     let created_at = r.body["createdAt"].clone();
     let r = t
-        .call(
-            "PUT",
-            &format!("/v1/products/{id}"),
+        .send(
+            &router::UPDATE_PRODUCT,
+            [&id],
             Some(json!({ "name": "renamed", "icon": null,
                          "canvas": { "nodes": { "a": null, "c": 3 }, "list": [9] } })),
         )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+        .await
+        .expect(200);
     assert_eq!(r.body["name"], "renamed");
     assert_eq!(r.body["description"], "keep");
     assert_eq!(r.body["icon"], json!(null));
@@ -154,13 +151,13 @@ async fn update_is_partial_and_deep_merges(store: Store) {
     assert_eq!(r.body["spec"], json!({ "x": 1 }));
     assert_eq!(r.body["createdAt"], created_at);
     assert!(r.body["updatedAt"].as_str() >= created_at.as_str());
-    let g = t.call("GET", &format!("/v1/products/{id}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&id], None).await;
     assert_eq!(g.body["canvas"], r.body["canvas"]);
     // an empty body changes nothing
     let r2 = t
-        .call("PUT", &format!("/v1/products/{id}"), Some(json!({})))
-        .await;
-    assert_eq!(r2.status, 200);
+        .send(&router::UPDATE_PRODUCT, [&id], Some(json!({})))
+        .await
+        .expect(200);
     assert_eq!(r2.body["name"], "renamed");
 }
 
@@ -196,7 +193,7 @@ async fn update_validates(store: Store) {
     assert!(r.has_detail("canvas", "TOO_LONG"), "{r:?}");
     let missing = runtype::ids::new_id("prod");
     assert_eq!(
-        t.call("PUT", &format!("/v1/products/{missing}"), Some(json!({})))
+        t.send(&router::UPDATE_PRODUCT, [&missing], Some(json!({})))
             .await
             .status,
         404
@@ -208,8 +205,7 @@ async fn get_includes_capabilities(store: Store) {
     let id = t.product("p").await;
     t.capability(&id, "first").await;
     t.capability(&id, "second").await;
-    let r = t.call("GET", &format!("/v1/products/{id}"), None).await;
-    assert_eq!(r.status, 200);
+    let r = t.send(&router::GET_PRODUCT, [&id], None).await.expect(200);
     let caps = r.body["capabilities"].as_array().unwrap();
     let names: Vec<_> = caps
         .iter()
@@ -218,13 +214,13 @@ async fn get_includes_capabilities(store: Store) {
     assert_eq!(names, ["first", "second"]);
     assert_eq!(r.body["surfaces"], json!([]));
     assert_eq!(
-        t.call("GET", "/v1/products/prod_nope", None).await.status,
+        t.send(&router::GET_PRODUCT, ["prod_nope"], None)
+            .await
+            .status,
         404
     );
     let missing = runtype::ids::new_id("prod");
-    let r = t
-        .call("GET", &format!("/v1/products/{missing}"), None)
-        .await;
+    let r = t.send(&router::GET_PRODUCT, [&missing], None).await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (404, Some("NOT_FOUND"))
@@ -235,32 +231,24 @@ async fn delete_removes_everything(store: Store) {
     let t = TestApp::new(store).await;
     let id = t.product("p").await;
     let cap = t.capability(&id, "c").await;
-    let r = t.call("DELETE", &format!("/v1/products/{id}"), None).await;
+    let r = t.send(&router::DELETE_PRODUCT, [&id], None).await;
     assert_eq!(
         (r.status, r.body.clone()),
         (200, json!({ "success": true }))
     );
+    assert_eq!(t.send(&router::GET_PRODUCT, [&id], None).await.status, 404);
     assert_eq!(
-        t.call("GET", &format!("/v1/products/{id}"), None)
-            .await
-            .status,
+        t.send(&router::DELETE_PRODUCT, [&id], None).await.status,
         404
     );
-    assert_eq!(
-        t.call("DELETE", &format!("/v1/products/{id}"), None)
-            .await
-            .status,
-        404
-    );
-    let r = t
-        .call(
-            "PUT",
-            &format!("/v1/products/{id}/capabilities/{cap}"),
-            Some(json!({ "enabled": false })),
-        )
-        .await;
-    assert_eq!(r.status, 404);
-    let list = t.call("GET", "/v1/products", None).await;
+    t.send(
+        &router::UPDATE_CAPABILITY,
+        [&id, &cap],
+        Some(json!({ "enabled": false })),
+    )
+    .await
+    .expect(404);
+    let list = t.send(&router::LIST_PRODUCTS, [], None).await;
     assert_eq!(list.body["data"], json!([]));
     // nothing of the product is left in its partition
     let left = t
@@ -326,7 +314,7 @@ async fn list_pages_newest_first(store: Store) {
     assert_eq!(seen, ids);
     // another owner sees none of them
     let other = t.other_owner().await;
-    let r = t.call_as(&other, "GET", "/v1/products", None).await;
+    let r = t.send_as(&other, &router::LIST_PRODUCTS, [], None).await;
     assert_eq!(r.body["data"], json!([]));
 }
 

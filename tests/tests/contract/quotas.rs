@@ -5,6 +5,7 @@
 use crate::common::{config, send, Res, Store, TestApp};
 use runtype::app::App;
 use runtype::config::{Config, Limits};
+use runtype::router;
 use serde_json::{json, Value};
 
 crate::cases! {
@@ -180,7 +181,7 @@ async fn deletes_and_cascades_give_places_back(store: Store) {
     let refused = |r: &Res| r.status == 403 && r.body["code"] == "QUOTA_EXCEEDED";
     let p = t.product("p").await;
     let r = t
-        .call("POST", "/v1/products", Some(json!({ "name": "q" })))
+        .send(&router::CREATE_PRODUCT, [], Some(json!({ "name": "q" })))
         .await;
     assert!(refused(&r), "{r:?}");
     let cap = json!({ "capabilityName": "c", "flowId": "f" });
@@ -228,8 +229,9 @@ async fn deletes_and_cascades_give_places_back(store: Store) {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(t.call("POST", &surfaces, Some(surface)).await.status, 201);
     // a product delete frees the owner's place
-    let r = t.call("DELETE", &format!("/v1/products/{p}"), None).await;
-    assert_eq!(r.status, 200, "{r:?}");
+    t.send(&router::DELETE_PRODUCT, [&p], None)
+        .await
+        .expect(200);
     t.product("again").await;
 }
 

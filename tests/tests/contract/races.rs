@@ -2,6 +2,7 @@
 //! app instances (as separate Lambda instances or processes would race).
 
 use crate::common::{Store, TestApp};
+use runtype::router;
 use serde_json::json;
 
 crate::cases! {
@@ -46,7 +47,7 @@ async fn racing_creates_of_one_name_give_one_winner(store: Store) {
     }
     statuses.sort();
     assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["capabilities"].as_array().unwrap().len(), 1);
 }
 
@@ -79,7 +80,7 @@ async fn racing_product_updates_lose_nothing(store: Store) {
         }
     }
     assert!(!acknowledged.is_empty());
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     for i in acknowledged {
         assert_eq!(
             g.body["canvas"][format!("k{i}")],
@@ -127,6 +128,6 @@ async fn racing_capability_creates_get_distinct_positions(store: Store) {
         n,
         "each created capability has its own position"
     );
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["capabilities"].as_array().unwrap().len(), n);
 }

@@ -1,6 +1,7 @@
 //! Schedules and the scheduler: field rules, nextRunAt in real zones, pause/resume/run-now,
 //! and passes that fire each occurrence exactly once, however many run at the same time.
 
+use runtype::router;
 use std::sync::Arc;
 
 use crate::common::{Res, Store, TestApp};
@@ -339,12 +340,8 @@ async fn only_schedule_surfaces_hold_schedules(store: Store) {
     assert!(r.has_detail("surfaceId", "INVALID_REFERENCE"), "{r:?}");
     let missing = runtype::ids::new_id("surf");
     let r =
-        f.t.call(
-            "GET",
-            &format!("/v1/products/{}/surfaces/{missing}/schedules", f.p),
-            None,
-        )
-        .await;
+        f.t.send(&router::LIST_SCHEDULES, [&f.p, &missing], None)
+            .await;
     assert_eq!(r.status, 404);
 }
 
@@ -610,13 +607,9 @@ async fn delete_removes_run_history(store: Store) {
     f.t.call("POST", &format!("{}/{id2}/run-now", f.path()), None)
         .await;
     assert_eq!(
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
-            None
-        )
-        .await
-        .status,
+        f.t.send(&router::DELETE_SURFACE, [&f.p, &f.s], None)
+            .await
+            .status,
         200
     );
     assert_eq!(f.run_count(&id2).await, 0);
@@ -670,14 +663,19 @@ async fn firing_is_one_transaction(store: Store) {
 /// `n` every-minute schedules of the owner of `key`, on a product and surface of its own.
 async fn schedules_of(t: &TestApp, key: &str, n: usize) -> Vec<String> {
     let p = t
-        .call_as(key, "POST", "/v1/products", Some(json!({ "name": "p" })))
+        .send_as(
+            key,
+            &router::CREATE_PRODUCT,
+            [],
+            Some(json!({ "name": "p" })),
+        )
         .await
         .id();
     let s = t
-        .call_as(
+        .send_as(
             key,
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
+            &router::CREATE_SURFACE,
+            [&p],
             Some(json!({ "name": "cron", "type": "schedule" })),
         )
         .await
@@ -685,16 +683,16 @@ async fn schedules_of(t: &TestApp, key: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         let r = t
-            .call_as(
+            .send_as(
                 key,
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/schedules"),
+                &router::CREATE_SCHEDULE,
+                [&p, &s],
                 Some(
                     json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *" }),
                 ),
             )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .await
+            .expect(201);
         ids.push(r.id());
     }
     ids
@@ -828,9 +826,9 @@ async fn the_owner_wide_read_side(store: Store) {
     let p2 = f.t.product("q").await;
     let s2 = f.t.surface(&p2, "cron", "schedule").await;
     let third =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{p2}/surfaces/{s2}/schedules"),
+        f.t.send(
+            &router::CREATE_SCHEDULE,
+            [&p2, &s2],
             Some(json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "*/5 * * * *" })),
         )
         .await
@@ -887,9 +885,7 @@ async fn the_owner_wide_read_side(store: Store) {
     assert!(r.has_detail("status", "INVALID_ENUM"), "{r:?}");
 
     // one schedule, wherever it lives
-    let r =
-        f.t.call("GET", &format!("/v1/schedules/{third}"), None)
-            .await;
+    let r = f.t.send(&router::FIND_SCHEDULE, [&third], None).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["productSurfaceId"], s2.as_str());
     assert_eq!(r.body["recentRuns"], json!([]));
@@ -919,9 +915,7 @@ async fn the_owner_wide_read_side(store: Store) {
             .await;
     assert_eq!(nested.status, 200, "{nested:?}");
     assert_eq!(nested.body["data"].as_array().unwrap().len(), 3);
-    let r =
-        f.t.call("GET", &format!("/v1/schedules/{night}/stats"), None)
-            .await;
+    let r = f.t.send(&router::GET_SCHEDULE_STATS, [&night], None).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(
         (&r.body["total"], &r.body["completed"], &r.body["failed"]),
@@ -935,7 +929,9 @@ async fn the_owner_wide_read_side(store: Store) {
 
     // another owner sees none of it
     let stranger = f.t.other_owner().await;
-    let r = f.t.call_as(&stranger, "GET", "/v1/schedules", None).await;
+    let r =
+        f.t.send_as(&stranger, &router::LIST_ALL_SCHEDULES, [], None)
+            .await;
     assert_eq!(r.body["data"], json!([]), "{r:?}");
     for path in [
         format!("/v1/schedules/{night}"),
@@ -947,9 +943,9 @@ async fn the_owner_wide_read_side(store: Store) {
         assert_eq!(r.status, 404, "{path}: {r:?}");
     }
     let r =
-        f.t.call(
-            "GET",
-            "/v1/schedules/sched_00000000000000000000000000",
+        f.t.send(
+            &router::FIND_SCHEDULE,
+            ["sched_00000000000000000000000000"],
             None,
         )
         .await;
@@ -1014,12 +1010,8 @@ async fn quotas_hold_under_racing_creates(store: Store) {
     assert_eq!(f.create(body.clone()).await.status, 403);
     // deleting a surface gives its schedules back to the owner
     let r =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{other}", f.p),
-            None,
-        )
-        .await;
+        f.t.send(&router::DELETE_SURFACE, [&f.p, &other], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     let third = f.t.surface(&f.p, "third", "schedule").await;
     let path = format!("/v1/products/{}/surfaces/{third}/schedules", f.p);
@@ -1055,9 +1047,9 @@ async fn a_record_over_300_kib_is_refused_whole(store: Store) {
     let mut refused = None;
     for i in 0..10 {
         let r =
-            f.t.call(
-                "PUT",
-                &format!("/v1/products/{p}"),
+            f.t.send(
+                &router::UPDATE_PRODUCT,
+                [&p],
                 Some(json!({ "canvas": { format!("part{i}"): "y".repeat(60 * 1024) } })),
             )
             .await;
@@ -1069,7 +1061,7 @@ async fn a_record_over_300_kib_is_refused_whole(store: Store) {
     let (i, r) = refused.expect("the canvas cannot grow without bound");
     assert_eq!(r.status, 400, "{r:?}");
     assert!(r.has_detail("canvas", "TOO_LONG"), "{r:?}");
-    let got = f.t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let got = f.t.send(&router::GET_PRODUCT, [&p], None).await;
     let parts = got.body["canvas"].as_object().unwrap().len();
     assert_eq!(parts, i, "the refused PUT changed nothing");
 }

@@ -1,6 +1,7 @@
 //! Session tokens (Clerk-style JWTs) beside platform keys: RS256 and ES256 keys from a JWKS
 //! served over loopback HTTP or read from a file, every rejection a 401, no storage read.
 
+use runtype::router;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -394,9 +395,7 @@ async fn sessions_and_platform_keys_are_separate_owners(store: Store) {
     .id();
     let mine = t.product("key's").await;
     assert_eq!(
-        t.call("GET", &format!("/v1/products/{theirs}"), None)
-            .await
-            .status,
+        t.send(&router::GET_PRODUCT, [&theirs], None).await.status,
         404
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Surface API keys (the seed endpoint): format, fields, scopes, verification, revocation,
 //! cascades (large and interrupted), plaintext never at rest, tenancy and request budgets.
 
+use runtype::router;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -131,9 +132,9 @@ async fn fixture(store: Store, kind: &str) -> Fixture {
         t.capability(&p, "Summarise").await,
     ];
     let s = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
+        .send(
+            &router::CREATE_SURFACE,
+            [&p],
             Some(json!({ "name": "s", "type": kind })),
         )
         .await
@@ -141,13 +142,13 @@ async fn fixture(store: Store, kind: &str) -> Fixture {
     let mut items = Vec::new();
     for (i, c) in caps.iter().enumerate() {
         let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/items"),
+            .send(
+                &router::ADD_SURFACE_ITEM,
+                [&p, &s],
                 Some(json!({ "capabilityId": c, "exposedName": format!("tool{i}") })),
             )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .await
+            .expect(201);
         items.push(r.id());
     }
     Fixture {
@@ -171,13 +172,9 @@ impl Fixture {
     async fn surface(&self) -> Value {
         let r = self
             .t
-            .call(
-                "GET",
-                &format!("/v1/products/{}/surfaces/{}", self.p, self.s),
-                None,
-            )
-            .await;
-        assert_eq!(r.status, 200, "{r:?}");
+            .send(&router::GET_SURFACE, [&self.p, &self.s], None)
+            .await
+            .expect(200);
         r.body
     }
 
@@ -250,18 +247,18 @@ async fn key_kinds_follow_the_surface(store: Store) {
         ("schedule", "papi"),
     ] {
         let s = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces"),
+            .send(
+                &router::CREATE_SURFACE,
+                [&p],
                 Some(json!({ "name": kind, "type": kind })),
             )
             .await
             .id();
         for (env, tag) in [("test", "test"), ("production", "live")] {
             let r = t
-                .call(
-                    "POST",
-                    &format!("/v1/products/{p}/surfaces/{s}/keys"),
+                .send(
+                    &router::CREATE_SURFACE_KEY,
+                    [&p, &s],
                     Some(json!({ "environment": env })),
                 )
                 .await;
@@ -355,9 +352,9 @@ async fn key_fields_are_validated(store: Store) {
     assert_eq!(r.body["expiresAt"], "2099-01-01T00:00:00.000Z");
     let missing = runtype::ids::new_id("surf");
     let r =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{missing}/keys", f.p),
+        f.t.send(
+            &router::CREATE_SURFACE_KEY,
+            [&f.p, &missing],
             Some(json!({})),
         )
         .await;
@@ -495,12 +492,8 @@ async fn capability_delete_cascades_to_items_and_scopes(store: Store) {
     let only = f.key(json!({ "scopes": ["tool0"] })).await;
     let all = f.key(json!({})).await;
     let r =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/capabilities/{}", f.p, f.caps[0]),
-            None,
-        )
-        .await;
+        f.t.send(&router::DELETE_CAPABILITY, [&f.p, &f.caps[0]], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     let s = f.surface().await;
     let items: Vec<_> = s["items"]
@@ -535,18 +528,18 @@ async fn capability_delete_cascades_to_items_and_scopes(store: Store) {
     // the capability's slug and binding are free again
     let c = f.t.capability(&f.p, "Answer questions").await;
     let r =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{}/items", f.p, f.s),
+        f.t.send(
+            &router::ADD_SURFACE_ITEM,
+            [&f.p, &f.s],
             Some(json!({ "capabilityId": c })),
         )
         .await;
     assert_eq!(r.body["endpointSlug"], "answer-questions");
     // deleting an item narrows scopes the same way
     let d =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{}/items/{}", f.p, f.s, f.items[1]),
+        f.t.send(
+            &router::DELETE_SURFACE_ITEM,
+            [&f.p, &f.s, &f.items[1]],
             None,
         )
         .await;
@@ -578,23 +571,13 @@ async fn surface_and_product_deletes_cascade(store: Store) {
         .as_str()
         .unwrap()
         .to_string();
-    let r =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
-            None,
-        )
-        .await;
+    let r = f.t.send(&router::DELETE_SURFACE, [&f.p, &f.s], None).await;
     assert_eq!(r.status, 200);
     assert_eq!(f.verify(&k1).await.unwrap_err(), Rejection::Unknown);
     assert_eq!(
-        f.t.call(
-            "GET",
-            &format!("/v1/products/{}/surfaces/{}", f.p, f.s),
-            None
-        )
-        .await
-        .status,
+        f.t.send(&router::GET_SURFACE, [&f.p, &f.s], None)
+            .await
+            .status,
         404
     );
     let left =
@@ -611,21 +594,15 @@ async fn surface_and_product_deletes_cascade(store: Store) {
     // the product delete takes surfaces, keys and hash items with it
     let s = f.t.surface(&f.p, "a", "a2a").await;
     let k2 =
-        f.t.call(
-            "POST",
-            &format!("/v1/products/{}/surfaces/{s}/keys", f.p),
-            Some(json!({})),
-        )
-        .await
-        .body["key"]
+        f.t.send(&router::CREATE_SURFACE_KEY, [&f.p, &s], Some(json!({})))
+            .await
+            .body["key"]
             .as_str()
             .unwrap()
             .to_string();
     assert!(f.verify(&k2).await.is_ok());
     assert_eq!(
-        f.t.call("DELETE", &format!("/v1/products/{}", f.p), None)
-            .await
-            .status,
+        f.t.send(&router::DELETE_PRODUCT, [&f.p], None).await.status,
         200
     );
     assert_eq!(f.verify(&k2).await.unwrap_err(), Rejection::Unknown);
@@ -645,13 +622,9 @@ async fn bind_capabilities(t: &TestApp, p: &str, s: &str, n: usize, fields: Valu
         let mut body = fields.clone();
         body["capabilityId"] = json!(t.capability(p, &format!("capability {i}")).await);
         let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/items"),
-                Some(body),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{r:?}");
+            .send(&router::ADD_SURFACE_ITEM, [p, s], Some(body))
+            .await
+            .expect(201);
         items.push(r.id());
     }
     items
@@ -666,11 +639,7 @@ async fn big_product(t: &TestApp) -> (String, String, Vec<String>) {
     let mut keys = Vec::new();
     for _ in 0..3 {
         let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces/{s}/keys"),
-                Some(json!({})),
-            )
+            .send(&router::CREATE_SURFACE_KEY, [&p, &s], Some(json!({})))
             .await;
         keys.push(r.body["key"].as_str().unwrap().to_string());
     }
@@ -687,10 +656,9 @@ async fn large_cascades_pass_transaction_limits(store: Store) {
         .await
         .unwrap();
     assert!(stored.items.len() > 150, "{}", stored.items.len());
-    let r = t
-        .call("DELETE", &format!("/v1/products/{p}/surfaces/{s}"), None)
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    t.send(&router::DELETE_SURFACE, [&p, &s], None)
+        .await
+        .expect(200);
     for k in &keys {
         assert_eq!(
             verify(t.app.table(), k, chrono::Utc::now())
@@ -707,14 +675,12 @@ async fn large_cascades_pass_transaction_limits(store: Store) {
         .await
         .unwrap();
     assert!(left.items.is_empty());
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["capabilities"].as_array().unwrap().len(), 60);
     // and the product, with 121 items left, in one more
     let (p2, _, keys2) = big_product(&t).await;
     assert_eq!(
-        t.call("DELETE", &format!("/v1/products/{p2}"), None)
-            .await
-            .status,
+        t.send(&router::DELETE_PRODUCT, [&p2], None).await.status,
         200
     );
     assert!(partition_is_empty(&t, &p2).await);
@@ -728,9 +694,7 @@ async fn large_cascades_pass_transaction_limits(store: Store) {
         );
     }
     assert_eq!(
-        t.call("DELETE", &format!("/v1/products/{p}"), None)
-            .await
-            .status,
+        t.send(&router::DELETE_PRODUCT, [&p], None).await.status,
         200
     );
     assert!(partition_is_empty(&t, &p).await);
@@ -820,16 +784,9 @@ async fn interrupted_cascade_leaves_no_working_key(store: Store) {
         );
     }
     // the product is still there, and repeating the DELETE finishes it
+    assert_eq!(t.send(&router::GET_PRODUCT, [&p], None).await.status, 200);
     assert_eq!(
-        t.call("GET", &format!("/v1/products/{p}"), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        t.call("DELETE", &format!("/v1/products/{p}"), None)
-            .await
-            .status,
+        t.send(&router::DELETE_PRODUCT, [&p], None).await.status,
         200
     );
     assert!(partition_is_empty(&t, &p).await);
@@ -1022,20 +979,16 @@ async fn an_expired_key_does_not_block_deletes(store: Store) {
         .unwrap();
     // an item and a capability its scopes name can still be deleted
     let r =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/surfaces/{}/items/{}", f.p, f.s, f.items[1]),
+        f.t.send(
+            &router::DELETE_SURFACE_ITEM,
+            [&f.p, &f.s, &f.items[1]],
             None,
         )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     let r =
-        f.t.call(
-            "DELETE",
-            &format!("/v1/products/{}/capabilities/{}", f.p, f.caps[0]),
-            None,
-        )
-        .await;
+        f.t.send(&router::DELETE_CAPABILITY, [&f.p, &f.caps[0]], None)
+            .await;
     assert_eq!(r.status, 200, "{r:?}");
     // and the expired key is still refused
     let hash = runtype::repo::layout::surface_key_hash(&key.hash);
@@ -1060,14 +1013,9 @@ async fn a_key_may_name_more_items_than_a_transaction_holds(store: Store) {
         .await;
     assert_eq!(r.status, 201, "{r:?}");
     let plaintext = r.body["key"].as_str().unwrap().to_string();
-    let r = t
-        .call(
-            "DELETE",
-            &format!("/v1/products/{p}/surfaces/{s}/items/{}", items[0]),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{r:?}");
+    t.send(&router::DELETE_SURFACE_ITEM, [&p, &s, &items[0]], None)
+        .await
+        .expect(200);
     let verified = verify(t.app.table(), &plaintext, chrono::Utc::now())
         .await
         .unwrap()

@@ -2,6 +2,7 @@
 //! reservations (one binding per capability, unique slugs) and their races.
 
 use crate::common::{Res, Store, TestApp};
+use runtype::router;
 use serde_json::{json, Value};
 
 crate::cases! {
@@ -24,12 +25,8 @@ pub async fn surface(t: &TestApp, product: &str, kind: &str) -> String {
 }
 
 async fn bind(t: &TestApp, product: &str, surface: &str, body: Value) -> Res {
-    t.call(
-        "POST",
-        &format!("/v1/products/{product}/surfaces/{surface}/items"),
-        Some(body),
-    )
-    .await
+    t.send(&router::ADD_SURFACE_ITEM, [product, surface], Some(body))
+        .await
 }
 
 async fn create_surface_defaults_and_endpoints(store: Store) {
@@ -37,9 +34,9 @@ async fn create_surface_defaults_and_endpoints(store: Store) {
     let p = t.product("p").await;
     for kind in <runtype::model::SurfaceType as runtype::model::Word>::NAMES {
         let r = t
-            .call(
-                "POST",
-                &format!("/v1/products/{p}/surfaces"),
+            .send(
+                &router::CREATE_SURFACE,
+                [&p],
                 Some(json!({ "name": " S ", "type": kind })),
             )
             .await;
@@ -72,23 +69,20 @@ async fn create_surface_defaults_and_endpoints(store: Store) {
         assert_eq!(b["endpoint"], json!(expected), "{kind}");
     }
     let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
+        .send(&router::CREATE_SURFACE, [&p],
             Some(json!({ "name": "full", "type": "chat", "status": "draft", "environment": "production",
                          "config": { "rateLimit": { "perMinute": 5, "perDay": 100 } }, "behavior": { "tone": "dry" },
                          "inbound": { "a": 1 }, "outbound": null })),
         )
-        .await;
-    assert_eq!(r.status, 201, "{r:?}");
+        .await.expect(201);
     assert_eq!(r.body["status"], "draft");
     assert_eq!(r.body["environment"], "production");
     assert_eq!(r.body["config"]["rateLimit"]["perDay"], 100);
     assert_eq!(r.body["behavior"], json!({ "tone": "dry" }));
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["surfaces"].as_array().unwrap().len(), 17);
     assert_eq!(g.body["surfaces"][0]["items"], json!([]));
-    let l = t.call("GET", "/v1/products", None).await;
+    let l = t.send(&router::LIST_PRODUCTS, [], None).await;
     assert_eq!(l.body["data"][0]["surfaceCount"], 17);
     assert_eq!(
         l.body["data"][0]["surfaces"][0],
@@ -172,15 +166,14 @@ async fn create_surface_validates(store: Store) {
         assert!(r.has_detail(field, code), "{body}: {r:?}");
     }
     let missing = runtype::ids::new_id("prod");
-    let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{missing}/surfaces"),
-            Some(json!({ "name": "n", "type": "chat" })),
-        )
-        .await;
-    assert_eq!(r.status, 404);
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    t.send(
+        &router::CREATE_SURFACE,
+        [&missing],
+        Some(json!({ "name": "n", "type": "chat" })),
+    )
+    .await
+    .expect(404);
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["surfaces"], json!([]));
 }
 
@@ -188,9 +181,7 @@ async fn update_surface_merges_and_keeps_type(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
     let r = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
+        .send(&router::CREATE_SURFACE, [&p],
             Some(json!({ "name": "s", "type": "api", "behavior": { "a": 1, "b": { "x": 1 } }, "config": { "k": 1 }, "inbound": { "i": 1 } })),
         )
         .await;
@@ -260,9 +251,9 @@ async fn list_surfaces_filters_and_pages(store: Store) {
     for kind in ["chat", "api", "chat", "mcp", "chat"] {
         ids.push(surface(&t, &p, kind).await);
     }
-    t.call(
-        "PUT",
-        &format!("/v1/products/{p}/surfaces/{}", ids[0]),
+    t.send(
+        &router::UPDATE_SURFACE,
+        [&p, &ids[0]],
         Some(json!({ "status": "paused" })),
     )
     .await;
@@ -312,7 +303,7 @@ async fn list_surfaces_filters_and_pages(store: Store) {
     assert_eq!(r.body["code"], "INVALID_CURSOR");
     let missing = runtype::ids::new_id("prod");
     assert_eq!(
-        t.call("GET", &format!("/v1/products/{missing}/surfaces"), None)
+        t.send(&router::LIST_SURFACES, [&missing], None)
             .await
             .status,
         404
@@ -323,9 +314,7 @@ async fn get_surface_shows_items_keys_and_targets(store: Store) {
     let t = TestApp::new(store).await;
     let p = t.product("p").await;
     let c = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/capabilities"),
+        .send(&router::ADD_CAPABILITY, [&p],
             Some(json!({ "capabilityName": "Answer questions", "flowId": "flow_9", "parametersSchema": { "type": "object" } })),
         )
         .await
@@ -340,18 +329,18 @@ async fn get_surface_shows_items_keys_and_targets(store: Store) {
     .await;
     assert_eq!(item.status, 201, "{item:?}");
     let key = t
-        .call(
-            "POST",
-            &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        .send(
+            &router::CREATE_SURFACE_KEY,
+            [&p, &s],
             Some(json!({ "name": "k" })),
         )
-        .await;
-    assert_eq!(key.status, 201);
+        .await
+        .expect(201);
     let plaintext = key.body["key"].as_str().unwrap().to_string();
     let r = t
-        .call("GET", &format!("/v1/products/{p}/surfaces/{s}"), None)
-        .await;
-    assert_eq!(r.status, 200);
+        .send(&router::GET_SURFACE, [&p, &s], None)
+        .await
+        .expect(200);
     let b = &r.body;
     assert_eq!(b["items"][0]["capabilityName"], "Answer questions");
     assert_eq!(b["items"][0]["flowId"], "flow_9");
@@ -389,12 +378,12 @@ async fn get_surface_shows_items_keys_and_targets(store: Store) {
     );
     let missing = runtype::ids::new_id("surf");
     assert_eq!(
-        t.call("GET", &format!("/v1/products/{p}/surfaces/{missing}"), None)
+        t.send(&router::GET_SURFACE, [&p, &missing], None)
             .await
             .status,
         404
     );
-    let g = t.call("GET", &format!("/v1/products/{p}"), None).await;
+    let g = t.send(&router::GET_PRODUCT, [&p], None).await;
     assert_eq!(g.body["surfaces"][0]["items"][0]["id"], item.body["id"]);
 }
 
@@ -675,9 +664,7 @@ async fn update_and_delete_items(store: Store) {
         bind(&t, &p, &s, json!({ "capabilityId": c })).await.status,
         201
     );
-    let g = t
-        .call("GET", &format!("/v1/products/{p}/surfaces/{s}"), None)
-        .await;
+    let g = t.send(&router::GET_SURFACE, [&p, &s], None).await;
     let ids: Vec<_> = g.body["items"]
         .as_array()
         .unwrap()
@@ -736,8 +723,6 @@ async fn racing_item_duplicates(store: Store) {
     )
     .await;
     assert_eq!(same_slug, [201, 409, 409, 409, 409, 409, 409, 409]);
-    let g = t
-        .call("GET", &format!("/v1/products/{p}/surfaces/{s}"), None)
-        .await;
+    let g = t.send(&router::GET_SURFACE, [&p, &s], None).await;
     assert_eq!(g.body["items"].as_array().unwrap().len(), 2);
 }

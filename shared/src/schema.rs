@@ -1,5 +1,6 @@
-//! The building blocks of the document's schemas, shared by the components here and by
-//! each operation's contract beside its handler (`api::<module>::doc`).
+//! The building blocks of the OpenAPI document's schemas, and `Doc`: an operation's
+//! contract, written beside its handler (`api::<module>::doc`) and joined to its route by
+//! the route table; `openapi` assembles the document from them.
 
 use serde_json::{json, Map, Value};
 
@@ -169,7 +170,7 @@ pub fn surface_config() -> Value {
 }
 
 pub fn execution_options() -> Value {
-    let mut props: Vec<(&str, Value)> = crate::api::schedules::INTEGER_OPTIONS
+    let mut props: Vec<(&str, Value)> = schedule::INTEGER_OPTIONS
         .iter()
         .map(|name| (*name, rules::COUNT.schema()))
         .collect();

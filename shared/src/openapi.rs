@@ -4,11 +4,9 @@
 //! here, and the field limits from the same constants the validators use. `runtype serve` answers it at `GET /openapi.json`; the committed
 //! `openapi.json` is checked against this by a test.
 
-pub mod schema;
-
 use serde_json::{json, Map, Value};
 
-use schema::*;
+use crate::schema::*;
 
 use crate::model::{
     Environment, SurfaceEnvironment, SurfaceStatus, SurfaceType, TriggerType, Word,
