@@ -2,6 +2,6 @@
 //! Runtime API emulator, so function binaries run as real processes without Docker.
 
 pub mod listen;
-pub mod local;
 pub mod runner;
 pub mod runtime_api;
+pub mod seed;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use runtype::app::{App, Backend, Config};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::RequestCounter;
-use runtype_tests::local::call;
 use runtype_tests::runtime_api::{spawn_function, Outcome, RuntimeApi};
+use runtype_tests::seed;
 use serde_json::{json, Value};
 
 struct Case {
@@ -124,64 +124,21 @@ async fn main() {
     )
     .await
     .unwrap();
-    let (_, key) =
-        runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
-            .await
-            .unwrap();
-    let key = key.plaintext;
-    let p = call(
-        &app,
-        &key,
-        "POST",
-        "/v1/products",
-        json!({ "name": "bench" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let c = call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/capabilities"),
-        json!({ "capabilityName": "Answer questions", "flowId": "f" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let s = call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces"),
-        json!({ "name": "api", "type": "api" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces/{s}/items"),
-        json!({ "capabilityId": c }),
-    )
-    .await;
+    let key = seed::owner(&app, "bench").await;
     // a surface key whose limits never refuse a run
-    let surface_key = call(
+    let seeded = seed::api_surface(
         &app,
         &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces/{s}/keys"),
+        json!(null),
         json!({ "rateLimitPerMinute": 1_000_000, "rateLimitPerDay": 1_000_000 }),
     )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    .await;
+    let (p, c, s, surface_key) = (
+        seeded.product,
+        seeded.capability,
+        seeded.surface,
+        seeded.key,
+    );
     let vars = [
         ("KEY", key.as_str()),
         ("PRODUCT_ID", p.as_str()),

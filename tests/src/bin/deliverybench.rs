@@ -12,9 +12,9 @@ use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use runtype::app::{App, Backend, Config};
 use runtype::outbound::HttpClient;
-use runtype_tests::local::call;
 use runtype_tests::runner::{ok, Runner};
-use serde_json::{json, Value};
+use runtype_tests::seed;
+use serde_json::json;
 
 /// The deliverer's default concurrency (`RUNTYPE_DELIVERY_CONCURRENCY`).
 const CONCURRENCY: usize = 32;
@@ -51,60 +51,13 @@ async fn main() {
     let app = App::open(&Backend::Embedded(data.clone()), Config::local(""))
         .await
         .unwrap();
-    let (_, key) =
-        runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
-            .await
-            .unwrap();
-    let key = key.plaintext;
-    let id = |v: Value| v["id"].as_str().unwrap().to_string();
-    let p = id(call(
-        &app,
-        &key,
-        "POST",
-        "/v1/products",
-        json!({ "name": "bench" }),
-    )
-    .await);
-    let c = id(call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/capabilities"),
-        json!({ "capabilityName": "Answer", "flowId": "flow_1" }),
-    )
-    .await);
-    let s = id(call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces"),
-        json!({ "name": "api", "type": "api" }),
-    )
-    .await);
-    call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces/{s}/items"),
-        json!({ "capabilityId": c }),
-    )
-    .await;
-    let surface_key = call(
-        &app,
-        &key,
-        "POST",
-        &format!("/v1/products/{p}/surfaces/{s}/keys"),
-        json!({}),
-    )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let path = format!("/v1/products/{p}/surfaces/{s}/api/answer");
+    let key = seed::owner(&app, "bench").await;
+    let seeded = seed::api_surface(&app, &key, json!(null), json!({})).await;
+    let (surface_key, path) = (seeded.key.clone(), seeded.endpoint());
     let body = json!({ "inputs": { "question": "load" } });
-    let sample = call(&app, &surface_key, "POST", &path, body.clone()).await;
+    let (_, sample) = seed::call_path(&app, &surface_key, "POST", &path, body.clone()).await;
     for _ in 1..n {
-        call(&app, &surface_key, "POST", &path, body.clone()).await;
+        seed::call_path(&app, &surface_key, "POST", &path, body.clone()).await;
     }
     drop(app);
 

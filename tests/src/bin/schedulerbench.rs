@@ -16,11 +16,12 @@ use futures_util::stream::{self, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioExecutor;
 use runtype::app::{App, Backend, Config};
+use runtype::router;
 use runtype::scheduler::{self, Options};
 use runtype::store::dynamo::DynamoTable;
 use runtype::store::{Index, Query, RequestCounter, Table};
 use runtype_tests::listen;
-use runtype_tests::local::call;
+use runtype_tests::seed;
 use serde_json::json;
 
 const DELAY: Duration = Duration::from_millis(10);
@@ -64,30 +65,22 @@ async fn latency_proxy(upstream: String) -> String {
 async fn seed(app: &App, per_owner: &[usize]) -> Vec<String> {
     let mut products = Vec::new();
     for &n in per_owner {
-        let (_, key) =
-            runtype::repo::accounts::create_account(app.table(), "bench", &app.clock.now_string())
-                .await
-                .unwrap();
-        let key = key.plaintext;
-        let p = call(app, &key, "POST", "/v1/products", json!({ "name": "p" })).await["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let s = call(
+        let key = seed::owner(app, "bench").await;
+        let id = |v: serde_json::Value| v["id"].as_str().unwrap().to_string();
+        let p = id(seed::made(
             app,
             &key,
-            "POST",
-            &format!("/v1/products/{p}/surfaces"),
-            json!({ "name": "cron", "type": "schedule" }),
+            &router::CREATE_PRODUCT,
+            &[],
+            json!({ "name": "p" }),
         )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let path = format!("/v1/products/{p}/surfaces/{s}/schedules");
+        .await);
+        let body = json!({ "name": "cron", "type": "schedule" });
+        let s = id(seed::made(app, &key, &router::CREATE_SURFACE, &[&p], body).await);
         let body = json!({ "flowId": "flow_1", "triggerType": "recurring", "cron": "* * * * *", "recordIds": ["a", "b"] });
+        let ids: &[&str] = &[&p, &s];
         stream::iter(0..n)
-            .map(|_| call(app, &key, "POST", &path, body.clone()))
+            .map(|_| seed::send(app, &key, &router::CREATE_SCHEDULE, ids, body.clone()))
             .buffer_unordered(8)
             .collect::<Vec<_>>()
             .await;

@@ -8,6 +8,7 @@ use http::Request;
 use runtype::app::App;
 use runtype::router;
 use runtype::time::Clock;
+use runtype_tests::seed;
 use serde_json::{json, Value};
 
 use crate::common::{send, Res, Store, TestApp};
@@ -54,30 +55,16 @@ impl Api {
     pub async fn new(store: Store, surface_config: Value, key_body: Value) -> Api {
         let mut t = TestApp::new(store).await;
         t.app.clock = Clock::fixed(t0());
-        let p = t.product("gateway").await;
-        let c = t.capability(&p, "Answer questions").await;
-        let s = t
-            .send(
-                &router::CREATE_SURFACE,
-                [&p],
-                Some(json!({ "name": "Public API", "type": "api", "config": surface_config })),
-            )
-            .await
-            .id();
-        let item = t
-            .send(&router::ADD_SURFACE_ITEM, [&p, &s],
-                Some(json!({ "capabilityId": c, "isEntryPoint": true, "exposedDescription": "Answers" })),
-            )
-            .await
-            .id();
         let mut body = key_body;
         body["environment"] = json!("production");
-        let r = t
-            .send(&router::CREATE_SURFACE_KEY, [&p, &s], Some(body))
-            .await
-            .expect(201);
-        let key = r.body["key"].as_str().unwrap().to_string();
-        Api { t, p, s, item, key }
+        let seeded = seed::api_surface(&t.app, &t.key, surface_config, body).await;
+        Api {
+            t,
+            p: seeded.product,
+            s: seeded.surface,
+            item: seeded.item,
+            key: seeded.key,
+        }
     }
 
     /// Another surface of the product; its id.

@@ -14,6 +14,7 @@ mod capabilities;
 mod conventions;
 mod delivery;
 mod gateway;
+mod key_cascades;
 mod lambda;
 mod layering;
 mod nasty;
@@ -21,6 +22,7 @@ mod openapi;
 mod products;
 mod quotas;
 mod races;
+mod scheduler;
 mod schedules;
 mod sessions;
 mod storage;
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         ("conventions", conventions::cases()),
         ("delivery", delivery::cases()),
         ("gateway", gateway::cases()),
+        ("key_cascades", key_cascades::cases()),
         ("lambda", lambda::cases()),
         ("layering", layering::cases()),
         ("nasty", nasty::cases()),
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         ("products", products::cases()),
         ("quotas", quotas::cases()),
         ("races", races::cases()),
+        ("scheduler", scheduler::cases()),
         ("schedules", schedules::cases()),
         ("sessions", sessions::cases()),
         ("storage", storage::cases()),
