@@ -531,6 +531,116 @@ pub async fn pull_surface(app: &App, call: Call) -> ApiResult<Reply> {
     pull::<Surface>(app, product_id, name).await
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(description: &str, source: Provenance) -> Product {
+        Product {
+            id: "prod_1".into(),
+            name: "Bot".into(),
+            description: Some(description.into()),
+            last_modified_source: source,
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+            ..Product::default()
+        }
+    }
+
+    fn request(description: Option<&str>) -> Ensure {
+        let desired = description.map(|d| json!({ "name": "Bot", "description": d }));
+        Ensure {
+            name: "Bot".into(),
+            content_hash: None,
+            sent: desired.clone(),
+            desired,
+            dry_run: false,
+            expected_remote_hash: None,
+            overwrite: false,
+        }
+    }
+
+    fn answer(d: ApiResult<Decision>) -> Value {
+        match d {
+            Ok(Decision::Answer(v)) => v,
+            Ok(Decision::Create(_)) => json!("create"),
+            Ok(Decision::Update(_)) => json!("update"),
+            Err(e) => json!({ "status": e.status(), "error": e.body() }),
+        }
+    }
+
+    #[test]
+    fn absent_is_created_and_same_is_unchanged() {
+        let req = request(Some("answers"));
+        assert_eq!(answer(decide::<Product>(&req, None)), json!("create"));
+        let same = remote("answers", Provenance::Api);
+        let v = answer(decide(&req, Some(&same)));
+        assert_eq!(v["result"], "unchanged");
+        assert_eq!(v["contentHash"], json!(hash(&same.definition())));
+        let dry = Ensure {
+            dry_run: true,
+            ..request(Some("answers"))
+        };
+        let v = answer(decide::<Product>(&dry, None));
+        assert_eq!(
+            (v["result"].clone(), v["changes"].clone()),
+            (json!("plan"), json!("create"))
+        );
+        assert_eq!(v["changedKeys"], json!(["description", "name"]));
+    }
+
+    #[test]
+    fn a_difference_updates_only_what_ensure_wrote_unless_overwriting() {
+        let req = request(Some("new"));
+        assert_eq!(
+            answer(decide(&req, Some(&remote("old", Provenance::Ensure)))),
+            json!("update")
+        );
+        let v = answer(decide(&req, Some(&remote("old", Provenance::Api))));
+        assert_eq!(v["status"], 409);
+        assert_eq!(v["error"]["code"], "external_modification");
+        assert_eq!(v["error"]["lastModifiedSource"], "api");
+        let overwrite = Ensure {
+            overwrite: true,
+            ..request(Some("new"))
+        };
+        assert_eq!(
+            answer(decide(&overwrite, Some(&remote("old", Provenance::Cli)))),
+            json!("update")
+        );
+    }
+
+    #[test]
+    fn probes_and_expected_hashes() {
+        let r = remote("answers", Provenance::Ensure);
+        let h = hash(&r.definition());
+        let probe = Ensure {
+            content_hash: Some(h.clone()),
+            ..request(None)
+        };
+        assert_eq!(answer(decide(&probe, Some(&r)))["result"], "unchanged");
+        let stale = Ensure {
+            content_hash: Some("0".repeat(64)),
+            ..request(None)
+        };
+        assert_eq!(
+            answer(decide(&stale, Some(&r)))["result"],
+            "definitionRequired"
+        );
+        assert_eq!(
+            answer(decide::<Product>(&probe, None))["result"],
+            "definitionRequired"
+        );
+        let expecting = Ensure {
+            expected_remote_hash: Some("f".repeat(64)),
+            ..request(Some("new"))
+        };
+        let v = answer(decide(&expecting, Some(&r)));
+        assert_eq!(v["status"], 409);
+        assert_eq!(v["error"]["code"], "remote_changed");
+        assert_eq!(v["error"]["currentHash"], json!(h));
+    }
+}
+
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
     use serde_json::{json, Value};

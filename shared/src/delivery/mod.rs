@@ -96,6 +96,31 @@ fn judge(reply: Reply, timeout: Duration) -> Answer {
     }
 }
 
+/// Write what the answer to an attempt at `now` means onto `e`: completed, another attempt
+/// (after the runner's `Retry-After`, else backoff) while fewer than `max_attempts` were
+/// made, else failed.
+fn conclude(e: &mut Execution, answer: Answer, now: DateTime<Utc>, max_attempts: u32) -> Step {
+    match answer {
+        Answer::Done(result) => {
+            e.complete(result, now);
+            Step::Completed
+        }
+        Answer::Retry { error, after } if e.attempts < max_attempts => {
+            let wait = match after {
+                Some(wait) => wait.min(MAX_RETRY_AFTER),
+                None => backoff(e.attempts),
+            };
+            let at = now + chrono::Duration::milliseconds(wait.as_millis() as i64);
+            e.retry_at(error, at);
+            Step::Retrying(at)
+        }
+        Answer::Retry { error, .. } | Answer::Fail(error) => {
+            e.fail(error, now);
+            Step::Failed
+        }
+    }
+}
+
 /// The wait before retry `n` (1-based): 2^(n-1) seconds times a random factor in
 /// [0.8, 1.2], at most five minutes.
 pub fn backoff(n: u32) -> Duration {
@@ -255,7 +280,7 @@ impl Deliverer {
             } else {
                 self.attempt(&mut e).await
             };
-            let step = self.conclude(&mut e, answer);
+            let step = conclude(&mut e, answer, self.clock.now(), self.settings.max_attempts);
             (i, step, (e, version))
         });
         let done = futures_util::future::join_all(attempts).await;
@@ -387,27 +412,127 @@ impl Deliverer {
             Answer::Done(result)
         }
     }
+}
 
-    /// Write what the answer means onto `e`.
-    fn conclude(&self, e: &mut Execution, answer: Answer) -> Step {
-        let now = self.clock.now();
-        match answer {
-            Answer::Done(result) => {
-                e.complete(result, now);
-                Step::Completed
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ExecutionStatus;
+
+    fn answered(status: u16, retry_after: Option<Duration>) -> Reply {
+        Reply::Answered {
+            status,
+            body: json!({ "answer": 42 }),
+            retry_after,
+        }
+    }
+
+    #[test]
+    fn judge_reads_the_runners_answer() {
+        let t = Duration::from_secs(30);
+        assert!(matches!(judge(answered(200, None), t), Answer::Done(b) if b["answer"] == 42));
+        assert!(matches!(judge(answered(204, None), t), Answer::Done(_)));
+        for status in [500, 503, 408, 409, 429] {
+            assert!(
+                matches!(judge(answered(status, None), t), Answer::Retry { .. }),
+                "{status}"
+            );
+        }
+        let after = Some(Duration::from_secs(7));
+        assert!(matches!(
+            judge(answered(429, after), t),
+            Answer::Retry { after: a, .. } if a == after
+        ));
+        for status in [400, 401, 404, 410, 422] {
+            assert!(
+                matches!(judge(answered(status, None), t), Answer::Fail(ref m) if m.contains(&status.to_string())),
+                "{status}"
+            );
+        }
+        assert!(matches!(
+            judge(Reply::TimedOut, t),
+            Answer::Retry { error, after: None } if error.contains("30000 ms")
+        ));
+        assert!(matches!(
+            judge(Reply::Unreachable("refused".into()), t),
+            Answer::Retry { error, .. } if error == "refused"
+        ));
+    }
+
+    fn running(attempts: u32) -> Execution {
+        let mut e = Execution {
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            ..Execution::default()
+        };
+        for _ in 0..attempts {
+            e.claim(now(), chrono::Duration::seconds(60));
+        }
+        e
+    }
+
+    fn now() -> DateTime<Utc> {
+        crate::time::parse("2026-01-01T00:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn conclude_completes_retries_then_fails() {
+        let mut e = running(1);
+        let step = conclude(&mut e, Answer::Done(json!({ "ok": true })), now(), 8);
+        assert_eq!(step, Step::Completed);
+        assert_eq!(e.status, ExecutionStatus::Completed);
+        assert_eq!(e.result, Some(json!({ "ok": true })));
+        assert_eq!(e.due_at(), None);
+
+        // a retry honours Retry-After (capped) ...
+        let mut e = running(1);
+        let retry = Answer::Retry {
+            error: "the runner answered 503".into(),
+            after: Some(Duration::from_secs(2_000)),
+        };
+        let step = conclude(&mut e, retry, now(), 8);
+        let at = now() + chrono::Duration::seconds(900);
+        assert_eq!(step, Step::Retrying(at));
+        assert_eq!(e.status, ExecutionStatus::Queued);
+        assert_eq!(e.error.as_deref(), Some("the runner answered 503"));
+        assert_eq!(e.due_at(), Some(crate::time::format(at).as_str()));
+
+        // ... else backs off, and the last allowed attempt fails for good
+        let mut e = running(2);
+        let retry = || Answer::Retry {
+            error: "down".into(),
+            after: None,
+        };
+        match conclude(&mut e, retry(), now(), 8) {
+            Step::Retrying(at) => {
+                let wait = (at - now()).num_milliseconds();
+                assert!((1_600..=2_400).contains(&wait), "{wait}");
             }
-            Answer::Retry { error, after } if e.attempts < self.settings.max_attempts => {
-                let wait = match after {
-                    Some(wait) => wait.min(MAX_RETRY_AFTER),
-                    None => backoff(e.attempts),
-                };
-                let at = now + chrono::Duration::milliseconds(wait.as_millis() as i64);
-                e.retry_at(error, at);
-                Step::Retrying(at)
-            }
-            Answer::Retry { error, .. } | Answer::Fail(error) => {
-                e.fail(error, now);
-                Step::Failed
+            other => panic!("{other:?}"),
+        }
+        let mut e = running(8);
+        assert_eq!(conclude(&mut e, retry(), now(), 8), Step::Failed);
+        assert_eq!(e.status, ExecutionStatus::Failed);
+        let mut e = running(1);
+        assert_eq!(
+            conclude(
+                &mut e,
+                Answer::Fail("the runner answered 400".into()),
+                now(),
+                8
+            ),
+            Step::Failed
+        );
+        assert!(e.completed_at.is_some());
+    }
+
+    #[test]
+    fn backoff_doubles_within_its_jitter_up_to_five_minutes() {
+        for n in 1..=12u32 {
+            let base = 2f64.powi(n as i32 - 1);
+            let b = backoff(n).as_secs_f64();
+            assert!(b <= 300.0, "{n}: {b}");
+            if base * 1.2 <= 300.0 {
+                assert!((base * 0.8..=base * 1.2).contains(&b), "{n}: {b}");
             }
         }
     }

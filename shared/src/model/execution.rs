@@ -320,3 +320,174 @@ impl Execution {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Environment, KeyKind, Trigger, TriggerType};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        crate::time::parse(s).unwrap()
+    }
+
+    fn gateway_execution() -> Execution {
+        let key = KeyHash {
+            key_id: "key_1".into(),
+            surface_id: "surf_1".into(),
+            product_id: "prod_1".into(),
+            owner: "acct_1".into(),
+            kind: KeyKind::Papi,
+            environment: Environment::Production,
+            scopes: vec!["*".into()],
+            scope_target_ids: vec![],
+            rate_limit_per_minute: None,
+            rate_limit_per_day: None,
+            expires_at: None,
+        };
+        let item = SurfaceItem {
+            id: "item_1".into(),
+            surface_id: "surf_1".into(),
+            product_id: "prod_1".into(),
+            owner: "acct_1".into(),
+            capability_id: "cap_1".into(),
+            exposed_name: None,
+            exposed_description: None,
+            endpoint_slug: Some("answer".into()),
+            is_entry_point: true,
+            enabled: true,
+            display_order: None,
+            config: None,
+            presentation: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        Execution::for_gateway(&key, &item, None, "2026-01-01T00:00:00.000Z")
+    }
+
+    #[test]
+    fn a_gateway_execution_is_queued_and_due_at_once() {
+        let e = gateway_execution();
+        assert_eq!(e.status, ExecutionStatus::Queued);
+        assert_eq!(e.source, Source::Surface);
+        assert_eq!(e.trigger, Trigger::Gateway);
+        assert_eq!(e.environment, Environment::Production);
+        assert_eq!(e.key_id.as_deref(), Some("key_1"));
+        assert_eq!(e.due_at(), Some("2026-01-01T00:00:00.000Z"));
+        assert!(e.status_url("https://x").unwrap().ends_with(&e.id));
+        assert!(e.run().is_none());
+    }
+
+    #[test]
+    fn claim_retry_complete() {
+        let mut e = gateway_execution();
+        e.claim(at("2026-01-01T00:00:01Z"), chrono::Duration::seconds(60));
+        assert_eq!(e.status, ExecutionStatus::Running);
+        assert_eq!(e.attempts, 1);
+        assert_eq!(e.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+        // a running one is due again only when its claim lapses
+        assert_eq!(e.due_at(), Some("2026-01-01T00:01:01.000Z"));
+        let first_claim = e.delivery.claim.clone();
+        e.retry_at("down".into(), at("2026-01-01T00:00:05Z"));
+        assert_eq!(e.status, ExecutionStatus::Queued);
+        assert_eq!(e.due_at(), Some("2026-01-01T00:00:05.000Z"));
+        e.claim(at("2026-01-01T00:00:05Z"), chrono::Duration::seconds(60));
+        assert_eq!(e.attempts, 2);
+        assert_ne!(e.delivery.claim, first_claim, "each attempt its own claim");
+        assert_eq!(e.started_at.as_deref(), Some("2026-01-01T00:00:01.000Z"));
+        e.complete(
+            serde_json::json!({ "answer": 1 }),
+            at("2026-01-01T00:00:06Z"),
+        );
+        assert_eq!(e.status, ExecutionStatus::Completed);
+        assert_eq!(e.error, None);
+        assert!(e.is_final());
+        assert_eq!(e.due_at(), None);
+        assert_eq!(e.delivery.lease_until, None);
+    }
+
+    #[test]
+    fn only_a_queued_execution_cancels() {
+        let mut e = gateway_execution();
+        assert_eq!(e.cancel("2026-01-01T00:00:02.000Z"), Ok(()));
+        assert_eq!(e.status, ExecutionStatus::Cancelled);
+        assert_eq!(e.due_at(), None);
+        assert_eq!(e.cancel("later"), Err(ExecutionStatus::Cancelled));
+        let mut e = gateway_execution();
+        e.claim(at("2026-01-01T00:00:01Z"), chrono::Duration::seconds(60));
+        assert_eq!(e.cancel("later"), Err(ExecutionStatus::Running));
+        assert_eq!(e.status, ExecutionStatus::Running);
+    }
+
+    fn schedule() -> Schedule {
+        Schedule {
+            id: "sched_1".into(),
+            product_id: "prod_1".into(),
+            surface_id: "surf_1".into(),
+            owner: "acct_1".into(),
+            name: None,
+            flow_id: "flow_1".into(),
+            agent_id: None,
+            trigger_type: TriggerType::Recurring,
+            cron: Some("* * * * *".into()),
+            run_at: None,
+            timezone: "UTC".into(),
+            enabled: true,
+            next_run_at: None,
+            last_run_at: None,
+            record_ids: Some(vec!["a".into(), "b".into(), "c".into()]),
+            record_type: None,
+            record_filter: None,
+            execution_options: Map::new(),
+            inputs: None,
+            messages: None,
+            organization_id: None,
+            user_id: "acct_1".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_schedule_run_mirrors_its_execution() {
+        let mut e = Execution::for_schedule(&schedule(), Trigger::Manual, None, "t0");
+        assert_eq!(e.environment, Environment::Production);
+        assert_eq!(e.status_url("https://x"), None);
+        let run = e.run().unwrap();
+        assert_eq!(run.status, ExecutionStatus::Queued);
+        assert_eq!((run.total_records, run.processed_records), (3, 0));
+        // one record done, then the rest never settled: they count as failed
+        e.claim(at("2026-01-01T00:00:00Z"), chrono::Duration::seconds(60));
+        e.delivery.records_done.push(1);
+        e.fail("gave up".into(), at("2026-01-01T00:01:00Z"));
+        assert_eq!(e.delivery.records_failed, vec![0, 2]);
+        let run = e.run().unwrap();
+        assert_eq!(run.status, ExecutionStatus::Failed);
+        assert_eq!((run.processed_records, run.failed_records), (1, 2));
+        // a cancelled execution's run failed, and says why
+        let mut e = Execution::for_schedule(&schedule(), Trigger::Schedule, Some("t".into()), "t0");
+        e.cancel("t1").unwrap();
+        let run = e.run().unwrap();
+        assert_eq!(run.status, ExecutionStatus::Failed);
+        assert_eq!(run.error.as_deref(), Some("cancelled"));
+        assert_eq!(run.scheduled_for.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn the_public_view_hides_what_is_internal() {
+        let mut e = gateway_execution();
+        e.metadata = Some(Map::new());
+        e.delivery.claim = Some("claim_x".into());
+        let v = e.to_json("https://x");
+        for hidden in [
+            "owner",
+            "metadata",
+            "delivery",
+            "trigger",
+            "executionOptions",
+        ] {
+            assert!(v.get(hidden).is_none(), "{hidden} shown");
+        }
+        assert!(!v.to_string().contains("claim_x"));
+        assert_eq!(v["status"], "queued");
+    }
+}

@@ -177,3 +177,82 @@ pub async fn standing(table: &dyn Table, windows: &[Window]) -> ApiResult<Option
     }
     Ok(tightest(counts.into_iter()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Environment, KeyKind};
+
+    fn key(per_minute: Option<i64>, per_day: Option<i64>) -> KeyHash {
+        KeyHash {
+            key_id: "key_1".into(),
+            surface_id: "surf_1".into(),
+            product_id: "prod_1".into(),
+            owner: "acct_1".into(),
+            kind: KeyKind::Papi,
+            environment: Environment::Test,
+            scopes: vec!["*".into()],
+            scope_target_ids: vec![],
+            rate_limit_per_minute: per_minute,
+            rate_limit_per_day: per_day,
+            expires_at: None,
+        }
+    }
+
+    fn surface(config: serde_json::Value) -> Surface {
+        Surface {
+            id: "surf_1".into(),
+            config: config.as_object().cloned(),
+            ..Surface::default()
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        crate::time::parse(s).unwrap()
+    }
+
+    #[test]
+    fn only_set_limits_apply_each_in_its_utc_window() {
+        let now = at("2026-03-04T05:06:07Z");
+        assert!(windows(&key(None, None), &surface(serde_json::json!(null)), now).is_empty());
+        let s = surface(serde_json::json!({ "rateLimit": { "perMinute": 100, "perDay": 0 } }));
+        let w = windows(&key(Some(10), Some(1000)), &s, now);
+        // the key's minute and day, the surface's minute (a limit below 1 is none)
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].limit, 10);
+        assert_eq!(w[0].resets_at, at("2026-03-04T05:07:00Z").timestamp());
+        assert_eq!(w[1].limit, 1000);
+        assert_eq!(w[1].resets_at, at("2026-03-05T00:00:00Z").timestamp());
+        assert_eq!(w[2].limit, 100);
+        // a window's counter is the same all through it and new in the next one
+        let later = windows(&key(Some(10), None), &s, at("2026-03-04T05:06:59Z"));
+        let next = windows(&key(Some(10), None), &s, at("2026-03-04T05:07:00Z"));
+        assert_eq!(w[0].counter, later[0].counter);
+        assert_ne!(w[0].counter, next[0].counter);
+        assert_ne!(
+            w[0].counter, w[2].counter,
+            "the key's and the surface's are apart"
+        );
+    }
+
+    #[test]
+    fn the_tightest_window_speaks() {
+        let now = at("2026-03-04T05:06:07Z");
+        let w = windows(
+            &key(Some(10), Some(12)),
+            &surface(serde_json::json!(null)),
+            now,
+        );
+        // 3 left of the minute, 2 of the day: the day is tighter
+        let s = tightest(w.iter().zip([7, 10])).unwrap();
+        assert_eq!((s.limit, s.remaining), (12, 2));
+        // equal room: the one that resets first
+        let s = tightest(w.iter().zip([8, 10])).unwrap();
+        assert_eq!((s.limit, s.remaining, s.resets_at), (10, 2, w[0].resets_at));
+        // over the limit reads as none left
+        let s = tightest(w.iter().zip([11, 0])).unwrap();
+        assert_eq!(s.remaining, 0);
+        assert_eq!(tightest(std::iter::empty()), None);
+        assert_eq!(s.headers()[0], ("x-ratelimit-limit", "10".to_string()));
+    }
+}
