@@ -22,6 +22,7 @@ mod openapi;
 mod products;
 mod quotas;
 mod races;
+mod readme;
 mod scheduler;
 mod schedules;
 mod sessions;
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
         ("products", products::cases()),
         ("quotas", quotas::cases()),
         ("races", races::cases()),
+        ("readme", readme::cases()),
         ("scheduler", scheduler::cases()),
         ("schedules", schedules::cases()),
         ("sessions", sessions::cases()),
