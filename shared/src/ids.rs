@@ -11,7 +11,8 @@ static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 
 /// A new time-ordered ID with the given prefix (`prod`, `cap`, ...).
 pub fn new_id(prefix: &str) -> String {
-    let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    // the wall clock, whatever a test sets: an id's time orders it among all others
+    let now = crate::time::Clock::system().now().timestamp_millis().max(0) as u64;
     let mut bytes = [0u8; 10];
     crate::secrets::fill_random(&mut bytes);
     let fresh = bytes.iter().fold(0u128, |acc, b| (acc << 8) | *b as u128);

@@ -176,7 +176,7 @@ pub fn retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let wait = at.timestamp() - chrono::Utc::now().timestamp();
+    let wait = at.timestamp() - crate::time::Clock::system().now().timestamp();
     Some(Duration::from_secs(wait.max(0) as u64))
 }
 

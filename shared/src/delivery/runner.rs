@@ -137,7 +137,7 @@ pub async fn send_webhook(
     public_url: &str,
 ) -> Reply {
     // the real time, whatever clock the deliverer keeps: receivers check it against theirs
-    let now = chrono::Utc::now();
+    let now = crate::time::Clock::system().now();
     let body = json!({
         "type": "execution.requested",
         "timestamp": crate::time::format(now),
