@@ -5,9 +5,11 @@
 //! the claim for 24 hours and the same key, from the same caller, on the same method, path
 //! and body, answers it again with `Idempotent-Replayed: true`, changing nothing. Another
 //! body or path with the key is 422; a call while the first is still running is 409 with
-//! `Retry-After: 1`. A 5xx is not remembered (the claim is released, so a retry runs
-//! again), and an answer that carried a secret is never stored: its replay is a 409 that
-//! names what was created.
+//! `Retry-After: 1`. Only a success is remembered: an error — a refusal (401, 403, 404, 409,
+//! 422, 429, a 400), given before anything changed, or a 5xx — releases the claim, so a
+//! retry with the same key runs again (as Stripe saves a result only once the endpoint has
+//! started executing). An answer that carried a secret is never stored: its replay is a 409
+//! that names what was created.
 
 use std::future::Future;
 
@@ -209,7 +211,7 @@ fn in_flight() -> ApiError {
     .with_headers(vec![("retry-after", "1".into())])
 }
 
-/// Store the answer under the claim, or release the claim after a 5xx.
+/// Store a success under the claim; release the claim after any error.
 async fn settle(
     table: &dyn Table,
     key: Key,
@@ -233,22 +235,15 @@ async fn settle(
                 .collect(),
             secret_of: reply.secret_of.clone(),
         },
-        Err(e) if e.status() >= 500 => {
+        // A refusal (4xx) is answered before the operation changed anything, and a failure
+        // (5xx) changed nothing either: neither is kept, so the same key may try again (a
+        // client that obeys Retry-After after a 429 and reuses its key is served then).
+        Err(_) => {
             if let Err(e) = table.delete(&key, Cond::Version(version)).await {
                 crate::log::error("idempotency claim not released", &e.to_string());
             }
             return;
         }
-        Err(e) => Answer {
-            status: e.status(),
-            body: e.body(),
-            headers: e
-                .headers()
-                .into_iter()
-                .map(|(n, v)| (n.to_string(), v))
-                .collect(),
-            secret_of: None,
-        },
     };
     let record = Record {
         request,

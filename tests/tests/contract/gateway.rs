@@ -27,6 +27,7 @@ crate::cases! {
         executions_are_listed_read_and_cancelled,
         schedule_fires_are_the_same_executions,
         idempotent_posts,
+        refusals_are_not_replayed,
         idempotency_in_flight_and_expiry,
         keys_never_at_rest_after_calls,
     ],
@@ -775,6 +776,35 @@ async fn idempotent_posts(store: Store) {
         !stored.contains(minted.body["key"].as_str().unwrap()),
         "the secret is not stored for a replay"
     );
+}
+
+/// A refusal is not remembered under its Idempotency-Key: a client that obeys Retry-After
+/// after a 429 and sends the same request with the same key is served once the window
+/// allows; a 404 fixed by the owner, likewise.
+async fn refusals_are_not_replayed(store: Store) {
+    let mut a = Api::new(store, json!(null), json!({ "rateLimitPerMinute": 1 })).await;
+    assert_eq!(a.invoke_once("first", json!({})).await.status, 202);
+    let limited = a.invoke_once("order-7", json!({})).await;
+    assert_eq!(limited.status, 429);
+    assert!(header(&limited, "retry-after").is_some());
+    // the same key again within the window: refused again (not replayed)
+    let again = a.invoke_once("order-7", json!({})).await;
+    assert_eq!(again.status, 429);
+    assert!(header(&again, "idempotent-replayed").is_none());
+    // the next minute: served, and then replayed
+    a.at(t0() + chrono::Duration::minutes(1));
+    let served = a.invoke_once("order-7", json!({})).await;
+    assert_eq!(served.status, 202, "{served:?}");
+    assert!(header(&served, "idempotent-replayed").is_none());
+    let replay = a.invoke_once("order-7", json!({})).await;
+    assert_eq!(replay.body["id"], served.body["id"]);
+    assert_eq!(header(&replay, "idempotent-replayed"), Some("true"));
+    // a validation refusal, then the corrected request under another key: nothing stuck
+    let bad = a.invoke_once("order-8", json!({ "nope": 1 })).await;
+    assert_eq!(bad.status, 400);
+    let bad_again = a.invoke_once("order-8", json!({ "nope": 1 })).await;
+    assert_eq!(bad_again.status, 400);
+    assert!(header(&bad_again, "idempotent-replayed").is_none());
 }
 
 async fn keys_never_at_rest_after_calls(store: Store) {
