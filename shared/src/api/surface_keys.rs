@@ -14,6 +14,18 @@ fn scopes(f: &mut Fields) -> Option<Vec<String>> {
     match f.raw("scopes") {
         None | Some(Value::Null) => None,
         Some(Value::Array(entries)) => {
+            if entries.is_empty() {
+                // no scope would authorise nothing: say so rather than guess
+                f.push(
+                    Detail::new(
+                        "scopes",
+                        "TOO_SHORT",
+                        "scopes must name at least one item (or \"*\"); omit it for a key to every item",
+                    )
+                    .suggest("omit scopes, or list the items this key may call"),
+                );
+                return None;
+            }
             if entries.len() > MAX_SCOPES {
                 f.push(Detail::new(
                     "scopes",
@@ -126,9 +138,11 @@ pub mod doc {
     use crate::schema::*;
 
     pub fn create() -> Doc {
+        let mut scopes = texts(key::SCOPE, key::MAX_SCOPES);
+        scopes["minItems"] = serde_json::json!(1);
         let body = optional(&[
             ("name", nullable(rules::LABEL.schema())),
-            ("scopes", nullable(texts(key::SCOPE, key::MAX_SCOPES))),
+            ("scopes", nullable(scopes)),
             ("rateLimitPerMinute", nullable(rules::RATE.schema())),
             ("rateLimitPerDay", nullable(rules::RATE.schema())),
             ("expiresAt", nullable(instant())),

@@ -273,6 +273,8 @@ async fn key_fields_are_validated(store: Store) {
         (json!({ "name": "n".repeat(256) }), "name", "TOO_LONG"),
         (json!({ "name": 5 }), "name", "INVALID_TYPE"),
         (json!({ "scopes": "all" }), "scopes", "INVALID_TYPE"),
+        // an empty list would authorise nothing: refused, never widened to every item
+        (json!({ "scopes": [] }), "scopes", "TOO_SHORT"),
         (
             json!({ "scopes": ["tool0", 3] }),
             "scopes.1",
