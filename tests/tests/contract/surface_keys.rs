@@ -363,18 +363,17 @@ async fn scopes_resolve_to_items(store: Store) {
         (json!(["answer questions"]), json!([i0])),
         (json!(["tool1", "Answer questions", i1]), json!([i1, i0])),
         (json!(["*"]), json!([])),
-        (json!([]), json!([])),
     ];
     for (scopes, targets) in cases {
         let r = f.key(json!({ "scopes": scopes })).await;
         assert_eq!(r.status, 201, "{scopes}: {r:?}");
         assert_eq!(r.body["scopeTargetIds"], targets, "{scopes}");
-        let expected_scopes = if scopes == json!([]) {
-            json!(["*"])
-        } else {
-            scopes.clone()
-        };
-        assert_eq!(r.body["scopes"], expected_scopes);
+        assert_eq!(r.body["scopes"], scopes);
+    }
+    // omitted (or null): every item
+    for body in [json!({}), json!({ "scopes": null })] {
+        let r = f.key(body).await;
+        assert_eq!(r.body["scopes"], json!(["*"]), "{r:?}");
     }
     let r = f
         .key(json!({ "scopes": ["tool0", "nothing here", "*"] }))
