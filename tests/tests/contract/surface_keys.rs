@@ -385,7 +385,7 @@ async fn scopes_resolve_to_items(store: Store) {
     let r = f.key(json!({ "scopes": [unbound] })).await;
     assert!(r.has_detail("scopes.0", "INVALID_REFERENCE"));
     let keys = f.surface().await["keys"].as_array().unwrap().len();
-    assert_eq!(keys, 6);
+    assert_eq!(keys, 7);
 }
 
 async fn verification_order(store: Store) {
