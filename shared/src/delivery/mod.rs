@@ -31,6 +31,8 @@ use crate::time::Clock;
 const BATCH: usize = 64;
 /// The longest wait between attempts that backoff chooses.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The least wait between two attempts of one execution.
+const MIN_RETRY_WAIT: Duration = Duration::from_secs(1);
 /// The longest `Retry-After` honoured (also the most an SQS message can be delayed).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(900);
 
@@ -106,10 +108,12 @@ fn conclude(e: &mut Execution, answer: Answer, now: DateTime<Utc>, max_attempts:
             Step::Completed
         }
         Answer::Retry { error, after } if e.attempts < max_attempts => {
+            // at least a second apart, whatever the runner asks (`Retry-After: 0`)
             let wait = match after {
                 Some(wait) => wait.min(MAX_RETRY_AFTER),
                 None => backoff(e.attempts),
-            };
+            }
+            .max(MIN_RETRY_WAIT);
             let at = now + chrono::Duration::milliseconds(wait.as_millis() as i64);
             e.retry_at(error, at);
             Step::Retrying(at)
@@ -523,6 +527,23 @@ mod tests {
             Step::Failed
         );
         assert!(e.completed_at.is_some());
+    }
+
+    #[test]
+    fn attempts_are_a_second_apart_at_least() {
+        for after in [Some(Duration::ZERO), Some(Duration::from_millis(20)), None] {
+            let mut e = running(1);
+            let retry = Answer::Retry {
+                error: "busy".into(),
+                after,
+            };
+            match conclude(&mut e, retry, now(), 8) {
+                Step::Retrying(at) => {
+                    assert!((at - now()).num_milliseconds() >= 1_000, "{after:?}: {at}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]
