@@ -148,6 +148,16 @@ pub async fn owned_product(table: &dyn Table, owner: &str, id: &str) -> ApiResul
     get_owned(table, &layout::product(id), owner).await
 }
 
+/// The name claim at `key` (products as code), if it names the record `id`: what a delete of
+/// that record removes with it. A claim of another record (the name was reused after a
+/// rename) stays.
+pub async fn claim_of(table: &dyn Table, key: Key, id: &str) -> ApiResult<Option<Key>> {
+    let found = table.get(&key).await?;
+    Ok(found
+        .filter(|it| it.data.get("id").and_then(|v| v.as_str()) == Some(id))
+        .map(|_| key))
+}
+
 /// Read-modify-write of the record at `key` with optimistic concurrency: `edit` changes the
 /// record and adds the other operations the change needs (moving a reservation, say) to the
 /// transaction, which writes the record under the version read. A lost race is tried again

@@ -58,6 +58,8 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
         )
         .await;
         let (p, executions) = (p?, executions?);
+        // its name's claim (products as code) lives outside the partition
+        let claim = super::claim_of(table, k::product_name_claim(owner, &p.product.name), id);
         let schedules = p.schedule_ids(None).len();
         let product_key = k::product(id);
         Ok(Subtree::of(product_key.clone(), p.version)
@@ -65,7 +67,8 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
             .with_parent_ops(Quota::schedules_of_owner(owner).given_back(schedules))
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
-            .children(executions))
+            .children(executions)
+            .children(claim.await?))
     })
     .await
 }

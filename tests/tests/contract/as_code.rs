@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 crate::cases! {
     both: [
+        deletes_take_their_name_claims,
         products_converge,
         probes_and_dry_runs,
         conflicts_and_hash_checks,
@@ -501,4 +502,58 @@ async fn a_probe_costs_one_query(store: Store) {
     assert_eq!(r.body["result"], "unchanged", "{r:?}");
     // a surface's: the owner check on the product record, then the Query
     assert_eq!(counter.get() - before - 1, 2);
+}
+
+/// A product or surface made by an ensure leaves no name claim behind when it is deleted.
+async fn deletes_take_their_name_claims(store: Store) {
+    use runtype::repo::layout as k;
+    let t = TestApp::new(store).await;
+    let made = t
+        .send(
+            &router::ENSURE_PRODUCT,
+            [],
+            Some(json!({ "name": "Claimed", "definition": { "name": "Claimed" } })),
+        )
+        .await
+        .expect(200);
+    let p = made.body["productId"].as_str().unwrap().to_string();
+    let surface = t
+        .send(
+            &router::ENSURE_SURFACE,
+            [&p],
+            Some(json!({ "name": "S", "definition": { "name": "S", "type": "api" } })),
+        )
+        .await
+        .expect(200);
+    let s = surface.body["surfaceId"].as_str().unwrap().to_string();
+    let table = t.app.table();
+    let product_claim = k::product_name_claim(&t.owner, "Claimed");
+    let surface_claim = k::surface_name_claim(&p, "S");
+    assert!(table.get(&product_claim).await.unwrap().is_some());
+    assert!(table.get(&surface_claim).await.unwrap().is_some());
+    t.send(&router::DELETE_SURFACE, [&p, &s], None)
+        .await
+        .expect(200);
+    assert!(
+        table.get(&surface_claim).await.unwrap().is_none(),
+        "surface claim left"
+    );
+    t.send(&router::DELETE_PRODUCT, [&p], None)
+        .await
+        .expect(200);
+    assert!(
+        table.get(&product_claim).await.unwrap().is_none(),
+        "product claim left"
+    );
+    // the name is free again, and an ensure creates anew
+    let again = t
+        .send(
+            &router::ENSURE_PRODUCT,
+            [],
+            Some(json!({ "name": "Claimed", "definition": { "name": "Claimed" } })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(again.body["result"], "created");
+    assert_ne!(again.body["productId"], made.body["productId"]);
 }
