@@ -33,10 +33,10 @@ cargo build --workspace --bins --quiet
 
 # Runtype's official Python SDK, then schemathesis, against a running `runtype serve`
 PYVENV="$TOOLS/py-venv"
-if [ ! -x "$PYVENV/bin/schemathesis" ] || ! "$PYVENV/bin/python" -c 'import runtype, standardwebhooks' 2>/dev/null; then
-  echo "test.sh: installing runtype-sdk, schemathesis and standardwebhooks into $PYVENV"
+if [ ! -x "$PYVENV/bin/schemathesis" ] || ! "$PYVENV/bin/python" -c 'import runtype, standardwebhooks, rfc8785' 2>/dev/null; then
+  echo "test.sh: installing runtype-sdk, schemathesis, standardwebhooks and rfc8785 into $PYVENV"
   python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check "runtype-sdk==5.5.0" "schemathesis==4.32.5" "standardwebhooks==1.0.0"
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check "runtype-sdk==5.5.0" "schemathesis==4.32.5" "standardwebhooks==1.0.0" "rfc8785==0.1.4"
 fi
 SERVE_DIR=$(mktemp -d)
 SERVE_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -47,6 +47,8 @@ for _ in $(seq 1 100); do grep -q serving "$SERVE_DIR/out" 2>/dev/null && break;
 KEY=$(grep -o 'rt_live_[A-Za-z0-9]*' "$SERVE_DIR/out" | head -n 1)
 [ -n "$KEY" ] || { echo "test.sh: runtype serve did not start"; cat "$SERVE_DIR/log"; exit 1; }
 "$PYVENV/bin/python" tests/sdk_compat.py "http://127.0.0.1:$SERVE_PORT" "$KEY"
+# content hashes against an independent RFC 8785 implementation
+"$PYVENV/bin/python" tests/jcs_check.py "http://127.0.0.1:$SERVE_PORT" "$KEY"
 # the webhook runner's signature, checked by the Standard Webhooks library itself
 "$PYVENV/bin/python" tests/webhook_verify.py "http://127.0.0.1:$SERVE_PORT" "$KEY" "$SERVE_DIR/db" target/debug/runtype
 # every operation, > 1000 generated cases in all, zero failures; bounded to 10 minutes.

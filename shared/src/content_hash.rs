@@ -1,7 +1,9 @@
 //! Content hashes of definitions, for products as code (API.md "Products as code"): the
 //! lowercase hex SHA-256 of the definition in RFC 8785 (JCS) canonical form, with null-valued
-//! members removed at every level. `serde_jcs` writes the canonical form (sorted keys, the
-//! ECMAScript number form, minimal escapes), so a client with any JCS library gets the same.
+//! members removed at every level. Members are sorted by their names' UTF-16 code units (as
+//! RFC 8785 section 3.2.3 says: unescaped, not by code point, not by the escaped form);
+//! `serde_jcs` writes the leaves (the ECMAScript number form, minimal string escapes). A
+//! client with any conforming JCS library gets the same bytes.
 
 use serde_json::Value;
 
@@ -21,8 +23,46 @@ pub fn without_nulls(v: &Value) -> Value {
 
 /// The canonical form of `definition` (nulls removed).
 pub fn canonical(definition: &Value) -> String {
-    // a serde_json::Value always serialises
-    serde_jcs::to_string(&without_nulls(definition)).unwrap_or_default()
+    let mut out = String::new();
+    write(&without_nulls(definition), &mut out);
+    out
+}
+
+/// `v` in RFC 8785 form onto `out`.
+fn write(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut members: Vec<(&String, &Value)> = m.iter().collect();
+            members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (i, (name, value)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                leaf(&Value::String(name.clone()), out);
+                out.push(':');
+                write(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write(item, out);
+            }
+            out.push(']');
+        }
+        other => leaf(other, out),
+    }
+}
+
+/// A string, number, boolean or null as JCS writes it.
+fn leaf(v: &Value, out: &mut String) {
+    // a serde_json scalar always serialises
+    out.push_str(&serde_jcs::to_string(v).unwrap_or_default());
 }
 
 /// The content hash of `definition`.
@@ -65,6 +105,36 @@ mod tests {
             assert_eq!(canonical(&doc), form);
             assert_eq!(hash(&doc), digest);
         }
+    }
+
+    /// RFC 8785 section 3.2.3's sorting example: by UTF-16 code units of the unescaped names.
+    #[test]
+    fn members_sort_by_utf16_code_units() {
+        let doc = json!({
+            "\u{20ac}": "Euro Sign",
+            "\r": "Carriage Return",
+            "\u{fb33}": "Hebrew Letter Dalet With Dagesh",
+            "1": "One",
+            "\u{1f600}": "Emoji: Grinning Face",
+            "\u{80}": "Control",
+            "\u{f6}": "Latin Small Letter O With Diaeresis",
+        });
+        let want = "{\"\\r\":\"Carriage Return\",\"1\":\"One\",\"\u{80}\":\"Control\",\"\u{f6}\":\"Latin Small Letter O With Diaeresis\",\"\u{20ac}\":\"Euro Sign\",\"\u{1f600}\":\"Emoji: Grinning Face\",\"\u{fb33}\":\"Hebrew Letter Dalet With Dagesh\"}";
+        assert_eq!(canonical(&doc), want);
+        // the two the review found: "\r" before "1", and a surrogate pair before U+FB01
+        assert_eq!(
+            canonical(&json!({ "1": 5, "\r": 4 })),
+            "{\"\\r\":4,\"1\":5}"
+        );
+        assert_eq!(
+            canonical(&json!({ "\u{fb01}": 1, "\u{1f600}": 2 })),
+            "{\"\u{1f600}\":2,\"\u{fb01}\":1}"
+        );
+        // nested objects sort the same way
+        assert_eq!(
+            canonical(&json!({ "a": { "\u{fb01}": 1, "\u{1f600}": [{ "1": 1, "\r": 2 }] } })),
+            "{\"a\":{\"\u{1f600}\":[{\"\\r\":2,\"1\":1}],\"\u{fb01}\":1}}"
+        );
     }
 
     #[test]
