@@ -137,6 +137,23 @@ pub fn checked_url(url: &str) -> Result<String, String> {
     }
 }
 
+/// `RUNTYPE_FLOW_ALLOWLIST`: the flows and agents each owner may name in a capability or a
+/// schedule, as JSON `{"<owner id>": ["<flow or agent id>", …], "*": […]}` ("*" as an owner:
+/// every owner not listed; "*" in a list: anything). Unset: any. One runner (one operator's
+/// token) runs every owner's executions, so this is how an operator keeps an owner to its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlowAllowlist(std::collections::BTreeMap<String, Vec<String>>);
+
+impl FlowAllowlist {
+    /// Whether `owner` may name flow or agent `id`.
+    pub fn allows(&self, owner: &str, id: &str) -> bool {
+        self.0
+            .get(owner)
+            .or_else(|| self.0.get("*"))
+            .is_some_and(|ids| ids.iter().any(|x| x == id || x == "*"))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `RUNTYPE_PUBLIC_URL`: base of the public URLs the API hands out (surface endpoints),
@@ -156,6 +173,7 @@ pub struct Config {
     /// not sent its request's headers by then.
     pub header_read_timeout: Duration,
     pub runner: RunnerConfig,
+    pub flow_allowlist: Option<FlowAllowlist>,
     /// `TABLE_NAME`: the DynamoDB table (the Lambda functions; the command's default).
     pub table_name: Option<String>,
     /// `RETRY_QUEUE_URL`: the delivery function's retry queue.
@@ -173,6 +191,7 @@ impl Default for Config {
             scheduler_concurrency: SCHEDULER_CONCURRENCY,
             header_read_timeout: Duration::from_secs(10),
             runner: RunnerConfig::default_values(),
+            flow_allowlist: None,
             table_name: None,
             retry_queue_url: None,
         }
@@ -320,6 +339,12 @@ impl Config {
                 1..=3_600_000,
             )?),
             runner,
+            flow_allowlist: match v.text("RUNTYPE_FLOW_ALLOWLIST") {
+                None => None,
+                Some(text) => Some(FlowAllowlist(serde_json::from_str(&text).map_err(|_| {
+                    "RUNTYPE_FLOW_ALLOWLIST must be JSON: {\"<owner id>\": [\"<flow or agent id>\", …], \"*\": […]}".to_string()
+                })?)),
+            },
             table_name: v.text("TABLE_NAME"),
             retry_queue_url: v.text("RETRY_QUEUE_URL"),
         })
@@ -441,6 +466,18 @@ mod tests {
         assert_eq!(c.runner.timeout, Duration::from_millis(1500));
         assert_eq!(c.scheduler_concurrency, 4);
         assert_eq!(c.log_level, "warn");
+        let c = from(&[(
+            "RUNTYPE_FLOW_ALLOWLIST",
+            r#"{"acct_1": ["flow_a", "agent_b"], "*": ["flow_public"]}"#,
+        )])
+        .unwrap();
+        let list = c.flow_allowlist.unwrap();
+        assert!(list.allows("acct_1", "flow_a") && list.allows("acct_1", "agent_b"));
+        assert!(
+            !list.allows("acct_1", "flow_public"),
+            "a listed owner has its own list"
+        );
+        assert!(list.allows("acct_2", "flow_public") && !list.allows("acct_2", "flow_a"));
     }
 
     #[test]
@@ -453,6 +490,7 @@ mod tests {
             ("RUNTYPE_DELIVERY_CONCURRENCY", "many"),
             ("RUNTYPE_EXECUTION_RETENTION_DAYS", "0"),
             ("RUNTYPE_LOG_LEVEL", "loud"),
+            ("RUNTYPE_FLOW_ALLOWLIST", "acct_1=flow_a"),
             ("RUNTYPE_JWKS_URL", "http://example.com/jwks"),
         ] {
             let mut pairs = vec![(name, value)];

@@ -8,6 +8,17 @@ use crate::repo::capabilities;
 use crate::rules::{self, capability, Text};
 use crate::validate::{Assign, Fields, Patch};
 
+/// 403 when the operator's allow-list (`RUNTYPE_FLOW_ALLOWLIST`) does not let `owner` name
+/// flow or agent `id` in `field`.
+pub fn may_name(app: &App, owner: &str, field: &str, id: Option<&str>) -> ApiResult<()> {
+    match (&app.config.flow_allowlist, id) {
+        (Some(list), Some(id)) if !list.allows(owner, id) => Err(ApiError::Forbidden(format!(
+            "This account may not run {id} ({field}); the operator's allow-list does not name it"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let body = call.json()?;
@@ -38,6 +49,9 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let p = f.boolean("enabled");
     let enabled = f.not_null("enabled", p).unwrap_or(true);
     f.finish()?;
+    for (field, id) in [("flowId", &flow_id), ("agentId", &agent_id)] {
+        may_name(app, call.owner(), field, id.as_deref())?;
+    }
 
     let now = app.clock.now_string();
     let draft = Capability {

@@ -285,6 +285,16 @@ fn missing(path: &str, msg: &str) -> Detail {
     Detail::new(path, "MISSING_REQUIRED_FIELD", msg)
 }
 
+/// The flow and agent a schedule body names, against the operator's allow-list.
+fn named_runs(app: &App, call: &Call, b: &Body) -> ApiResult<()> {
+    for (field, id) in [("flowId", &b.flow_id), ("agentId", &b.agent_id)] {
+        if let Patch::Value(id) = id {
+            super::capabilities::may_name(app, call.owner(), field, Some(id))?;
+        }
+    }
+    Ok(())
+}
+
 /// What a trigger lacks: `runAt` for a one-time schedule, `cron` for a recurring one.
 fn trigger_lacks(trigger: Option<TriggerType>, run_at: bool, cron: bool) -> Option<Detail> {
     match trigger {
@@ -334,6 +344,7 @@ pub async fn create(app: &App, call: Call) -> ApiResult<Reply> {
     let p = b.enabled.clone();
     let enabled = f.not_null("enabled", p).unwrap_or(true);
     f.finish()?;
+    named_runs(app, &call, &b)?;
 
     let now = app.now();
     let mut schedule = Schedule {
@@ -384,6 +395,7 @@ pub async fn update(app: &App, call: Call) -> ApiResult<Reply> {
         }
     }
     f.finish()?;
+    named_runs(app, &call, &b)?;
 
     let schedule = schedules::update(
         app.table(),

@@ -350,8 +350,15 @@ impl Deliverer {
                 _ => {
                     let body = runner::dispatch_body(e, None);
                     judge(
-                        runner::send_dispatch(&self.client, dispatch, token, e.id.clone(), &body)
-                            .await,
+                        runner::send_dispatch(
+                            &self.client,
+                            dispatch,
+                            token,
+                            e.id.clone(),
+                            &e.owner,
+                            &body,
+                        )
+                        .await,
                         timeout,
                     )
                 }
@@ -375,7 +382,9 @@ impl Deliverer {
             .map(|i| async move {
                 let body = runner::dispatch_body(shared, Some(json!({ "id": ids[i as usize] })));
                 let key = format!("{}:{i}", shared.id);
-                let reply = runner::send_dispatch(&self.client, dispatch, token, key, &body).await;
+                let reply =
+                    runner::send_dispatch(&self.client, dispatch, token, key, &shared.owner, &body)
+                        .await;
                 (i, judge(reply, self.settings.timeout))
             })
             .buffer_unordered(RECORD_CONCURRENCY)

@@ -141,7 +141,7 @@ pub async fn send_webhook(
     let body = json!({
         "type": "execution.requested",
         "timestamp": crate::time::format(now),
-        "data": e.to_json(public_url),
+        "data": webhook_data(e, public_url),
     });
     let body = Bytes::from(serde_json::to_vec(&body).expect("JSON serialises"));
     let timestamp = now.timestamp();
@@ -156,6 +156,17 @@ pub async fn send_webhook(
 
 /// The body of a Runtype dispatch for `e`, for `record` (a run's record, else the
 /// execution's own).
+/// The webhook's `data`: the execution as its owner sees it, and whose it is (one runner
+/// serves every owner: it must know on whose behalf it runs).
+pub fn webhook_data(e: &Execution, public_url: &str) -> Value {
+    let mut data = e.to_json(public_url);
+    data["ownerId"] = json!(e.owner);
+    data
+}
+
+/// The header naming the owner of a dispatched execution.
+pub const OWNER_HEADER: &str = "x-runtype-owner-id";
+
 pub fn dispatch_body(e: &Execution, record: Option<Value>) -> Value {
     let mut body = Map::new();
     match (&e.flow_id, &e.agent_id) {
@@ -173,6 +184,11 @@ pub fn dispatch_body(e: &Execution, record: Option<Value>) -> Value {
         body.insert("record".into(), record);
     }
     body.insert("options".into(), json!({ "streamResponse": false }));
+    // whose execution it is, and which: the operator's token runs every owner's
+    body.insert(
+        "metadata".into(),
+        json!({ "ownerId": e.owner, "executionId": e.id }),
+    );
     Value::Object(body)
 }
 
@@ -182,11 +198,13 @@ pub async fn send_dispatch(
     dispatch: &http::Uri,
     token: &Token,
     idempotency_key: String,
+    owner: &str,
     body: &Value,
 ) -> Reply {
     let headers = [
         ("authorization", format!("Bearer {}", token.0)),
         ("idempotency-key", idempotency_key),
+        (OWNER_HEADER, owner.to_string()),
     ];
     let body = Bytes::from(serde_json::to_vec(body).expect("JSON serialises"));
     client.post(dispatch, &headers, body).await

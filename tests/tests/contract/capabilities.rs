@@ -2,10 +2,11 @@
 
 use crate::common::{Store, TestApp};
 use runtype::router;
-use serde_json::json;
+use serde_json::{json, Value};
 
 crate::cases! {
     both: [
+        an_allow_list_keeps_owners_to_their_flows,
         create_answers_201_in_display_order,
         create_validates_every_field,
         names_are_unique_per_product,
@@ -291,4 +292,49 @@ async fn delete_frees_the_name(store: Store) {
         g.body["capabilities"][0]["displayOrder"], 1,
         "positions are not reused"
     );
+}
+
+/// With `RUNTYPE_FLOW_ALLOWLIST` set, an owner names only the flows and agents listed for it,
+/// in capabilities and in schedules (403 otherwise); unset, anything goes.
+async fn an_allow_list_keeps_owners_to_their_flows(store: Store) {
+    let mut t = TestApp::new(store).await;
+    let p = t.product("p").await;
+    let list = format!(r#"{{"{}": ["flow_mine", "agent_mine"]}}"#, t.owner);
+    t.app.config = runtype::config::Config::from_vars(|n| {
+        (n == "RUNTYPE_FLOW_ALLOWLIST").then(|| list.clone())
+    })
+    .unwrap()
+    .with_default_url("http://test.local");
+    let cap = |body: Value| t.send(&router::ADD_CAPABILITY, [&p], Some(body));
+    cap(json!({ "capabilityName": "a", "flowId": "flow_mine" }))
+        .await
+        .expect(201);
+    cap(json!({ "capabilityName": "b", "agentId": "agent_mine" }))
+        .await
+        .expect(201);
+    let refused = cap(json!({ "capabilityName": "c", "flowId": "flow_theirs" }))
+        .await
+        .expect(403);
+    assert!(refused.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("flow_theirs"));
+    let s = t.surface(&p, "cron", "schedule").await;
+    let schedule = |flow: &str| {
+        t.send(
+            &router::CREATE_SCHEDULE,
+            [&p, &s],
+            Some(json!({ "flowId": flow, "triggerType": "recurring", "cron": "0 * * * *" })),
+        )
+    };
+    let made = schedule("flow_mine").await.expect(201);
+    schedule("flow_theirs").await.expect(403);
+    let id = made.id();
+    t.send(
+        &router::UPDATE_SCHEDULE,
+        [&p, &s, &id],
+        Some(json!({ "flowId": "flow_theirs" })),
+    )
+    .await
+    .expect(403);
 }

@@ -136,6 +136,8 @@ async fn webhook_envelope_and_signature(store: Store) {
     assert_eq!(data["inputs"]["q"], "why?");
     assert_eq!(data["flowId"], "flow_1");
     assert!(data.get("owner").is_none() && data.get("delivery").is_none());
+    // one runner serves every owner: it is told whose execution this is
+    assert_eq!(data["ownerId"], a.t.owner.as_str());
     // the execution completed with the runner's answer
     let e = get_execution(&a, &id).await;
     assert_eq!(e["status"], "completed", "{e}");
@@ -321,6 +323,8 @@ async fn runtype_dispatch_requests(store: Store) {
         flow.header("authorization"),
         Some(format!("Bearer {TOKEN}").as_str())
     );
+    let owner = a.t.owner.as_str();
+    assert_eq!(flow.header("x-runtype-owner-id"), Some(owner));
     assert_eq!(
         flow.json(),
         json!({
@@ -329,12 +333,17 @@ async fn runtype_dispatch_requests(store: Store) {
             "messages": [{ "role": "user", "content": "hi" }],
             "record": { "id": "rec_1", "name": "Ada" },
             "options": { "streamResponse": false },
+            "metadata": { "ownerId": owner, "executionId": flow_exec },
         })
     );
     let agent = by_key(&agent_exec);
     assert_eq!(
         agent.json(),
-        json!({ "agent": { "agentId": "agent_7" }, "options": { "streamResponse": false } })
+        json!({
+            "agent": { "agentId": "agent_7" },
+            "options": { "streamResponse": false },
+            "metadata": { "ownerId": owner, "executionId": agent_exec },
+        })
     );
     let e = get_execution(&a, &flow_exec).await;
     assert_eq!(e["result"]["executionId"], "ex_1");
