@@ -436,6 +436,7 @@ fn globals_and_outputs() {
         ("RUNTYPE_JWT_ISSUER", "JwtIssuer"),
         ("RUNTYPE_JWKS_URL", "JwksUrl"),
         ("RUNTYPE_LOG_LEVEL", "LogLevel"),
+        ("RUNTYPE_FLOW_ALLOWLIST", "FlowAllowlist"),
     ] {
         assert_eq!(reference(&env[var]).as_deref(), Some(param), "{var}");
         assert!(!t["Parameters"][param].is_null(), "{param}");
