@@ -3,6 +3,9 @@
 
 use serde_json::{json, Value};
 
+/// The most a stored record may hold (API.md "Limits"), in bytes of its JSON.
+pub const MAX_RECORD: usize = 300 * 1024;
+
 /// A string of `min..=max` characters (after trimming when `trim`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Text {

@@ -164,13 +164,24 @@ impl Execution {
         self.delivery.claim = Some(crate::ids::new_id("claim"));
     }
 
-    /// The attempt under way answered `result`.
+    /// The attempt under way answered `result`. A result that would take the record past
+    /// the most a record may hold (a large invocation and a large answer) is stored as
+    /// `{"truncated": true}`, as an answer over 64 KiB is: the delivery completes either way.
     pub fn complete(&mut self, result: Value, now: DateTime<Utc>) {
         self.status = ExecutionStatus::Completed;
         self.result = Some(result);
         self.error = None;
         self.completed_at = Some(crate::time::format(now));
         self.delivery.lease_until = None;
+        self.keep_within_limit();
+    }
+
+    /// Drop the result for `{"truncated": true}` if the record is over `MAX_RECORD`.
+    pub fn keep_within_limit(&mut self) {
+        let size = serde_json::to_vec(self).map_or(0, |b| b.len());
+        if size > crate::rules::MAX_RECORD && self.result.is_some() {
+            self.result = Some(json!({ "truncated": true }));
+        }
     }
 
     /// The attempt under way failed with `error`; the next is due `at`.

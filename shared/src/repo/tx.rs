@@ -107,8 +107,7 @@ impl From<Rejected> for ApiError {
     }
 }
 
-/// The most a stored record may hold (API.md "Limits"), in bytes of its JSON.
-pub const MAX_RECORD: usize = 300 * 1024;
+pub use crate::rules::MAX_RECORD;
 
 /// A 400 `TOO_LONG` naming the largest field, when the record is over `MAX_RECORD`.
 pub fn too_large(record: &serde_json::Value) -> Option<ApiError> {

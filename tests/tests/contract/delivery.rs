@@ -18,6 +18,7 @@ use crate::gateway::Api;
 
 crate::cases! {
     both: [
+        a_large_call_and_a_large_answer_stay_within_the_record_limit,
         webhook_envelope_and_signature,
         retries_until_an_answer_with_one_webhook_id,
         retry_after_sets_the_wait,
@@ -652,4 +653,34 @@ async fn a_large_answer_is_kept_as_truncated(store: Store) {
     let second = execution(&a).await;
     assert_eq!(pass(&d).await, summary(1, 0, 0));
     assert_eq!(get_execution(&a, &second).await["result"], "not json");
+}
+
+/// A 256 KiB invocation answered with a 60 KiB result would make a record over 300 KiB: the
+/// execution completes with `{"truncated": true}` as its result, and what is stored stays
+/// within the limit.
+async fn a_large_call_and_a_large_answer_stay_within_the_record_limit(store: Store) {
+    let a = api(store).await;
+    let answer = format!(r#"{{"answer":"{}"}}"#, "a".repeat(60 * 1024));
+    let runner = Runner::start(move |_, _| ok(&answer)).await;
+    let d = webhook(&a, &runner, |_| {});
+    // as large an invocation as the gateway takes: the messages carry most of it
+    let filler = "x".repeat(250 * 1024);
+    let r = a
+        .invoke(json!({ "messages": [{ "role": "user", "content": filler }] }))
+        .await;
+    assert_eq!(r.status, 202, "{r:?}");
+    let id = r.id();
+    assert_eq!(pass(&d).await, summary(1, 0, 0));
+    let e = get_execution(&a, &id).await;
+    assert_eq!(e["status"], "completed");
+    assert_eq!(e["result"], json!({ "truncated": true }));
+    let stored =
+        a.t.app
+            .table()
+            .get(&runtype::repo::layout::execution(&id))
+            .await
+            .unwrap()
+            .unwrap();
+    let size = serde_json::to_vec(&stored.data).unwrap().len();
+    assert!(size <= runtype::rules::MAX_RECORD, "{size} bytes stored");
 }
