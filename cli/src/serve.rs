@@ -203,7 +203,23 @@ async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<
         router::log_request(&method, Some("/openapi.json"), 200, started, &request_id);
         return res;
     }
-    let outcome = match Limited::new(body, MAX_BODY).collect().await {
+    // the whole body within its time, so a client trickling it cannot hold a connection slot
+    let read = tokio::time::timeout(
+        app.config.body_read_timeout,
+        Limited::new(body, MAX_BODY).collect(),
+    )
+    .await;
+    let Ok(read) = read else {
+        let mut res = router::respond(Err(ApiError::RequestTimeout), &request_id);
+        res.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        router::log_request(&method, None, 408, started, &request_id);
+        let (parts, body) = res.into_parts();
+        return hyper::Response::from_parts(parts, Full::new(body));
+    };
+    let outcome = match read {
         Ok(collected) => {
             let req = http::Request::from_parts(parts, collected.to_bytes());
             router::handle(app, req, &request_id).await

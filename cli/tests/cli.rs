@@ -884,3 +884,46 @@ fn a_stalled_client_is_disconnected() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// More clients than the server serves at once, each sending its headers and one byte of a
+/// 1 000-byte body, then nothing: each is answered 408 and closed once the body-read timeout
+/// (shortened here) passes, so a good client behind them is served instead of waiting for
+/// ever.
+#[test]
+fn slow_bodies_do_not_hold_the_server() {
+    let dir = temp_dir();
+    let server = Server::start_env(
+        &dir.join("local.db"),
+        &[],
+        &[("RUNTYPE_BODY_READ_TIMEOUT_MS", "500")],
+    );
+    let key = server.key().unwrap();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let slow: Vec<TcpStream> = (0..1030)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            write!(
+                s,
+                "POST /v1/products HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let (status, _) = server.request("GET", "/v1/products", &key, None);
+    let waited = started.elapsed();
+    assert_eq!(status, 200);
+    eprintln!("a good client behind 1030 slow ones waited {waited:?}");
+    // the slow ones were answered 408 and closed
+    for mut s in slow.into_iter().take(20) {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -172,6 +172,9 @@ pub struct Config {
     /// `RUNTYPE_HEADER_READ_TIMEOUT_MS` (10 000): `runtype serve` drops a client that has
     /// not sent its request's headers by then.
     pub header_read_timeout: Duration,
+    /// `RUNTYPE_BODY_READ_TIMEOUT_MS` (10 000): `runtype serve` answers 408 and closes a
+    /// connection whose request body has not all arrived by then.
+    pub body_read_timeout: Duration,
     pub runner: RunnerConfig,
     pub flow_allowlist: Option<FlowAllowlist>,
     /// `TABLE_NAME`: the DynamoDB table (the Lambda functions; the command's default).
@@ -190,6 +193,7 @@ impl Default for Config {
             log_level: "info".into(),
             scheduler_concurrency: SCHEDULER_CONCURRENCY,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
             runner: RunnerConfig::default_values(),
             flow_allowlist: None,
             table_name: None,
@@ -336,6 +340,11 @@ impl Config {
             header_read_timeout: Duration::from_millis(v.number(
                 "RUNTYPE_HEADER_READ_TIMEOUT_MS",
                 d.header_read_timeout.as_millis() as u64,
+                1..=3_600_000,
+            )?),
+            body_read_timeout: Duration::from_millis(v.number(
+                "RUNTYPE_BODY_READ_TIMEOUT_MS",
+                d.body_read_timeout.as_millis() as u64,
                 1..=3_600_000,
             )?),
             runner,

@@ -52,6 +52,8 @@ pub enum ApiError {
     },
     /// A body over the route's limit, in bytes.
     PayloadTooLarge,
+    /// The request's body did not arrive in time (the local server).
+    RequestTimeout,
     UnsupportedMediaType,
     RateLimited {
         retry_after_secs: u64,
@@ -108,6 +110,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge => 413,
+            ApiError::RequestTimeout => 408,
             ApiError::UnsupportedMediaType => 415,
             ApiError::RateLimited { .. } => 429,
             ApiError::QuotaExceeded(_) => 403,
@@ -129,6 +132,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "METHOD_NOT_ALLOWED",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ApiError::RequestTimeout => "REQUEST_TIMEOUT",
             ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::QuotaExceeded(_) => "QUOTA_EXCEEDED",
@@ -157,6 +161,7 @@ impl ApiError {
                 format!("Method not allowed here; allowed: {}", allow.join(", "))
             }
             ApiError::PayloadTooLarge => "Request body is too large".into(),
+            ApiError::RequestTimeout => "The request's body did not arrive in time".into(),
             ApiError::UnsupportedMediaType => {
                 "Request body must be JSON (Content-Type: application/json)".into()
             }
