@@ -175,6 +175,9 @@ pub struct Config {
     /// `RUNTYPE_BODY_READ_TIMEOUT_MS` (10 000): `runtype serve` answers 408 and closes a
     /// connection whose request body has not all arrived by then.
     pub body_read_timeout: Duration,
+    /// `RUNTYPE_GATEWAY_READS_PER_MINUTE` (600): gateway reads a key may make each UTC
+    /// minute (GET …/api, GET …/api/executions/:id), apart from its calls' limits.
+    pub gateway_reads_per_minute: i64,
     pub runner: RunnerConfig,
     pub flow_allowlist: Option<FlowAllowlist>,
     /// `TABLE_NAME`: the DynamoDB table (the Lambda functions; the command's default).
@@ -194,6 +197,7 @@ impl Default for Config {
             scheduler_concurrency: SCHEDULER_CONCURRENCY,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
+            gateway_reads_per_minute: 600,
             runner: RunnerConfig::default_values(),
             flow_allowlist: None,
             table_name: None,
@@ -347,6 +351,11 @@ impl Config {
                 d.body_read_timeout.as_millis() as u64,
                 1..=3_600_000,
             )?),
+            gateway_reads_per_minute: v.number(
+                "RUNTYPE_GATEWAY_READS_PER_MINUTE",
+                d.gateway_reads_per_minute,
+                1..=1_000_000,
+            )?,
             runner,
             flow_allowlist: match v.text("RUNTYPE_FLOW_ALLOWLIST") {
                 None => None,

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// Last (millis, randomness) handed out, so IDs made in the same millisecond still sort in
-/// creation order within one process (ULID's monotonic rule).
+/// creation order within one process (ULID's monotonic rule) — but each steps on by a random
+/// amount, not by one, so no id can be guessed from another.
 static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 
 /// A new time-ordered ID with the given prefix (`prod`, `cap`, ...).
@@ -19,7 +20,13 @@ pub fn new_id(prefix: &str) -> String {
     let (ms, rand) = {
         let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
         let next = if now <= last.0 {
-            (last.0, (last.1 + 1) & ((1u128 << 80) - 1))
+            // a random step of 1 to 2^48 (of an 80-bit space): still after the last; should
+            // the space run out, the next millisecond (order kept either way)
+            let step = (fresh & ((1u128 << 48) - 1)) + 1;
+            match last.1 + step {
+                next if next < (1u128 << 80) => (last.0, next),
+                _ => (last.0 + 1, fresh >> 1),
+            }
         } else {
             (now, fresh)
         };
@@ -68,6 +75,26 @@ mod tests {
         assert!(!is_valid("prod", "prod_0123"));
         assert!(!is_valid("prod", &a.to_uppercase()));
         assert!(!is_valid("prod", "prod_zzzzzzzzzzzzzzzzzzzzzzzzzz"));
+    }
+
+    #[test]
+    fn ids_of_one_millisecond_are_not_consecutive() {
+        let ids: Vec<u128> = (0..200)
+            .map(|_| {
+                let id = new_id("x");
+                id[2..].bytes().fold(0u128, |acc, c| {
+                    let d = CROCKFORD.iter().position(|x| *x == c).unwrap() as u128;
+                    (acc << 5) | d
+                })
+            })
+            .collect();
+        for pair in ids.windows(2) {
+            assert!(pair[1] > pair[0]);
+            // the random part moves on by far more than one: no id names the next
+            if pair[1] >> 80 == pair[0] >> 80 {
+                assert!(pair[1] - pair[0] > 1 << 16, "{} then {}", pair[0], pair[1]);
+            }
+        }
     }
 
     #[test]

@@ -59,8 +59,15 @@ pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
             "surface": { "perMinute": surface_limit("perMinute"), "perDay": surface_limit("perDay") },
         },
     });
-    let standing = limits::standing(app.table(), &g.windows(app.now())).await?;
-    Ok(Reply::ok(body).headers(standing.map(|s| s.headers()).unwrap_or_default()))
+    let now = app.now();
+    let read = limits::read_window(&g.key, app.config.gateway_reads_per_minute, now);
+    let windows = g.windows(now);
+    let (counted, standing) = tokio::join!(
+        limits::admit_read(app.table(), read, now),
+        limits::standing(app.table(), &windows)
+    );
+    counted?;
+    Ok(Reply::ok(body).headers(standing?.map(|s| s.headers()).unwrap_or_default()))
 }
 
 /// POST …/api/:endpointSlug: run the item with that slug.
@@ -152,17 +159,26 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
 /// GET …/api/executions/:executionId: an execution made through this surface.
 pub async fn execution(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let id = call.id("executionId", "exec", "Execution")?;
-    let windows = g.windows(app.now());
+    let now = app.now();
+    let windows = g.windows(now);
+    let read = limits::read_window(&g.key, app.config.gateway_reads_per_minute, now);
     let record = k::execution(id);
-    let (found, standing) = tokio::join!(
+    let (found, counted, standing) = tokio::join!(
         app.table().get(&record),
+        limits::admit_read(app.table(), read, now),
         limits::standing(app.table(), &windows)
     );
+    counted?;
     let e: Execution = match found? {
         Some(it) => crate::repo::decode(&it)?,
         None => return Err(ApiError::not_found("Execution")),
     };
-    if e.surface_id != g.surface.id || e.product_id != g.surface.product_id {
+    // a key sees only the executions it made (API.md): another key's, even of this
+    // surface, is not there for it
+    let mine = e.key_id.as_deref() == Some(g.key.key_id.as_str())
+        && e.surface_id == g.surface.id
+        && e.product_id == g.surface.product_id;
+    if !mine {
         return Err(ApiError::not_found("Execution"));
     }
     Ok(Reply::ok(e.to_json(&call.public_url))

@@ -119,6 +119,30 @@ pub fn windows(key: &KeyHash, surface: &Surface, now: DateTime<Utc>) -> Vec<Wind
     .collect()
 }
 
+/// The window a key's gateway reads (GET …/api, GET …/api/executions/:id) count in: its own
+/// UTC minute of `per_minute` reads, apart from the calls' windows, so polling an execution
+/// uses up no call.
+pub fn read_window(key: &KeyHash, per_minute: i64, now: DateTime<Utc>) -> Window {
+    let t = now.timestamp();
+    let start = t - t.rem_euclid(MINUTE);
+    Window {
+        limit: per_minute,
+        resets_at: start + MINUTE,
+        counter: k::rate_window("KEYREAD", &key.key_id, "MINUTE", start),
+    }
+}
+
+/// Count a gateway read in `window`: `Err` is the 429 to answer.
+pub async fn admit_read(table: &dyn Table, window: Window, now: DateTime<Utc>) -> ApiResult<()> {
+    match admit(table, std::slice::from_ref(&window), now, Admit::default()).await? {
+        Admission::Admitted(_) => Ok(()),
+        Admission::Limited(standing, wait) => Err(crate::error::ApiError::RateLimited {
+            retry_after_secs: wait,
+        }
+        .with_headers(standing.headers())),
+    }
+}
+
 /// The tightest of `(window, count)`: least remaining, then soonest reset.
 fn tightest<'a>(counts: impl Iterator<Item = (&'a Window, i64)>) -> Option<Standing> {
     counts

@@ -28,6 +28,9 @@ pub struct Partition {
     pub counter_versions: HashMap<String, u64>,
     /// The key of every item in the partition.
     pub all: Vec<Key>,
+    /// The name claims in the partition (products as code's surfaces): key and the id of the
+    /// record each names.
+    pub claims: Vec<(Key, String)>,
 }
 
 impl Partition {
@@ -62,6 +65,7 @@ impl Partition {
             usage: HashMap::new(),
             counter_versions: HashMap::new(),
             all: Vec::with_capacity(page.items.len()),
+            claims: Vec::new(),
         };
         for it in &page.items {
             p.all.push(it.key.clone());
@@ -72,6 +76,11 @@ impl Partition {
                 entity::SURFACE_ITEM => p.items.push((decode(it)?, it.version)),
                 entity::SURFACE_KEY => p.keys.push((decode(it)?, it.version)),
                 entity::SCHEDULE => p.schedules.push(decode(it)?),
+                entity::NAME_CLAIM => {
+                    if let Some(id) = it.data.get("id").and_then(|v| v.as_str()) {
+                        p.claims.push((it.key.clone(), id.to_string()));
+                    }
+                }
                 entity::COUNTER => {
                     p.counter_versions.insert(it.key.sk.clone(), it.version);
                     if let Some(key_id) = k::key_of_usage_sk(&it.key.sk) {

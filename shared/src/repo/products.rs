@@ -49,17 +49,18 @@ where
 /// they stop working before anything else goes), then its records and run history, the
 /// product last.
 pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
-    super::owned_product(table, owner, id).await?; // the owner first: a stranger reads nothing else
-    cascade::delete(table, || async move {
-        // the product's partition and its executions (with their runs), side by side
-        let (p, executions) = futures_util::future::join(
+    // the owner first: a stranger reads nothing else
+    let (product, _) = super::owned_product(table, owner, id).await?;
+    let name_claim = k::product_name_claim(owner, &product.name);
+    cascade::delete(table, || async {
+        // the product's partition, its executions (with their runs) and its name's claim
+        // (products as code; outside the partition), side by side
+        let (p, executions, claim) = tokio::join!(
             Partition::load_checked(table, owner, id),
             executions::keys_of(table, id, |_| true),
-        )
-        .await;
+            super::claim_of(table, name_claim.clone(), id),
+        );
         let (p, executions) = (p?, executions?);
-        // its name's claim (products as code) lives outside the partition
-        let claim = super::claim_of(table, k::product_name_claim(owner, &p.product.name), id);
         let schedules = p.schedule_ids(None).len();
         let product_key = k::product(id);
         Ok(Subtree::of(product_key.clone(), p.version)
@@ -68,7 +69,7 @@ pub async fn delete(table: &dyn Table, owner: &str, id: &str) -> ApiResult<()> {
             .secrets(p.keys.iter().map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.all.iter().filter(|key| **key != product_key).cloned())
             .children(executions)
-            .children(claim.await?))
+            .children(claim?))
     })
     .await
 }

@@ -71,8 +71,13 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
         )
         .await;
         let (p, executions) = (p?, executions?);
-        let (surface, version) = p.surface(id)?;
-        let claim = super::claim_of(table, k::surface_name_claim(product_id, &surface.name), id);
+        let (_, version) = p.surface(id)?;
+        // the name claims that name it (products as code), read with the partition
+        let claims = p
+            .claims
+            .iter()
+            .filter(|(_, of)| of == id)
+            .map(|(key, _)| key.clone());
         let schedules = p.schedule_ids(Some(id)).len();
         Ok(Subtree::of(k::surface(product_id, id), version)
             .with_parent_ops(Quota::surfaces(product_id).given_back(1))
@@ -80,7 +85,7 @@ pub async fn delete(table: &dyn Table, owner: &str, product_id: &str, id: &str) 
             .secrets(p.keys_of(id).map(|(key, _)| k::surface_key_hash(&key.hash)))
             .children(p.keys_under(&k::surface_subtree(id)).cloned())
             .children(executions)
-            .children(claim.await?))
+            .children(claims))
     })
     .await
 }

@@ -28,6 +28,8 @@ crate::cases! {
         schedule_fires_are_the_same_executions,
         idempotent_posts,
         refusals_are_not_replayed,
+        a_key_reads_only_its_own_executions,
+        gateway_reads_have_their_own_limit,
         idempotency_in_flight_and_expiry,
         keys_never_at_rest_after_calls,
     ],
@@ -776,6 +778,52 @@ async fn idempotent_posts(store: Store) {
         !stored.contains(minted.body["key"].as_str().unwrap()),
         "the secret is not stored for a replay"
     );
+}
+
+/// A surface key reads the executions it made, and no other: not another key's of the same
+/// surface (whose inputs it must not see).
+async fn a_key_reads_only_its_own_executions(store: Store) {
+    let a = Api::new(store, json!(null), json!({})).await;
+    let other = a.mint(&a.s, json!({})).await;
+    let mine = a
+        .invoke(json!({ "inputs": { "secret": "mine" } }))
+        .await
+        .id();
+    let path = |id: &str| format!("{}/executions/{id}", a.base());
+    let r = a.gw("GET", &path(&mine), Some(&a.key), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["inputs"]["secret"], "mine");
+    let r = a.gw("GET", &path(&mine), Some(&other), None).await;
+    assert_eq!(r.status, 404, "another key of the surface: {r:?}");
+    assert!(!r.body.to_string().contains("mine"));
+    // the owner still sees every execution
+    a.t.send(&router::GET_EXECUTION, [&a.p, &mine], None)
+        .await
+        .expect(200);
+}
+
+/// Gateway reads (describe, an execution) count in a window of their own per key: past it,
+/// 429 with Retry-After; calls are not used up by them, and the next minute reads again.
+async fn gateway_reads_have_their_own_limit(store: Store) {
+    let mut a = Api::new(store, json!(null), json!({ "rateLimitPerMinute": 5 })).await;
+    a.t.app.config.gateway_reads_per_minute = 3;
+    let id = a.invoke(json!({})).await.id();
+    let execution = format!("{}/executions/{id}", a.base());
+    for path in [a.base(), execution.clone(), a.base()] {
+        let r = a.gw("GET", &path, Some(&a.key), None).await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let limited = a.gw("GET", &execution, Some(&a.key), None).await;
+    assert_eq!(limited.status, 429, "{limited:?}");
+    assert!(header(&limited, "retry-after").is_some());
+    assert_eq!(header(&limited, "x-ratelimit-limit"), Some("3"));
+    // the calls' window is apart: 4 of 5 left
+    let call = a.invoke(json!({})).await;
+    assert_eq!(call.status, 202);
+    assert_eq!(header(&call, "x-ratelimit-remaining"), Some("3"));
+    a.at(t0() + chrono::Duration::minutes(1));
+    let r = a.gw("GET", &execution, Some(&a.key), None).await;
+    assert_eq!(r.status, 200, "{r:?}");
 }
 
 /// A refusal is not remembered under its Idempotency-Key: a client that obeys Retry-After
