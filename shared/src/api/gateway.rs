@@ -12,28 +12,38 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Capability, Execution, SurfaceItem};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Admission};
+use crate::repo::partition::Partition;
 use crate::repo::Record;
 use crate::rules::gateway as rules;
 use crate::store::{Admit, Bump};
 use crate::validate::Fields;
 
-fn capability<'a>(g: &'a Gateway, item: &SurfaceItem) -> Option<&'a Capability> {
-    g.partition.capability(&item.capability_id)
+fn capability<'a>(p: &'a Partition, item: &SurfaceItem) -> Option<&'a Capability> {
+    p.capability(&item.capability_id)
 }
 
 /// GET …/api: what the key may call, and the limits it calls under.
 pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
-    let g = &g;
+    let now = app.now();
+    let read = limits::read_window(&g.key, app.config.gateway_reads_per_minute, now);
+    let windows = g.windows(now);
+    let (p, counted, standing) = tokio::join!(
+        g.partition(app.table()),
+        limits::admit_read(app.table(), read, now),
+        limits::standing(app.table(), &windows)
+    );
+    counted?;
+    let p = p?;
     let base = format!(
         "{}/v1/products/{}/surfaces/{}/api",
         call.public_url, g.surface.product_id, g.surface.id
     );
     let endpoints: Vec<Value> = g
-        .enabled_items()
+        .enabled_items(&p)
         .filter(|i| g.allows(i))
         .filter_map(|i| {
             let slug = i.endpoint_slug.as_ref()?;
-            let cap = capability(g, i);
+            let cap = capability(&p, i);
             Some(json!({
                 "slug": slug,
                 "name": i.exposed_name.clone().or_else(|| cap.map(|c| c.capability_name.clone())),
@@ -59,78 +69,94 @@ pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
             "surface": { "perMinute": surface_limit("perMinute"), "perDay": surface_limit("perDay") },
         },
     });
-    let now = app.now();
-    let read = limits::read_window(&g.key, app.config.gateway_reads_per_minute, now);
-    let windows = g.windows(now);
-    let (counted, standing) = tokio::join!(
-        limits::admit_read(app.table(), read, now),
-        limits::standing(app.table(), &windows)
-    );
-    counted?;
     Ok(Reply::ok(body).headers(standing?.map(|s| s.headers()).unwrap_or_default()))
 }
 
 /// POST …/api/:endpointSlug: run the item with that slug.
 pub async fn invoke(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
-    let g = &g;
-    let slug = call.param("endpointSlug");
-    let item = g
-        .enabled_items()
-        .find(|i| i.endpoint_slug.as_deref() == Some(slug))
-        .ok_or_else(|| ApiError::not_found("Endpoint"));
-    with_standing(app, g, async { run(app, &call, g, item?).await }).await
+    let slug = call.param("endpointSlug").to_string();
+    let pick = |i: &SurfaceItem| i.endpoint_slug.as_deref() == Some(slug.as_str());
+    run(app, &call, &g, pick, "Endpoint").await
 }
 
 /// POST …/api: run the surface's entry point (the enabled entry item first in order).
 pub async fn invoke_entry(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
-    let g = &g;
-    let item = g
-        .enabled_items()
-        .find(|i| i.is_entry_point)
-        .ok_or_else(|| ApiError::not_found("Entry point"));
-    with_standing(app, g, async { run(app, &call, g, item?).await }).await
+    run(app, &call, &g, |i| i.is_entry_point, "Entry point").await
 }
 
-/// A refusal before the limits were counted (slug, scope, body) still says where the
-/// key's windows stand, as every gateway answer does.
-async fn with_standing(
+/// The rest of the contract's checks (the item, its scope, the body, the limits), then the
+/// execution. Once the key is known, the product's items are read and — when the body is
+/// good — the call is counted in its windows at the same time; a refusal found in the items
+/// (no such item, out of scope) gives the counts back. Then the execution, written beside
+/// the key's usage count: three sequential round trips in all, with the key's.
+async fn run(
     app: &App,
+    call: &Call,
     g: &Gateway,
-    call: impl std::future::Future<Output = ApiResult<Reply>>,
+    pick: impl Fn(&SurfaceItem) -> bool,
+    what: &str,
 ) -> ApiResult<Reply> {
-    match call.await {
-        Err(e) if e.status() != 429 && e.status() < 500 => {
-            let standing = limits::standing(app.table(), &g.windows(app.now())).await?;
-            Err(match standing {
-                Some(s) => e.with_headers(s.headers()),
-                None => e,
-            })
-        }
-        other => other,
-    }
-}
-
-/// The rest of the contract's checks (scope, body, limits), then the execution: written
-/// beside the key's usage count, one round trip after the limits' one.
-async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResult<Reply> {
-    if !g.allows(item) {
-        return Err(ApiError::Forbidden(
-            "This key's scopes do not include this endpoint".into(),
-        ));
-    }
-    let body = invocation(&call.body)?;
+    let table = app.table();
     let now = app.now();
-    let cap = capability(g, item);
+    let windows = g.windows(now);
+    let body = invocation(&call.body);
+    let counting = async {
+        match &body {
+            Ok(_) => Some(limits::admit(table, &windows, now, Admit::default()).await),
+            Err(_) => None,
+        }
+    };
+    let (p, counted) = tokio::join!(g.partition(table), counting);
+    let counted = counted.transpose()?;
+    // the contract's order: the item, its scope, the body, then the limits
+    let checked = p.and_then(|p| {
+        let item = g
+            .enabled_items(&p)
+            .find(|i| pick(i))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(what))?;
+        if !g.allows(&item) {
+            return Err(ApiError::Forbidden(
+                "This key's scopes do not include this endpoint".into(),
+            ));
+        }
+        Ok((p, item))
+    });
+    let checked = checked.and_then(|(p, item)| Ok((p, item, body?)));
+    let (p, item, body) = match checked {
+        Ok(found) => found,
+        Err(refused) => {
+            if let Some(Admission::Admitted(_)) = counted {
+                limits::give_back(table, &windows).await;
+            }
+            return Err(with_standing(app, g, refused).await);
+        }
+    };
+    let standing = match counted {
+        Some(Admission::Admitted(standing)) => standing,
+        Some(Admission::Limited(standing, wait)) => {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: wait,
+            }
+            .with_headers(standing.headers()))
+        }
+        // a good body was counted
+        None => return Err(ApiError::Internal),
+    };
     let execution = Execution {
         inputs: body.inputs,
         messages: body.messages,
         record: body.record,
         metadata: body.metadata,
-        ..Execution::for_gateway(&g.key, item, cap, &crate::time::format(now))
+        ..Execution::for_gateway(
+            &g.key,
+            &item,
+            capability(&p, &item),
+            &crate::time::format(now),
+        )
     };
-    // admitted or not, in one step: the windows, then (only if they all fit) the execution
-    // and the key's usage count
-    let then = Admit {
+    // the execution and the key's usage count, together
+    let write = Admit {
         limited: Vec::new(),
         puts: vec![execution.to_item(1)],
         counts: vec![Bump {
@@ -140,20 +166,28 @@ async fn run(app: &App, call: &Call, g: &Gateway, item: &SurfaceItem) -> ApiResu
             expires_at: None,
         }],
     };
-    let standing = match limits::admit(app.table(), &g.windows(now), now, then).await? {
-        Admission::Admitted(standing) => standing,
-        Admission::Limited(standing, wait) => {
-            return Err(ApiError::RateLimited {
-                retry_after_secs: wait,
-            }
-            .with_headers(standing.headers()))
-        }
-    };
+    if let Err(e) = table.admit(write).await {
+        limits::give_back(table, &windows).await;
+        return Err(e.into());
+    }
     app.new_executions.notify_one();
     let location = execution.status_url(&call.public_url).unwrap_or_default();
     Ok(Reply::accepted(execution.to_json(&call.public_url))
         .header("location", location)
         .headers(standing.map(|s| s.headers()).unwrap_or_default()))
+}
+
+/// A refusal before the limits were counted (item, scope, body) still says where the key's
+/// windows stand, as every gateway answer does.
+async fn with_standing(app: &App, g: &Gateway, refused: ApiError) -> ApiError {
+    if refused.status() == 429 || refused.status() >= 500 {
+        return refused;
+    }
+    match limits::standing(app.table(), &g.windows(app.now())).await {
+        Ok(Some(s)) => refused.with_headers(s.headers()),
+        Ok(None) => refused,
+        Err(e) => e,
+    }
 }
 
 /// GET …/api/executions/:executionId: an execution made through this surface.

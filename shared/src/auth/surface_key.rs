@@ -1,8 +1,9 @@
 //! Surface keys at the door: a presented key's shape and checksum (`presented_hash`, no
 //! storage read), what its hash item says (`judge`), and the gateway's whole check of a call
 //! to an `api` surface's endpoint (`open`), in the contract's order, with the key's hash item
-//! and the product's partition read at the same time (the path already names both), so a
-//! verified call has cost one storage round trip.
+//! and the surface's record read at the same time (the path names both): a verified call has
+//! cost one storage round trip, and a forged key (a valid checksum is easy to make) no more
+//! than those two items — the product's partition is read only once the key is known.
 
 use http::HeaderMap;
 
@@ -65,12 +66,10 @@ pub fn judge(
     Ok(Ok(key))
 }
 
-/// A verified gateway call: the key, its surface (of type `api`, active), and the product's
-/// records.
+/// A verified gateway call: the key and its surface (of type `api`, active).
 pub struct Gateway {
     pub key: KeyHash,
     pub surface: Surface,
-    pub partition: Partition,
 }
 
 /// The presented key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
@@ -111,21 +110,21 @@ pub async fn open(
         // no such key can belong here; answered before any read, like a bad checksum
         return Err(unauthorized("Invalid or unknown surface key"));
     }
-    let hash_item = k::surface_key_hash(&hash);
-    let (found, partition) =
-        tokio::join!(table.get(&hash_item), Partition::read(table, product_id));
+    let (hash_item, surface_item) = (
+        k::surface_key_hash(&hash),
+        k::surface(product_id, surface_id),
+    );
+    let (found, surface) = tokio::join!(table.get(&hash_item), table.get(&surface_item));
     let key = match judge(found?, now)? {
         Ok(key) => key,
         Err(Rejection::Expired) => return Err(unauthorized("This surface key has expired")),
         Err(_) => return Err(unauthorized("Invalid or unknown surface key")),
     };
-    let partition = partition?;
-    let surface = partition
-        .as_ref()
-        .filter(|p| p.product.owner == key.owner)
-        .and_then(|p| p.surface(surface_id).ok())
-        .map(|(s, _)| s.clone());
-    let Some((surface, partition)) = surface.zip(partition) else {
+    let surface = match surface? {
+        Some(it) => Some(crate::repo::decode::<Surface>(&it)?),
+        None => None,
+    };
+    let Some(surface) = surface.filter(|s| s.owner == key.owner) else {
         return Err(unauthorized("Invalid or unknown surface key"));
     };
     if key.surface_id != surface_id || key.product_id != product_id {
@@ -145,11 +144,7 @@ pub async fn open(
             surface.status
         )));
     }
-    Ok(Gateway {
-        key,
-        surface,
-        partition,
-    })
+    Ok(Gateway { key, surface })
 }
 
 impl Gateway {
@@ -167,11 +162,17 @@ impl Gateway {
         self.key.allows(&item.id)
     }
 
-    /// The surface's enabled items, in display order.
-    pub fn enabled_items(&self) -> impl Iterator<Item = &SurfaceItem> {
-        self.partition
-            .items_of(&self.surface.id)
-            .filter(|i| i.enabled)
+    /// The product's records (its items and capabilities), read once the key is known; a
+    /// product gone meanwhile is as unknown as its key.
+    pub async fn partition(&self, table: &dyn Table) -> ApiResult<Partition> {
+        Partition::read(table, &self.surface.product_id)
+            .await?
+            .ok_or_else(|| unauthorized("Invalid or unknown surface key"))
+    }
+
+    /// The surface's enabled items in `p`, in display order.
+    pub fn enabled_items<'p>(&'p self, p: &'p Partition) -> impl Iterator<Item = &'p SurfaceItem> {
+        p.items_of(&self.surface.id).filter(|i| i.enabled)
     }
 
     /// The rate-limit windows of this call at `now`.

@@ -192,6 +192,20 @@ pub async fn admit(
     }
 }
 
+/// Give back a call counted in every window (one refused after it was counted: an unknown
+/// slug, a scope, found out at the same time). A refund that fails leaves a window high
+/// until it ends: on the side of admitting fewer, and logged.
+pub async fn give_back(table: &dyn Table, windows: &[Window]) {
+    let refunds = windows
+        .iter()
+        .map(|w| table.increment(&w.counter, -1, None, expiry(w)));
+    for outcome in join_all(refunds).await {
+        if let Err(e) = outcome {
+            crate::log::error("counter refund failed", &e.to_string());
+        }
+    }
+}
+
 /// Where the windows stand, without counting anything (for the gateway's reads).
 pub async fn standing(table: &dyn Table, windows: &[Window]) -> ApiResult<Option<Standing>> {
     let found = join_all(windows.iter().map(|w| table.get(&w.counter))).await;

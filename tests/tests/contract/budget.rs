@@ -12,6 +12,7 @@ crate::cases! {
     both: [
         each_endpoint_stays_within_its_budget,
         gateway_round_trips,
+        a_forged_key_reads_a_few_items,
         a_stranger_costs_one_record_read,
     ],
 }
@@ -110,6 +111,59 @@ async fn gateway_round_trips(store: Store) {
     assert_eq!(a.gw("POST", &path, Some(&unknown), None).await.status, 401);
     let used = measure(before);
     assert_eq!(used.1, 1, "unknown key: (requests, rounds) = {used:?}");
+}
+
+/// A key with a valid checksum is easy to forge, and product and surface ids are public: such
+/// a key costs its hash lookup and the surface's record, never the product's partition, on a
+/// product of many items; a real key on it still takes at most 3 round trips.
+async fn a_forged_key_reads_a_few_items(store: Store) {
+    let a = Api::new(store, json!(null), json!({})).await;
+    for i in 0..40 {
+        let c = a.t.capability(&a.p, &format!("tool {i}")).await;
+        a.t.send(
+            &runtype::router::ADD_SURFACE_ITEM,
+            [&a.p, &a.s],
+            Some(json!({ "capabilityId": c })),
+        )
+        .await
+        .expect(201);
+    }
+    let counter = &a.t.app.requests;
+    let path = format!("{}/answer-questions", a.base());
+    for method in ["POST", "GET"] {
+        let forged = runtype::secrets::generate("papi_live_");
+        let (requests, rounds, items) = (counter.get(), counter.rounds(), counter.items_read());
+        let target = if method == "GET" {
+            a.base()
+        } else {
+            path.clone()
+        };
+        let body = (method == "POST").then(|| json!({}));
+        assert_eq!(a.gw(method, &target, Some(&forged), body).await.status, 401);
+        let used = (
+            counter.get() - requests,
+            counter.rounds() - rounds,
+            counter.items_read() - items,
+        );
+        assert_eq!(used.1, 1, "{method}: one round trip, {used:?}");
+        assert!(
+            used.0 <= 2 && used.2 <= 2,
+            "{method}: (requests, rounds, items) {used:?}"
+        );
+        eprintln!("a forged key, {method}: (requests, rounds, items read) {used:?}");
+    }
+    // what the partition read it no longer makes would have cost
+    let items = counter.items_read();
+    runtype::repo::partition::Partition::read(a.t.app.table(), &a.p)
+        .await
+        .unwrap();
+    eprintln!(
+        "the product's partition: {} items",
+        counter.items_read() - items
+    );
+    let rounds = counter.rounds();
+    assert_eq!(a.invoke(json!({})).await.status, 202);
+    assert!(counter.rounds() - rounds <= 3);
 }
 
 /// API.md "Limits": a request for another owner's product costs one strongly consistent
