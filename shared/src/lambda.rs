@@ -54,35 +54,42 @@ fn request_id(req: &lambda_http::Request) -> String {
         .unwrap_or_else(crate::ids::request_id)
 }
 
-/// One API Gateway event through the route's handler. Path ids come from
-/// `pathParameters`, or from the raw path matched against the route's template when there
-/// are none (a function URL, `cargo lambda watch`).
+/// One API Gateway event through the route's handler — only if it is for the route: the
+/// method and the path (the raw path, less a named stage) must be the route's, as on the
+/// local server (405 for another method on the path, 404 for another path), whatever route
+/// sent it (a `$default` route or a function URL sends everything). Path ids come from the
+/// raw path, or from `pathParameters` where API Gateway decoded them.
 pub async fn handle(
     app: &App,
-    route: &Route,
+    route: &'static Route,
     req: lambda_http::Request,
 ) -> lambda_http::Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
     let method = req.method().clone();
     let given = req.path_parameters();
-    let params = router::match_path(route.path, req.uri().path()).map(|matched| {
+    let stage = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let path = req.uri().path().to_string();
+    let path = stage
+        .filter(|s| !s.is_empty() && s != "$default")
+        .and_then(|s| path.strip_prefix(&format!("/{s}")).map(str::to_string))
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
+    let params = router::match_path(route.path, &path).map(|matched| {
         matched
             .into_iter()
             .map(|(name, value)| (name, given.first(name).map(str::to_string).unwrap_or(value)))
             .collect::<Vec<_>>()
     });
     let params = match params {
-        Some(p) => Some(p),
-        None if !given.is_empty() => Some(
-            route
-                .path
-                .split('/')
-                .filter_map(|seg| seg.strip_prefix(':'))
-                .filter_map(|name| given.first(name).map(|v| (name, v.to_string())))
-                .collect(),
-        ),
-        None => None,
+        None => Err(ApiError::NotFound(format!("No route for {path}"))),
+        Some(_) if method != route.method => {
+            Err(ApiError::MethodNotAllowed(vec![route.method.as_str()]))
+        }
+        Some(params) => Ok(params),
     };
     let (parts, body) = req.into_parts();
     let body = match body {
@@ -92,13 +99,10 @@ pub async fn handle(
         _ => Bytes::new(),
     };
     let result = match params {
-        Some(params) => {
+        Ok(params) => {
             router::dispatch(app, route, params, http::Request::from_parts(parts, body)).await
         }
-        None => Err(ApiError::NotFound(format!(
-            "No route for {}",
-            parts.uri.path()
-        ))),
+        Err(e) => Err(e),
     };
     let response = router::respond(result, &request_id);
     router::log_request(

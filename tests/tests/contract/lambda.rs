@@ -19,6 +19,8 @@ crate::cases! {
         fire_schedules_runs_a_pass_on_an_eventbridge_event,
         deliver_executions_takes_stream_and_queue_events,
         deliver_executions_can_read_its_secret_from_the_extension,
+        functions_answer_only_their_route_to_sam_events,
+        deliver_executions_takes_sam_events,
     ],
 }
 
@@ -444,4 +446,105 @@ async fn deliver_executions_can_read_its_secret_from_the_extension() {
     let got = runner.received();
     assert_eq!(got.len(), 1, "the same execution named twice is sent once");
     crate::delivery::verify(&got[0]);
+}
+
+/// Events made by `sam local generate-event apigateway http-api-proxy` (edited to carry real
+/// paths and a key; they keep SAM's base64 body, cookies, query string, authorizer block and
+/// sample `pathParameters`): a function answers its own route's method and path only.
+async fn functions_answer_only_their_route_to_sam_events() {
+    let d = Deployment::new().await;
+    let key = d.t.key.clone();
+    let sam = |name: &str, vars: &[(&str, &str)]| event_file(&format!("sam/{name}"), vars);
+    let with_key = [("KEY", key.as_str())];
+    let res = d
+        .invoke("create-product", sam("create-product", &with_key))
+        .await;
+    let (status, product) = answer(&res);
+    assert_eq!(status, 201, "{res}");
+    assert_eq!(product["name"], "From SAM", "the base64 body was read");
+    // a GET /v1/products event sent to create-product: 405, and nothing made
+    let res = d
+        .invoke("create-product", sam("list-products", &with_key))
+        .await;
+    let (status, err) = answer(&res);
+    assert_eq!(
+        (status, err["code"].clone()),
+        (405, json!("METHOD_NOT_ALLOWED")),
+        "{res}"
+    );
+    // SAM's own sample (POST /path/to/resource, pathParameters and all) with a valid key: 404
+    let res = d.invoke("create-product", sam("sample", &with_key)).await;
+    assert_eq!(answer(&res).0, 404, "{res}");
+    let listed = d
+        .invoke("list-products", sam("list-products", &with_key))
+        .await;
+    let (status, list) = answer(&listed);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "only the one product: {list}"
+    );
+    // on a named stage the raw path carries it; no pathParameters (a function URL)
+    let p = product["id"].as_str().unwrap().to_string();
+    let s = d.t.surface(&p, "api", "api").await;
+    let vars = [
+        ("KEY", key.as_str()),
+        ("PRODUCT_ID", &p),
+        ("SURFACE_ID", &s),
+    ];
+    let res = d
+        .invoke("get-surface", sam("get-surface-on-a-stage", &vars))
+        .await;
+    let (status, got) = answer(&res);
+    assert_eq!((status, got["id"].clone()), (200, json!(s)), "{res}");
+    // and another route's path to it: 404
+    let res = d
+        .invoke("get-surface", sam("list-products", &with_key))
+        .await;
+    assert_eq!(answer(&res).0, 404, "{res}");
+}
+
+/// The delivery function fed `sam local generate-event` stream and queue events (edited to
+/// name executions): SAM's other records (not executions) are passed over, the named ones
+/// delivered, and nothing is reported failed.
+async fn deliver_executions_takes_sam_events() {
+    use runtype_tests::runner::{ok, Runner};
+    let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    a.t.app.clock = runtype::time::Clock::system();
+    let first = a.invoke(json!({})).await.id();
+    let second = a.invoke(json!({})).await.id();
+    let runner = Runner::start(|_, _| ok("{}")).await;
+    let extension = Runner::start(|_, _| {
+        ok(
+            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
+                .to_string(),
+        )
+    })
+    .await;
+    let d = Deployment::on(a.t).await;
+    let env = [
+        ("RUNTYPE_RUNNER", "webhook".to_string()),
+        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
+        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
+        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
+        (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.url.rsplit(':').next().unwrap().to_string(),
+        ),
+        ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
+    ];
+    let stream = event_file("sam/deliver-executions-stream", &[("EXECUTION_ID", &first)]);
+    assert_eq!(stream["Records"].as_array().unwrap().len(), 3);
+    let (res, stderr) = d.invoke_with("deliver-executions", stream, &env).await;
+    assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
+    let queue = event_file("sam/deliver-executions-queue", &[("EXECUTION_ID", &second)]);
+    let (res, stderr) = d.invoke_with("deliver-executions", queue, &env).await;
+    assert_eq!(res, json!({ "batchItemFailures": [] }), "{stderr}");
+    let ids: Vec<String> = runner
+        .received()
+        .iter()
+        .filter_map(|r| r.header("webhook-id").map(str::to_string))
+        .collect();
+    assert_eq!(ids, [first, second]);
 }
