@@ -183,7 +183,19 @@ impl SurfaceType {
         match self {
             SurfaceType::Mcp | SurfaceType::McpCode => KeyKind::Mcp,
             SurfaceType::A2a => KeyKind::A2a,
-            _ => KeyKind::Papi,
+            SurfaceType::Api
+            | SurfaceType::Chat
+            | SurfaceType::Webhook
+            | SurfaceType::Schedule
+            | SurfaceType::Email
+            | SurfaceType::Slack
+            | SurfaceType::Sms
+            | SurfaceType::Imessage
+            | SurfaceType::Discord
+            | SurfaceType::Whatsapp
+            | SurfaceType::Telegram
+            | SurfaceType::HostedPage
+            | SurfaceType::ChromeExtension => KeyKind::Papi,
         }
     }
 
@@ -193,7 +205,18 @@ impl SurfaceType {
             SurfaceType::Api => Some("api"),
             SurfaceType::Mcp | SurfaceType::McpCode => Some("mcp"),
             SurfaceType::A2a => Some("a2a"),
-            _ => None,
+            SurfaceType::Chat
+            | SurfaceType::Webhook
+            | SurfaceType::Schedule
+            | SurfaceType::Email
+            | SurfaceType::Slack
+            | SurfaceType::Sms
+            | SurfaceType::Imessage
+            | SurfaceType::Discord
+            | SurfaceType::Whatsapp
+            | SurfaceType::Telegram
+            | SurfaceType::HostedPage
+            | SurfaceType::ChromeExtension => None,
         }
     }
 }
