@@ -85,10 +85,9 @@ pub async fn invoke_entry(app: &App, call: Call, g: Gateway) -> ApiResult<Reply>
 }
 
 /// The rest of the contract's checks (the item, its scope, the body, the limits), then the
-/// execution. Once the key is known, the product's items are read and — when the body is
-/// good — the call is counted in its windows at the same time; a refusal found in the items
-/// (no such item, out of scope) gives the counts back. Then the execution, written beside
-/// the key's usage count: three sequential round trips in all, with the key's.
+/// execution, written beside the key's usage count. The product's items are read once the key
+/// is known; the call is counted in its windows as the store allows it to be cheapest
+/// (`limits::admit_with`): three sequential round trips in all, with the key's.
 async fn run(
     app: &App,
     call: &Call,
@@ -99,17 +98,9 @@ async fn run(
     let table = app.table();
     let now = app.now();
     let windows = g.windows(now);
-    let body = invocation(&call.body);
-    let counting = async {
-        match &body {
-            Ok(_) => Some(limits::admit(table, &windows, now, Admit::default()).await),
-            Err(_) => None,
-        }
-    };
-    let (p, counted) = tokio::join!(g.partition(table), counting);
-    let counted = counted.transpose()?;
-    // the contract's order: the item, its scope, the body, then the limits
-    let checked = p.and_then(|p| {
+    // the item and its scope, from the product's records
+    let item = async {
+        let p = g.partition(table).await?;
         let item = g
             .enabled_items(&p)
             .find(|i| pick(i))
@@ -120,56 +111,54 @@ async fn run(
                 "This key's scopes do not include this endpoint".into(),
             ));
         }
-        Ok((p, item))
-    });
-    let checked = checked.and_then(|(p, item)| Ok((p, item, body?)));
-    let (p, item, body) = match checked {
-        Ok(found) => found,
-        Err(refused) => {
-            if let Some(Admission::Admitted(_)) = counted {
-                limits::give_back(table, &windows).await;
-            }
+        let cap = capability(&p, &item).cloned();
+        Ok((item, cap))
+    };
+    // a bad body counts in no window (the item's refusals still come first, as the
+    // contract orders them)
+    let body = match invocation(&call.body) {
+        Ok(body) => body,
+        Err(bad) => {
+            let refused = item.await.err().unwrap_or(bad);
             return Err(with_standing(app, g, refused).await);
         }
     };
-    let standing = match counted {
-        Some(Admission::Admitted(standing)) => standing,
-        Some(Admission::Limited(standing, wait)) => {
+    let mut made = None;
+    let admitted = limits::admit_with(table, &windows, now, item, |(item, cap)| {
+        let execution = Execution {
+            inputs: body.inputs.clone(),
+            messages: body.messages.clone(),
+            record: body.record.clone(),
+            metadata: body.metadata.clone(),
+            ..Execution::for_gateway(&g.key, item, cap.as_ref(), &crate::time::format(now))
+        };
+        let writes = Admit {
+            limited: Vec::new(),
+            puts: vec![execution.to_item(1)],
+            counts: vec![Bump {
+                key: k::key_usage(&g.surface.product_id, &g.surface.id, &g.key.key_id),
+                delta: 1,
+                ceiling: None,
+                expires_at: None,
+            }],
+        };
+        made = Some(execution);
+        Ok(writes)
+    })
+    .await;
+    let standing = match admitted {
+        Ok((_, Admission::Admitted(standing))) => standing,
+        Ok((_, Admission::Limited(standing, wait))) => {
             return Err(ApiError::RateLimited {
                 retry_after_secs: wait,
             }
             .with_headers(standing.headers()))
         }
-        // a good body was counted
-        None => return Err(ApiError::Internal),
+        Err(refused) => return Err(with_standing(app, g, refused).await),
     };
-    let execution = Execution {
-        inputs: body.inputs,
-        messages: body.messages,
-        record: body.record,
-        metadata: body.metadata,
-        ..Execution::for_gateway(
-            &g.key,
-            &item,
-            capability(&p, &item),
-            &crate::time::format(now),
-        )
+    let Some(execution) = made else {
+        return Err(ApiError::Internal);
     };
-    // the execution and the key's usage count, together
-    let write = Admit {
-        limited: Vec::new(),
-        puts: vec![execution.to_item(1)],
-        counts: vec![Bump {
-            key: k::key_usage(&g.surface.product_id, &g.surface.id, &g.key.key_id),
-            delta: 1,
-            ceiling: None,
-            expires_at: None,
-        }],
-    };
-    if let Err(e) = table.admit(write).await {
-        limits::give_back(table, &windows).await;
-        return Err(e.into());
-    }
     app.new_executions.notify_one();
     let location = execution.status_url(&call.public_url).unwrap_or_default();
     Ok(Reply::accepted(execution.to_json(&call.public_url))

@@ -192,6 +192,51 @@ pub async fn admit(
     }
 }
 
+/// Admit a call whose writes depend on what `read` finds (the gateway: the item a slug
+/// names), in as few round trips as the store allows: where the store counts and writes in
+/// one atomic step, `read` first and then that step; elsewhere, the call counted in its
+/// windows while `read` runs (given back if `read` or `then` refuses it), then the writes.
+/// Either way two sequential steps. Answers what `read` found and the admission; the writes
+/// `then` makes are done only when admitted.
+pub async fn admit_with<T>(
+    table: &dyn Table,
+    windows: &[Window],
+    now: DateTime<Utc>,
+    read: impl std::future::Future<Output = ApiResult<T>>,
+    then: impl FnOnce(&T) -> ApiResult<Admit>,
+) -> ApiResult<(T, Admission)> {
+    if table.admits_in_one_step() {
+        let found = read.await?;
+        let writes = then(&found)?;
+        let admission = admit(table, windows, now, writes).await?;
+        return Ok((found, admission));
+    }
+    let (found, counted) = tokio::join!(read, admit(table, windows, now, Admit::default()));
+    let admitted = matches!(counted, Ok(Admission::Admitted(_)));
+    let refund = |e: crate::error::ApiError| async move {
+        if admitted {
+            give_back(table, windows).await;
+        }
+        e
+    };
+    let found = match found {
+        Ok(found) => found,
+        Err(e) => return Err(refund(e).await),
+    };
+    let counted = counted?;
+    if let Admission::Limited(..) = counted {
+        return Ok((found, counted));
+    }
+    let writes = match then(&found) {
+        Ok(writes) => writes,
+        Err(e) => return Err(refund(e).await),
+    };
+    if let Err(e) = table.admit(writes).await {
+        return Err(refund(e.into()).await);
+    }
+    Ok((found, counted))
+}
+
 /// Give back a call counted in every window (one refused after it was counted: an unknown
 /// slug, a scope, found out at the same time). A refund that fails leaves a window high
 /// until it ends: on the side of admitting fewer, and logged.

@@ -324,6 +324,12 @@ pub trait Table: Send + Sync {
         Ok(Err(refused))
     }
 
+    /// Whether `admit` counts and writes in one atomic step (so a caller that must read
+    /// before it knows what to write reads first, then admits: two steps either way).
+    fn admits_in_one_step(&self) -> bool {
+        false
+    }
+
     /// Count `a.limited` (all or none, as `increment_all`); if they fit, write `a.puts` and
     /// add `a.counts`. Two round trips here (the counters, then the writes side by side); a
     /// backend that can do it all in one atomic step does.

@@ -610,6 +610,10 @@ impl Table for SqliteTable {
         .await
     }
 
+    fn admits_in_one_step(&self) -> bool {
+        true
+    }
+
     /// Counters, items and counts in one write transaction, under the file's lock.
     async fn admit(&self, a: Admit) -> StoreResult<Result<Vec<i64>, Vec<usize>>> {
         let data = a.puts.iter().map(encode).collect::<StoreResult<Vec<_>>>()?;
