@@ -50,19 +50,25 @@ pub async fn run(
         true => Settings::from_config(&config.runner).map_err(failed)?,
         false => Settings::with_runner(runtype::delivery::runner::Runner::None),
     };
-    let app = Arc::new(open(store, config).await?);
+    let mut app = open(store, config).await?;
+    // the deliverer works in the background and makes a waiting caller's first attempt
+    // (`Prefer: wait`) in its request
+    let deliverer = (deliver && settings.delivers()).then(|| {
+        Arc::new(Deliverer::new(
+            app.table_handle(),
+            settings,
+            app.clock.clone(),
+            &app.config.public_url,
+        ))
+    });
+    app.deliverer = deliverer.clone();
+    let app = Arc::new(app);
 
     first_account(&app, &base).await;
     if scheduler {
         tokio::spawn(fire_every_minute(app.clone()));
     }
-    if deliver && settings.delivers() {
-        let deliverer = Deliverer::new(
-            app.table_handle(),
-            settings,
-            app.clock.clone(),
-            &app.config.public_url,
-        );
+    if let Some(deliverer) = deliverer {
         tokio::spawn(deliver_forever(app.clone(), deliverer));
     }
     println!("runtype: serving the Runtype Products API on {base}");
@@ -130,7 +136,7 @@ const DELIVERY_POLL: Duration = Duration::from_secs(1);
 
 /// Deliver in the background: a pass at once whenever this process writes an execution,
 /// else when the next retry is due, else every `DELIVERY_POLL`.
-async fn deliver_forever(app: Arc<App>, deliverer: Deliverer) {
+async fn deliver_forever(app: Arc<App>, deliverer: Arc<Deliverer>) {
     loop {
         match deliverer.pass().await {
             Ok(s) if s.delivered + s.retried + s.failed > 0 => runtype::log::line(

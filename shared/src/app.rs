@@ -35,6 +35,9 @@ pub struct App {
     /// Woken whenever this process writes an execution, so a deliverer running beside
     /// the API (`runtype serve`) makes the first attempt at once.
     pub new_executions: Arc<tokio::sync::Notify>,
+    /// The runner's deliverer, where this process has one: a gateway call that asks to wait
+    /// (`Prefer: wait`) makes its execution's first attempt with it, in the request.
+    pub deliverer: Option<Arc<crate::delivery::Deliverer>>,
 }
 
 impl App {
@@ -62,6 +65,7 @@ impl App {
             config,
             clock: Clock::system(),
             new_executions: Default::default(),
+            deliverer: None,
         }
     }
 

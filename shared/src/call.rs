@@ -43,6 +43,35 @@ impl Call {
     pub fn owner(&self) -> &str {
         &self.caller.owner
     }
+
+    /// `Prefer: wait=N` (RFC 7240): N whole seconds, at most `MAX_WAIT_SECS` (more is that);
+    /// a malformed or zero one is as none.
+    pub fn preferred_wait(&self) -> Option<u64> {
+        self.headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|pref| {
+                let first = pref.split(';').next()?.trim();
+                let (name, value) = first.split_once('=')?;
+                name.trim()
+                    .eq_ignore_ascii_case("wait")
+                    .then(|| value.trim().trim_matches('"').parse::<u64>().ok())
+                    .flatten()
+            })
+            .find(|n| *n > 0)
+            .map(|n| n.min(crate::rules::gateway::MAX_WAIT_SECS))
+    }
+
+    /// `?wait=N`: a long poll of N whole seconds, at most `MAX_WAIT_SECS`; malformed or zero:
+    /// none.
+    pub fn query_wait(&self) -> Option<u64> {
+        crate::validate::query_param(&self.query, "wait")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .map(|n| n.min(crate::rules::gateway::MAX_WAIT_SECS))
+    }
 }
 
 /// A successful answer.

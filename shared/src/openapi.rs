@@ -262,6 +262,8 @@ fn path_item(route: &Route, doc: Doc) -> (String, Value) {
         status,
         answer,
         query,
+        headers,
+        also,
     } = doc;
     let mut parameters: Vec<Value> = route
         .path
@@ -270,6 +272,7 @@ fn path_item(route: &Route, doc: Doc) -> (String, Value) {
         .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": string() }))
         .collect();
     parameters.extend(query);
+    parameters.extend(headers);
     if route.method == http::Method::POST {
         parameters.push(json!({
             "name": "Idempotency-Key",
@@ -284,6 +287,12 @@ fn path_item(route: &Route, doc: Doc) -> (String, Value) {
         status.to_string(),
         json!({ "description": "Success", "content": { "application/json": { "schema": answer } } }),
     );
+    for (code, answer, description) in also {
+        responses.insert(
+            code.to_string(),
+            json!({ "description": description, "content": { "application/json": { "schema": answer } } }),
+        );
+    }
     for (code, _) in ERRORS {
         responses.insert(
             code.to_string(),

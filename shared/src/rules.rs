@@ -177,6 +177,9 @@ pub mod schedule {
 
 pub mod gateway {
     use super::Text;
+    /// The longest a caller may wait for a result (`Prefer: wait`, `?wait=`), in seconds:
+    /// API Gateway cuts a request at 30 s.
+    pub const MAX_WAIT_SECS: u64 = 25;
     /// Largest invocation body, in bytes.
     pub const MAX_BODY: usize = 256 * 1024;
     pub const MAX_MESSAGES: usize = 100;

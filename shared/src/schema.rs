@@ -15,6 +15,10 @@ pub struct Doc {
     pub status: u16,
     pub answer: Value,
     pub query: Vec<Value>,
+    /// Header parameters beside the route's own.
+    pub headers: Vec<Value>,
+    /// Other successful answers (status, schema, description).
+    pub also: Vec<(u16, Value, &'static str)>,
 }
 
 impl Doc {
@@ -25,6 +29,8 @@ impl Doc {
             status,
             answer,
             query: Vec::new(),
+            headers: Vec::new(),
+            also: Vec::new(),
         }
     }
 
@@ -39,6 +45,17 @@ impl Doc {
 
     pub fn query(mut self, params: Vec<Value>) -> Doc {
         self.query.extend(params);
+        self
+    }
+
+    pub fn header(mut self, param: Value) -> Doc {
+        self.headers.push(param);
+        self
+    }
+
+    /// Another successful answer.
+    pub fn also(mut self, status: u16, answer: Value, description: &'static str) -> Doc {
+        self.also.push((status, answer, description));
         self
     }
 }

@@ -26,6 +26,16 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let product_id = call.id("id", "prod", "Product")?;
     let id = call.id("executionId", "exec", "Execution")?;
     let (e, _) = executions::get(app.table(), call.owner(), product_id, id).await?;
+    // `?wait=N`: a long poll, once the owner is known
+    let e = match call.query_wait() {
+        Some(secs) if !e.is_final() => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            executions::until_final(app.table(), id, deadline)
+                .await?
+                .ok_or_else(|| crate::error::ApiError::not_found("Execution"))?
+        }
+        _ => e,
+    };
     Ok(Reply::ok(e.to_json(&call.public_url)))
 }
 

@@ -159,11 +159,43 @@ async fn run(
     let Some(execution) = made else {
         return Err(ApiError::Internal);
     };
-    app.new_executions.notify_one();
+    let limits = standing.map(|s| s.headers()).unwrap_or_default();
     let location = execution.status_url(&call.public_url).unwrap_or_default();
+    // `Prefer: wait=N`, where this process has a runner: the first attempt, here
+    if let (Some(secs), Some(deliverer)) = (call.preferred_wait(), &app.deliverer) {
+        let waited = attempt_and_wait(app, deliverer.clone(), &execution, secs).await?;
+        if let Some(ended) = waited.filter(Execution::is_final) {
+            return Ok(Reply::ok(ended.to_json(&call.public_url))
+                .header("location", location)
+                .header("preference-applied", format!("wait={secs}"))
+                .headers(limits));
+        }
+    } else {
+        app.new_executions.notify_one();
+    }
     Ok(Reply::accepted(execution.to_json(&call.public_url))
         .header("location", location)
-        .headers(standing.map(|s| s.headers()).unwrap_or_default()))
+        .headers(limits))
+}
+
+/// The first attempt at the new `execution`, made by this request (claimed with the same
+/// conditional write as any attempt, so no other deliverer sends it too), and its end awaited
+/// for at most `secs`: the execution as it then stands. The attempt goes on past the wait
+/// (it is not cut off with the request); a retry or a lost claim is waited for by reading
+/// the execution at most once a second.
+async fn attempt_and_wait(
+    app: &App,
+    deliverer: std::sync::Arc<crate::delivery::Deliverer>,
+    execution: &Execution,
+    secs: u64,
+) -> ApiResult<Option<Execution>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let item = execution.to_item(1);
+    let attempt = tokio::spawn(async move { deliverer.deliver(item).await });
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    // the attempt's end, or the deadline (it goes on then, in its own task)
+    let _ = tokio::time::timeout(left, attempt).await;
+    crate::repo::executions::until_final(app.table(), &execution.id, deadline).await
 }
 
 /// A refusal before the limits were counted (item, scope, body) still says where the key's
@@ -204,6 +236,16 @@ pub async fn execution(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     if !mine {
         return Err(ApiError::not_found("Execution"));
     }
+    // `?wait=N`: a long poll
+    let e = match call.query_wait() {
+        Some(secs) if !e.is_final() => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            crate::repo::executions::until_final(app.table(), id, deadline)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Execution"))?
+        }
+        _ => e,
+    };
     Ok(Reply::ok(e.to_json(&call.public_url))
         .headers(standing?.map(|s| s.headers()).unwrap_or_default()))
 }
@@ -397,7 +439,21 @@ pub mod doc {
     }
 
     pub fn invoke() -> Doc {
-        Doc::answers(202, r("Execution")).body(invocation())
+        let prefer = serde_json::json!({
+            "name": "Prefer",
+            "in": "header",
+            "required": false,
+            "description": "wait=N (RFC 7240; 1..25 seconds): make the first attempt in this request and answer 200 with the execution if it ends by then",
+            "schema": { "type": "string", "maxLength": 255 },
+        });
+        Doc::answers(202, r("Execution"))
+            .body(invocation())
+            .header(prefer)
+            .also(
+                200,
+                r("Execution"),
+                "Prefer: wait=N, and the execution ended within it (Preference-Applied says so)",
+            )
     }
 
     pub fn invoke_entry() -> Doc {

@@ -206,6 +206,27 @@ pub async fn next_due(table: &dyn Table) -> ApiResult<Option<DateTime<Utc>>> {
     Ok(next)
 }
 
+/// The execution `id` once it has ended, or as it stands at `deadline`: read at once, then
+/// at most once a second (a long poll holds no lock and costs one read a second). `None`:
+/// it is gone.
+pub async fn until_final(
+    table: &dyn Table,
+    id: &str,
+    deadline: std::time::Instant,
+) -> ApiResult<Option<Execution>> {
+    loop {
+        let Some(found) = find(table, id).await? else {
+            return Ok(None);
+        };
+        let e: Execution = decode(&found)?;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if e.is_final() || left.is_zero() {
+            return Ok(Some(e));
+        }
+        tokio::time::sleep(left.min(std::time::Duration::from_secs(1))).await;
+    }
+}
+
 /// The execution stored under `id`, with its item's version (deliverers read it by id).
 pub async fn find(table: &dyn Table, id: &str) -> ApiResult<Option<Item>> {
     Ok(table.get(&k::execution(id)).await?)

@@ -30,6 +30,7 @@ mod storage;
 mod surface_keys;
 mod surfaces;
 mod template;
+mod waiting;
 
 use libtest_mimic::{Arguments, Trial};
 
@@ -59,6 +60,7 @@ fn main() -> std::process::ExitCode {
         ("surface_keys", surface_keys::cases()),
         ("surfaces", surfaces::cases()),
         ("template", template::cases()),
+        ("waiting", waiting::cases()),
     ];
     let trials = modules
         .into_iter()
