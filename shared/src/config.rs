@@ -77,6 +77,9 @@ pub struct RunnerConfig {
     pub timeout: Duration,
     /// `RUNTYPE_DELIVERY_CONCURRENCY` (32; 1–1000): requests one deliverer has in flight.
     pub concurrency: usize,
+    /// `RUNTYPE_RUNNER_REPORT_TIMEOUT_S` (3600): how long a runner that answered 202 has to
+    /// report before the execution fails.
+    pub report_timeout: Duration,
 }
 
 impl RunnerConfig {
@@ -86,6 +89,7 @@ impl RunnerConfig {
             max_attempts: 8,
             timeout: Duration::from_secs(30),
             concurrency: 32,
+            report_timeout: Duration::from_secs(3600),
             ..RunnerConfig::default()
         }
     }
@@ -322,6 +326,11 @@ impl Config {
                 d.runner.concurrency,
                 1..=1000,
             )?,
+            report_timeout: Duration::from_secs(v.number(
+                "RUNTYPE_RUNNER_REPORT_TIMEOUT_S",
+                d.runner.report_timeout.as_secs(),
+                1..=7 * 86_400,
+            )?),
         };
         Ok(Config {
             public_url: v

@@ -140,7 +140,18 @@ pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
                 ..scheduler::Options::default()
             };
             let summary: Summary = scheduler::fire_due_with(app.table(), app.now(), &options).await;
+            // runners that took an execution (202) and never reported: ended here, since the
+            // delivery function runs only on events
+            let unreported =
+                match crate::repo::executions::fail_unreported(app.table(), app.now()).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        crate::log::error("unreported executions not ended", &e.message());
+                        0
+                    }
+                };
             crate::log::line(serde_json::json!({
+                "unreported": unreported,
                 "level": "info", "msg": "scheduler pass",
                 "event": tick.as_ref().and_then(|t| t.id.clone()),
                 "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),

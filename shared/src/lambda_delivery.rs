@@ -229,7 +229,8 @@ async fn handle(app: &App, deliverer: &Deliverer, queue: &RetryQueue, event: &Va
                     named.identifier.clone()
                 })
             }
-            Step::Completed | Step::Failed | Step::Skipped => Ok(()),
+            // a runner that reports later: the scheduled function ends it if it never does
+            Step::Completed | Step::Failed | Step::Skipped | Step::Accepted(_) => Ok(()),
         }
     }))
     .await;

@@ -253,6 +253,7 @@ fn security(route: &Route) -> Value {
     match route.access() {
         Access::Management => json!([{ "bearer": [] }]),
         Access::SurfaceKey => json!([{ "surfaceKey": [] }, { "surfaceApiKey": [] }]),
+        Access::Callback => json!([{ "callbackToken": [] }]),
     }
 }
 
@@ -348,7 +349,8 @@ pub fn document() -> Value {
             "securitySchemes": {
                 "bearer": { "type": "http", "scheme": "bearer", "description": "A platform API key (rt_live_… / rt_test_…) or a session JWT" },
                 "surfaceKey": { "type": "http", "scheme": "bearer", "description": "A surface API key (papi_live_… / papi_test_…), on the surface gateway" },
-                "surfaceApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key", "description": "A surface API key, on the surface gateway" }
+                "surfaceApiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key", "description": "A surface API key, on the surface gateway" },
+                "callbackToken": { "type": "http", "scheme": "bearer", "description": "An execution's callback token (data.callback.token of its delivery), for its runner's report" }
             }
         },
         "security": [{ "bearer": [] }],

@@ -27,6 +27,9 @@ pub enum Handler {
     Management(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
     /// The gateway: surface keys; the handler is handed the verified call.
     SurfaceKey(for<'a> fn(&'a App, Call, Gateway) -> HandlerFuture<'a>),
+    /// A runner's report: the callback token is the handler's to check (against the
+    /// execution the path names).
+    Callback(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
 }
 
 /// Who may call a route.
@@ -36,6 +39,8 @@ pub enum Access {
     Management,
     /// Surface keys (the gateway).
     SurfaceKey,
+    /// An execution's callback token (a runner reporting later); the handler checks it.
+    Callback,
 }
 
 pub struct Route {
@@ -53,6 +58,7 @@ impl Route {
         match self.handler {
             Handler::Management(_) => Access::Management,
             Handler::SurfaceKey(_) => Access::SurfaceKey,
+            Handler::Callback(_) => Access::Callback,
         }
     }
 }
@@ -87,6 +93,12 @@ macro_rules! routes {
             Box::pin($handler(app, call))
         }
         Handler::Management(handler)
+    }};
+    (@handler $handler:path, callback) => {{
+        fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
+            Box::pin($handler(app, call))
+        }
+        Handler::Callback(handler)
     }};
     (@handler $handler:path, surface_key) => {{
         fn handler<'a>(app: &'a App, call: Call, g: Gateway) -> HandlerFuture<'a> {
@@ -140,6 +152,7 @@ routes! {
     LIST_EXECUTIONS: GET "/v1/products/:id/executions" => "list-executions" executions::list;
     GET_EXECUTION: GET "/v1/products/:id/executions/:executionId" => "get-execution" executions::get;
     CANCEL_EXECUTION: POST "/v1/products/:id/executions/:executionId/cancel" => "cancel-execution" executions::cancel;
+    COMPLETE_EXECUTION: POST "/v1/executions/:executionId/complete" => "complete-execution" executions::complete [callback];
     ENSURE_PRODUCT: POST "/v1/products/ensure" => "ensure-product" as_code::ensure_product;
     PULL_PRODUCT: GET "/v1/products/pull" => "pull-product" as_code::pull_product;
     ENSURE_SURFACE: POST "/v1/products/:id/surfaces/ensure" => "ensure-surface" as_code::ensure_surface;
@@ -266,6 +279,7 @@ pub async fn dispatch(
         param(&params, "id").to_string(),
         param(&params, "surfaceId").to_string(),
     );
+    let execution = param(&params, "executionId").to_string();
     let call = |caller| Call {
         caller,
         query: parse_query(parts.uri.query()),
@@ -293,6 +307,14 @@ pub async fn dispatch(
                 .await?;
             let scope = format!("KEY#{}", g.key.key_id);
             (scope, handler(app, call(g.caller()), g))
+        }
+        Handler::Callback(handler) => {
+            let runner = auth::Caller {
+                owner: String::new(),
+                principal: format!("runner of {execution}"),
+                read_only: false,
+            };
+            (format!("RUNNER#{execution}"), handler(app, call(runner)))
         }
     };
     if method != Method::POST {

@@ -6,6 +6,12 @@ use serde_json::{json, Value};
 /// The most a stored record may hold (API.md "Limits"), in bytes of its JSON.
 pub const MAX_RECORD: usize = 300 * 1024;
 
+/// A runner's report: its `result` (any JSON, at most 64 KiB) and `error`.
+pub const REPORT_RESULT: Json = Json {
+    max_bytes: 64 * 1024,
+};
+pub const REPORT_ERROR: Text = Text::new(1, 2000);
+
 /// A string of `min..=max` characters (after trimming when `trim`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Text {

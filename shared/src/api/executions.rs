@@ -3,8 +3,10 @@
 use crate::app::App;
 use crate::call::{Call, Reply};
 use crate::error::ApiResult;
-use crate::repo::executions::{self, Filter};
+use crate::repo::executions::{self, Filter, Report};
 use crate::repo::listing::Paging;
+use crate::rules;
+use crate::validate::Fields;
 use crate::validate::{self, query_param, query_word};
 
 pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
@@ -47,6 +49,32 @@ pub async fn cancel(app: &App, call: Call) -> ApiResult<Reply> {
     Ok(Reply::ok(e.to_json(&call.public_url)))
 }
 
+/// POST /v1/executions/:executionId/complete: a runner that answered 202 reports, with the
+/// execution's callback token. The token is checked against the execution (401 for a wrong
+/// one and for an unknown execution alike); the body before anything is read.
+pub async fn complete(app: &App, call: Call) -> ApiResult<Reply> {
+    let token = crate::auth::bearer(&call.headers)?.to_string();
+    let body = call.json()?;
+    let mut f = Fields::new(&body);
+    let status = f.required_one_of("status", &["completed", "failed"]);
+    let result = f.any("result", rules::REPORT_RESULT).value();
+    let error = f.text("error", rules::REPORT_ERROR).value();
+    f.finish()?;
+    let report = match status.as_deref() {
+        Some("completed") => Report::Completed(result.unwrap_or(serde_json::Value::Null)),
+        _ => Report::Failed(error.unwrap_or_else(|| "the runner reported a failure".into())),
+    };
+    // an id that cannot be one is as unknown as any other
+    let id = call.param("executionId");
+    if !crate::ids::is_valid("exec", id) {
+        return Err(crate::error::ApiError::Unauthorized(
+            "Invalid callback token or unknown execution".into(),
+        ));
+    }
+    let e = executions::report(app.table(), id, &token, &report, app.now()).await?;
+    Ok(Reply::ok(e.to_json(&call.public_url)))
+}
+
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
     use crate::model::{ExecutionStatus, Source, Word};
@@ -66,5 +94,14 @@ pub mod doc {
 
     pub fn cancel() -> Doc {
         Doc::ok(r("Execution"))
+    }
+
+    pub fn complete() -> Doc {
+        let body = record(&[
+            ("status", enumeration(&["completed", "failed"])),
+            ("result?", any()),
+            ("error?", crate::rules::REPORT_ERROR.schema()),
+        ]);
+        Doc::ok(r("Execution")).body(body)
     }
 }

@@ -10,7 +10,7 @@
 pub mod runner;
 pub mod webhook;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,12 +45,21 @@ pub struct Summary {
     pub retried: usize,
     /// Executions that failed for good.
     pub failed: usize,
+    /// Attempts a runner took to report on later (202).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub accepted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What delivering one execution came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Completed,
+    /// The runner took it and will report (or it fails then, for want of a report).
+    Accepted(DateTime<Utc>),
     /// Another attempt is due then.
     Retrying(DateTime<Utc>),
     Failed,
@@ -64,6 +73,8 @@ pub enum Step {
 #[derive(Debug)]
 enum Answer {
     Done(Value),
+    /// 202 from a runner that reports later.
+    Accepted,
     Retry {
         error: String,
         after: Option<Duration>,
@@ -71,8 +82,11 @@ enum Answer {
     Fail(String),
 }
 
-fn judge(reply: Reply, timeout: Duration) -> Answer {
+/// What the runner's `reply` means; `reports` says whether it may answer 202 and report later
+/// (a webhook runner may; Runtype's dispatch answers in the request).
+fn judge(reply: Reply, timeout: Duration, reports: bool) -> Answer {
     match reply {
+        Reply::Answered { status: 202, .. } if reports => Answer::Accepted,
         Reply::Answered {
             status: 200..=299,
             body,
@@ -101,8 +115,16 @@ fn judge(reply: Reply, timeout: Duration) -> Answer {
 /// Write what the answer to an attempt at `now` means onto `e`: completed, another attempt
 /// (after the runner's `Retry-After`, else backoff) while fewer than `max_attempts` were
 /// made, else failed.
-fn conclude(e: &mut Execution, answer: Answer, now: DateTime<Utc>, max_attempts: u32) -> Step {
+fn conclude(e: &mut Execution, answer: Answer, now: DateTime<Utc>, settings: &Settings) -> Step {
+    let max_attempts = settings.max_attempts;
     match answer {
+        Answer::Accepted => {
+            let deadline = now
+                + chrono::Duration::from_std(settings.report_timeout)
+                    .unwrap_or(chrono::Duration::hours(1));
+            e.await_report(deadline);
+            Step::Accepted(deadline)
+        }
         Answer::Done(result) => {
             e.complete(result, now);
             Step::Completed
@@ -199,6 +221,7 @@ impl Deliverer {
                     Ok(Step::Completed) => summary.delivered += 1,
                     Ok(Step::Retrying(_)) => summary.retried += 1,
                     Ok(Step::Failed) => summary.failed += 1,
+                    Ok(Step::Accepted(_)) => summary.accepted += 1,
                     Ok(Step::Waiting(_) | Step::Skipped) => {}
                     Err(e) => crate::log::error("delivery: an attempt failed", &e.message()),
                 }
@@ -250,9 +273,22 @@ impl Deliverer {
         let mut won = Vec::new();
         // a claim lost to a version other than the one read may have been read from a
         // stale index entry: read it again, and claim it once more if it is still due
+        // a webhook runner may report later: each attempt its own callback token, whose hash
+        // the claim writes (so a report that comes at once finds it)
+        let mut tokens: HashMap<String, String> = HashMap::new();
         for round in 0..2 {
-            let (at, batch): (Vec<usize>, Vec<(Execution, u64)>) =
+            let (at, mut batch): (Vec<usize>, Vec<(Execution, u64)>) =
                 due.into_iter().map(|(i, e, v)| (i, (e, v))).unzip();
+            if let Runner::Webhook { .. } = self.settings.runner {
+                for (e, _) in batch
+                    .iter_mut()
+                    .filter(|(e, _)| !e.delivery.awaiting_report)
+                {
+                    let token = runner::callback_token();
+                    e.delivery.callback = Some(crate::secrets::hash(&token));
+                    tokens.insert(e.id.clone(), token);
+                }
+            }
             let tried: Vec<(String, u64)> = batch.iter().map(|(e, v)| (e.id.clone(), *v)).collect();
             let claims =
                 executions::claim_all(self.table.as_ref(), batch, now, |e| self.lease(e)).await;
@@ -273,8 +309,12 @@ impl Deliverer {
                 break;
             }
         }
+        let tokens = &tokens;
         let attempts = won.into_iter().map(|(i, (mut e, version))| async move {
-            let answer = if e.attempts > self.settings.max_attempts {
+            let answer = if e.delivery.awaiting_report {
+                // it was taken, and the report's time is up
+                Answer::Fail("the runner did not report".into())
+            } else if e.attempts > self.settings.max_attempts {
                 // the claim of the last attempt lapsed: its deliverer never said how it went
                 Answer::Fail(
                     e.error
@@ -282,9 +322,9 @@ impl Deliverer {
                         .unwrap_or_else(|| "the last attempt was interrupted".into()),
                 )
             } else {
-                self.attempt(&mut e).await
+                self.attempt(&mut e, &tokens).await
             };
-            let step = conclude(&mut e, answer, self.clock.now(), self.settings.max_attempts);
+            let step = conclude(&mut e, answer, self.clock.now(), &self.settings);
             (i, step, (e, version))
         });
         let done = futures_util::future::join_all(attempts).await;
@@ -334,17 +374,19 @@ impl Deliverer {
         chrono::Duration::milliseconds((secs * 1000.0) as i64)
     }
 
-    async fn attempt(&self, e: &mut Execution) -> Answer {
+    async fn attempt(&self, e: &mut Execution, tokens: &HashMap<String, String>) -> Answer {
         let timeout = self.settings.timeout;
         match &self.settings.runner {
             Runner::None => Answer::Retry {
                 error: "no runner is configured".into(),
                 after: None,
             },
-            Runner::Webhook { url, secret } => judge(
-                runner::send_webhook(&self.client, url, secret, e, &self.public_url).await,
-                timeout,
-            ),
+            Runner::Webhook { url, secret } => {
+                let token = tokens.get(&e.id).map(String::as_str);
+                let sent =
+                    runner::send_webhook(&self.client, url, secret, e, token, &self.public_url);
+                judge(sent.await, timeout, true)
+            }
             Runner::Runtype { dispatch, token } => match e.record_ids.clone() {
                 Some(ids) if !ids.is_empty() => self.fan_out(e, &ids, dispatch, token).await,
                 _ => {
@@ -360,6 +402,7 @@ impl Deliverer {
                         )
                         .await,
                         timeout,
+                        false,
                     )
                 }
             },
@@ -385,7 +428,7 @@ impl Deliverer {
                 let reply =
                     runner::send_dispatch(&self.client, dispatch, token, key, &shared.owner, &body)
                         .await;
-                (i, judge(reply, self.settings.timeout))
+                (i, judge(reply, self.settings.timeout, false))
             })
             .buffer_unordered(RECORD_CONCURRENCY)
             .collect()
@@ -393,7 +436,8 @@ impl Deliverer {
         let mut retry: Option<(String, Option<Duration>)> = None;
         for (i, answer) in answers {
             match answer {
-                Answer::Done(_) => e.delivery.records_done.push(i),
+                // a dispatch answers in the request (no 202 is taken as a promise here)
+                Answer::Done(_) | Answer::Accepted => e.delivery.records_done.push(i),
                 Answer::Fail(_) => e.delivery.records_failed.push(i),
                 Answer::Retry { error, after } => {
                     let longest = match &retry {

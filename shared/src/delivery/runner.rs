@@ -42,6 +42,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Requests one deliverer has in flight at most: two waves of half as many executions.
     pub concurrency: usize,
+    /// How long a runner that answered 202 has to report.
+    pub report_timeout: Duration,
 }
 
 /// Records of one run dispatched at once.
@@ -93,6 +95,7 @@ impl Settings {
             max_attempts: config.max_attempts,
             timeout: config.timeout,
             concurrency: config.concurrency,
+            report_timeout: config.report_timeout,
         })
     }
 
@@ -104,6 +107,7 @@ impl Settings {
             max_attempts: d.max_attempts,
             timeout: d.timeout,
             concurrency: d.concurrency,
+            report_timeout: d.report_timeout,
         }
     }
 
@@ -134,6 +138,7 @@ pub async fn send_webhook(
     url: &http::Uri,
     secret: &Secret,
     e: &Execution,
+    token: Option<&str>,
     public_url: &str,
 ) -> Reply {
     // the real time, whatever clock the deliverer keeps: receivers check it against theirs
@@ -141,7 +146,7 @@ pub async fn send_webhook(
     let body = json!({
         "type": "execution.requested",
         "timestamp": crate::time::format(now),
-        "data": webhook_data(e, public_url),
+        "data": webhook_data(e, token, public_url),
     });
     let body = Bytes::from(serde_json::to_vec(&body).expect("JSON serialises"));
     let timestamp = now.timestamp();
@@ -156,12 +161,30 @@ pub async fn send_webhook(
 
 /// The body of a Runtype dispatch for `e`, for `record` (a run's record, else the
 /// execution's own).
-/// The webhook's `data`: the execution as its owner sees it, and whose it is (one runner
-/// serves every owner: it must know on whose behalf it runs).
-pub fn webhook_data(e: &Execution, public_url: &str) -> Value {
+/// The webhook's `data`: the execution as its owner sees it, whose it is (one runner serves
+/// every owner: it must know on whose behalf it runs), and where to report on it later
+/// (`callback`, with this attempt's token).
+pub fn webhook_data(e: &Execution, token: Option<&str>, public_url: &str) -> Value {
     let mut data = e.to_json(public_url);
     data["ownerId"] = json!(e.owner);
+    if let Some(token) = token {
+        data["callback"] = json!({
+            "url": format!("{public_url}/v1/executions/{}/complete", e.id),
+            "token": token,
+        });
+    }
     data
+}
+
+/// A new callback token: 32 bytes from the system's cryptographic generator, base64url.
+pub fn callback_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    crate::secrets::fill_random(&mut bytes);
+    format!(
+        "cb_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// The header naming the owner of a dispatched execution.

@@ -73,6 +73,14 @@ pub struct Delivery {
     pub records_done: Vec<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records_failed: Vec<u32>,
+    /// The SHA-256 of the callback token of the attempt under way (a webhook runner reports
+    /// with it); never the token itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// The runner accepted the attempt (202) and will report: no retry; at `lease_until`
+    /// the execution fails for want of a report.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_report: bool,
 }
 
 impl Delivery {
@@ -155,13 +163,24 @@ impl Execution {
     /// Taken for one attempt at `now`: `running`, one more attempt, a fresh claim that
     /// lasts `lease`.
     pub fn claim(&mut self, now: DateTime<Utc>, lease: chrono::Duration) {
+        // taking one whose report never came, to end it, is no new attempt
+        if !self.delivery.awaiting_report {
+            self.attempts += 1;
+        }
         self.status = ExecutionStatus::Running;
-        self.attempts += 1;
         self.started_at
             .get_or_insert_with(|| crate::time::format(now));
         self.delivery.next_attempt_at = None;
         self.delivery.lease_until = Some(crate::time::format(now + lease));
         self.delivery.claim = Some(crate::ids::new_id("claim"));
+    }
+
+    /// The runner took the attempt under way (202) and will report by `deadline`.
+    pub fn await_report(&mut self, deadline: DateTime<Utc>) {
+        self.status = ExecutionStatus::Running;
+        self.error = None;
+        self.delivery.awaiting_report = true;
+        self.delivery.lease_until = Some(crate::time::format(deadline));
     }
 
     /// The attempt under way answered `result`. A result that would take the record past
@@ -173,6 +192,7 @@ impl Execution {
         self.error = None;
         self.completed_at = Some(crate::time::format(now));
         self.delivery.lease_until = None;
+        self.delivery.awaiting_report = false;
         self.keep_within_limit();
     }
 
@@ -203,6 +223,7 @@ impl Execution {
         self.error = Some(error);
         self.completed_at = Some(crate::time::format(now));
         self.delivery.lease_until = None;
+        self.delivery.awaiting_report = false;
     }
 
     /// Cancelled by its owner, which only a queued execution can be; otherwise the status

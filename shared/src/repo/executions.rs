@@ -206,6 +206,101 @@ pub async fn next_due(table: &dyn Table) -> ApiResult<Option<DateTime<Utc>>> {
     Ok(next)
 }
 
+/// What a runner that answered 202 reports on the execution it took (API.md "Runners that
+/// answer later").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    Completed(Value),
+    Failed(String),
+}
+
+impl Report {
+    /// Whether `e` ended as this report says (a repeated report is answered again).
+    fn is_how(&self, e: &Execution) -> bool {
+        match self {
+            Report::Completed(result) => {
+                e.status == ExecutionStatus::Completed && e.result.as_ref() == Some(result)
+            }
+            Report::Failed(error) => {
+                e.status == ExecutionStatus::Failed && e.error.as_deref() == Some(error)
+            }
+        }
+    }
+}
+
+/// End the execution `id` as its runner reports, authorised by the callback token of its
+/// attempt (compared by hash). A wrong token or an unknown execution: 401, alike. An
+/// execution already ended: the same report again is answered again; another is 409. Written
+/// under the version read (a deliverer's write in between is read again), with the run it
+/// mirrors.
+pub async fn report(
+    table: &dyn Table,
+    id: &str,
+    token: &str,
+    report: &Report,
+    now: DateTime<Utc>,
+) -> ApiResult<Execution> {
+    let refused = || ApiError::Unauthorized("Invalid callback token or unknown execution".into());
+    let presented = crate::secrets::hash(token);
+    let mut retry = Retry::default();
+    loop {
+        let Some(found) = find(table, id).await? else {
+            return Err(refused());
+        };
+        let mut e: Execution = decode(&found)?;
+        if e.delivery.callback.as_deref() != Some(presented.as_str()) {
+            return Err(refused());
+        }
+        if e.is_final() {
+            return match report.is_how(&e) {
+                true => Ok(e),
+                false => Err(ApiError::Conflict(format!(
+                    "This execution has already ended ({}); only the same report may be sent again",
+                    e.status
+                ))),
+            };
+        }
+        if e.status != ExecutionStatus::Running {
+            return Err(ApiError::Conflict(format!(
+                "This execution is {}: no attempt awaits a report",
+                e.status
+            )));
+        }
+        match report {
+            Report::Completed(result) => e.complete(result.clone(), now),
+            Report::Failed(error) => e.fail(error.clone(), now),
+        }
+        let written = settle_all(table, &[(e.clone(), found.version)]).await;
+        match written.into_iter().next() {
+            Some(Ok(true)) => return Ok(e),
+            Some(Err(err)) => return Err(err),
+            // a deliverer wrote it meanwhile: read it again
+            Some(Ok(false)) | None => retry.after(super::Failure::Raced).await?,
+        }
+    }
+}
+
+/// End every execution whose runner took it (202) and did not report by its deadline: failed,
+/// "the runner did not report". For a deployment whose deliverer runs only on events (the
+/// delivery function), the scheduled function calls this each minute; a background deliverer
+/// does the same in its passes. Answers how many it ended.
+pub async fn fail_unreported(table: &dyn Table, now: DateTime<Utc>) -> ApiResult<usize> {
+    let mut overdue = Vec::new();
+    for it in due(table, now, 64).await? {
+        let mut e: Execution = decode(&it)?;
+        if e.delivery.awaiting_report && e.status == ExecutionStatus::Running {
+            e.fail("the runner did not report".into(), now);
+            overdue.push((e, it.version));
+        }
+    }
+    let mut ended = 0;
+    for written in settle_all(table, &overdue).await {
+        // one written meanwhile (its report came) is left as it is
+        ended += usize::from(written?);
+    }
+    Ok(ended)
+}
+
 /// The execution `id` once it has ended, or as it stands at `deadline`: read at once, then
 /// at most once a second (a long poll holds no lock and costs one read a second). `None`:
 /// it is gone.

@@ -65,6 +65,7 @@ fn summary(delivered: usize, retried: usize, failed: usize) -> Summary {
         delivered,
         retried,
         failed,
+        ..Summary::default()
     }
 }
 

@@ -23,6 +23,7 @@ mod products;
 mod quotas;
 mod races;
 mod readme;
+mod reports;
 mod scheduler;
 mod schedules;
 mod sessions;
@@ -53,6 +54,7 @@ fn main() -> std::process::ExitCode {
         ("quotas", quotas::cases()),
         ("races", races::cases()),
         ("readme", readme::cases()),
+        ("reports", reports::cases()),
         ("scheduler", scheduler::cases()),
         ("schedules", schedules::cases()),
         ("sessions", sessions::cases()),

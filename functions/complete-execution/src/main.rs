@@ -1,0 +1,7 @@
+//! `POST /v1/executions/:executionId/complete`: builds the app once per cold start, then serves the route.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), runtype::lambda::Error> {
+    let app = runtype::lambda::app().await?;
+    runtype::lambda::serve(&app, &runtype::router::COMPLETE_EXECUTION).await
+}
