@@ -322,7 +322,7 @@ impl Deliverer {
                         .unwrap_or_else(|| "the last attempt was interrupted".into()),
                 )
             } else {
-                self.attempt(&mut e, &tokens).await
+                self.attempt(&mut e, tokens).await
             };
             let step = conclude(&mut e, answer, self.clock.now(), &self.settings);
             (i, step, (e, version))
@@ -487,31 +487,45 @@ mod tests {
     #[test]
     fn judge_reads_the_runners_answer() {
         let t = Duration::from_secs(30);
-        assert!(matches!(judge(answered(200, None), t), Answer::Done(b) if b["answer"] == 42));
-        assert!(matches!(judge(answered(204, None), t), Answer::Done(_)));
+        assert!(
+            matches!(judge(answered(200, None), t, true), Answer::Done(b) if b["answer"] == 42)
+        );
+        assert!(matches!(
+            judge(answered(204, None), t, true),
+            Answer::Done(_)
+        ));
+        // 202: a webhook runner reports later; a dispatch's 202 is an answer like any 2xx
+        assert!(matches!(
+            judge(answered(202, None), t, true),
+            Answer::Accepted
+        ));
+        assert!(matches!(
+            judge(answered(202, None), t, false),
+            Answer::Done(_)
+        ));
         for status in [500, 503, 408, 409, 429] {
             assert!(
-                matches!(judge(answered(status, None), t), Answer::Retry { .. }),
+                matches!(judge(answered(status, None), t, true), Answer::Retry { .. }),
                 "{status}"
             );
         }
         let after = Some(Duration::from_secs(7));
         assert!(matches!(
-            judge(answered(429, after), t),
+            judge(answered(429, after), t, true),
             Answer::Retry { after: a, .. } if a == after
         ));
         for status in [400, 401, 404, 410, 422] {
             assert!(
-                matches!(judge(answered(status, None), t), Answer::Fail(ref m) if m.contains(&status.to_string())),
+                matches!(judge(answered(status, None), t, true), Answer::Fail(ref m) if m.contains(&status.to_string())),
                 "{status}"
             );
         }
         assert!(matches!(
-            judge(Reply::TimedOut, t),
+            judge(Reply::TimedOut, t, true),
             Answer::Retry { error, after: None } if error.contains("30000 ms")
         ));
         assert!(matches!(
-            judge(Reply::Unreachable("refused".into()), t),
+            judge(Reply::Unreachable("refused".into()), t, true),
             Answer::Retry { error, .. } if error == "refused"
         ));
     }
@@ -527,6 +541,13 @@ mod tests {
         e
     }
 
+    fn settings(max_attempts: u32) -> Settings {
+        Settings {
+            max_attempts,
+            ..Settings::with_runner(Runner::None)
+        }
+    }
+
     fn now() -> DateTime<Utc> {
         crate::time::parse("2026-01-01T00:00:00Z").unwrap()
     }
@@ -534,7 +555,12 @@ mod tests {
     #[test]
     fn conclude_completes_retries_then_fails() {
         let mut e = running(1);
-        let step = conclude(&mut e, Answer::Done(json!({ "ok": true })), now(), 8);
+        let step = conclude(
+            &mut e,
+            Answer::Done(json!({ "ok": true })),
+            now(),
+            &settings(8),
+        );
         assert_eq!(step, Step::Completed);
         assert_eq!(e.status, ExecutionStatus::Completed);
         assert_eq!(e.result, Some(json!({ "ok": true })));
@@ -546,7 +572,7 @@ mod tests {
             error: "the runner answered 503".into(),
             after: Some(Duration::from_secs(2_000)),
         };
-        let step = conclude(&mut e, retry, now(), 8);
+        let step = conclude(&mut e, retry, now(), &settings(8));
         let at = now() + chrono::Duration::seconds(900);
         assert_eq!(step, Step::Retrying(at));
         assert_eq!(e.status, ExecutionStatus::Queued);
@@ -559,7 +585,7 @@ mod tests {
             error: "down".into(),
             after: None,
         };
-        match conclude(&mut e, retry(), now(), 8) {
+        match conclude(&mut e, retry(), now(), &settings(8)) {
             Step::Retrying(at) => {
                 let wait = (at - now()).num_milliseconds();
                 assert!((1_600..=2_400).contains(&wait), "{wait}");
@@ -567,7 +593,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let mut e = running(8);
-        assert_eq!(conclude(&mut e, retry(), now(), 8), Step::Failed);
+        assert_eq!(conclude(&mut e, retry(), now(), &settings(8)), Step::Failed);
         assert_eq!(e.status, ExecutionStatus::Failed);
         let mut e = running(1);
         assert_eq!(
@@ -575,7 +601,7 @@ mod tests {
                 &mut e,
                 Answer::Fail("the runner answered 400".into()),
                 now(),
-                8
+                &settings(8)
             ),
             Step::Failed
         );
@@ -590,7 +616,7 @@ mod tests {
                 error: "busy".into(),
                 after,
             };
-            match conclude(&mut e, retry, now(), 8) {
+            match conclude(&mut e, retry, now(), &settings(8)) {
                 Step::Retrying(at) => {
                     assert!((at - now()).num_milliseconds() >= 1_000, "{after:?}: {at}")
                 }
