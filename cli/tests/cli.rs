@@ -637,6 +637,8 @@ fn two_servers_on_one_file_admit_exactly_the_limit() {
 struct TestRunner {
     url: String,
     ids: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The callback tokens the deliveries carried.
+    tokens: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestRunner {
@@ -644,10 +646,11 @@ impl TestRunner {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let ids: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
-        let seen = ids.clone();
+        let tokens: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (seen, kept) = (ids.clone(), tokens.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let seen = seen.clone();
+                let (seen, kept) = (seen.clone(), kept.clone());
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     let (mut length, mut id) = (0usize, None);
@@ -673,6 +676,10 @@ impl TestRunner {
                     if let Some(id) = id {
                         seen.lock().unwrap().push(id);
                     }
+                    let json: Value = serde_json::from_slice(&body).unwrap_or_default();
+                    if let Some(token) = json["data"]["callback"]["token"].as_str() {
+                        kept.lock().unwrap().push(token.to_string());
+                    }
                     let mut stream = stream;
                     let _ = stream.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
@@ -680,7 +687,7 @@ impl TestRunner {
                 });
             }
         });
-        TestRunner { url, ids }
+        TestRunner { url, ids, tokens }
     }
 
     fn ids(&self) -> Vec<String> {
@@ -848,6 +855,10 @@ fn two_servers_on_one_file_deliver_each_execution_once() {
     let logs = [a.logs(), b.logs()].concat().join("\n");
     assert!(!logs.contains(WEBHOOK_SECRET.trim_start_matches("whsec_")));
     assert!(!logs.contains(&surface_key));
+    // every delivery carried its callback token, and none reached a log line
+    let tokens = runner.tokens.lock().unwrap().clone();
+    assert_eq!(tokens.len(), made.len());
+    assert!(tokens.iter().all(|t| !logs.contains(t.as_str())));
     drop((a, b));
     let _ = std::fs::remove_dir_all(dir);
 }
