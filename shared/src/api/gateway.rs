@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 use crate::app::App;
 use crate::auth::surface_key::Gateway;
 use crate::call::{Call, Reply};
+use crate::config::RunnerKind;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::{Capability, Execution, SurfaceItem};
 use crate::repo::layout as k;
@@ -161,17 +162,32 @@ async fn run(
     };
     let limits = standing.map(|s| s.headers()).unwrap_or_default();
     let location = execution.status_url(&call.public_url).unwrap_or_default();
-    // `Prefer: wait=N`, where this process has a runner: the first attempt, here
-    if let (Some(secs), Some(deliverer)) = (call.preferred_wait(), &app.deliverer) {
-        let waited = attempt_and_wait(app, deliverer.clone(), &execution, secs).await?;
-        if let Some(ended) = waited.filter(Execution::is_final) {
+    // `Prefer: wait=N` with a runner configured: the first attempt here, where this process
+    // has the runner; else (on AWS: the stream-triggered delivery function attempts at once)
+    // the execution's end awaited, read once a second
+    let waited = match (call.preferred_wait(), &app.deliverer) {
+        (Some(secs), Some(deliverer)) => Some((
+            secs,
+            attempt_and_wait(app, deliverer.clone(), &execution, secs).await?,
+        )),
+        (Some(secs), None) if app.config.runner.kind != RunnerKind::None => {
+            app.new_executions.notify_one();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+            let now = crate::repo::executions::until_final(table, &execution.id, deadline).await?;
+            Some((secs, now))
+        }
+        _ => {
+            app.new_executions.notify_one();
+            None
+        }
+    };
+    if let Some((secs, Some(ended))) = waited {
+        if ended.is_final() {
             return Ok(Reply::ok(ended.to_json(&call.public_url))
                 .header("location", location)
                 .header("preference-applied", format!("wait={secs}"))
                 .headers(limits));
         }
-    } else {
-        app.new_executions.notify_one();
     }
     Ok(Reply::accepted(execution.to_json(&call.public_url))
         .header("location", location)

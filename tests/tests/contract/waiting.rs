@@ -22,6 +22,7 @@ crate::cases! {
         a_waiting_caller_and_a_deliverer_send_each_execution_once,
         a_long_poll_answers_when_the_execution_ends,
         without_a_runner_a_wait_is_202_at_once,
+        a_wait_awaits_a_deliverer_elsewhere,
     ],
 }
 
@@ -167,4 +168,24 @@ async fn without_a_runner_a_wait_is_202_at_once(store: Store) {
     let r = call_waiting(&a, "wait=25", json!({})).await;
     assert_eq!(r.status, 202, "{r:?}");
     assert!(header(&r, "preference-applied").is_none());
+}
+
+/// Where the runner is another process's (on AWS: the stream-triggered delivery function), a
+/// waiting call awaits the execution's end, reading it once a second.
+async fn a_wait_awaits_a_deliverer_elsewhere(store: Store) {
+    let runner = Runner::start(|_, _| ok(r#"{"elsewhere":true}"#)).await;
+    let (mut a, d) = with_runner(store, &runner).await;
+    a.t.app.deliverer = None;
+    a.t.app.config.runner.kind = runtype::config::RunnerKind::Webhook;
+    // the other deliverer goes when told of the new execution, as the stream tells it
+    let elsewhere = async {
+        a.t.app.new_executions.notified().await;
+        d.pass().await
+    };
+    let (r, passed) = tokio::join!(call_waiting(&a, "wait=5", json!({})), elsewhere);
+    assert_eq!(passed.unwrap().delivered, 1);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["result"], json!({ "elsewhere": true }));
+    assert_eq!(header(&r, "preference-applied"), Some("wait=5"));
+    assert_eq!(runner.count(), 1);
 }
