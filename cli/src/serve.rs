@@ -54,12 +54,15 @@ pub async fn run(
     // the deliverer works in the background and makes a waiting caller's first attempt
     // (`Prefer: wait`) in its request
     let deliverer = (deliver && settings.delivers()).then(|| {
-        Arc::new(Deliverer::new(
-            app.table_handle(),
-            settings,
-            app.clock.clone(),
-            &app.config.public_url,
-        ))
+        Arc::new(
+            Deliverer::new(
+                app.table_handle(),
+                settings,
+                app.clock.clone(),
+                &app.config.public_url,
+            )
+            .notifying(app.executions_settled.clone()),
+        )
     });
     app.deliverer = deliverer.clone();
     let app = Arc::new(app);

@@ -38,6 +38,9 @@ pub struct App {
     /// The runner's deliverer, where this process has one: a gateway call that asks to wait
     /// (`Prefer: wait`) makes its execution's first attempt with it, in the request.
     pub deliverer: Option<Arc<crate::delivery::Deliverer>>,
+    /// Told when this process has written how an execution ended (its deliverer, a runner's
+    /// report): a caller waiting on one reads it again at once instead of within the second.
+    pub executions_settled: Arc<tokio::sync::Notify>,
 }
 
 impl App {
@@ -66,6 +69,7 @@ impl App {
             clock: Clock::system(),
             new_executions: Default::default(),
             deliverer: None,
+            executions_settled: Default::default(),
         }
     }
 

@@ -32,7 +32,7 @@ pub async fn get(app: &App, call: Call) -> ApiResult<Reply> {
     let e = match call.query_wait() {
         Some(secs) if !e.is_final() => {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-            executions::until_final(app.table(), id, deadline)
+            executions::until_final(app.table(), id, deadline, &app.executions_settled)
                 .await?
                 .ok_or_else(|| crate::error::ApiError::not_found("Execution"))?
         }
@@ -72,6 +72,7 @@ pub async fn complete(app: &App, call: Call) -> ApiResult<Reply> {
         ));
     }
     let e = executions::report(app.table(), id, &token, &report, app.now()).await?;
+    app.executions_settled.notify_waiters();
     Ok(Reply::ok(e.to_json(&call.public_url)))
 }
 

@@ -173,7 +173,13 @@ async fn run(
         (Some(secs), None) if app.config.runner.kind != RunnerKind::None => {
             app.new_executions.notify_one();
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-            let now = crate::repo::executions::until_final(table, &execution.id, deadline).await?;
+            let now = crate::repo::executions::until_final(
+                table,
+                &execution.id,
+                deadline,
+                &app.executions_settled,
+            )
+            .await?;
             Some((secs, now))
         }
         _ => {
@@ -211,7 +217,13 @@ async fn attempt_and_wait(
     let left = deadline.saturating_duration_since(std::time::Instant::now());
     // the attempt's end, or the deadline (it goes on then, in its own task)
     let _ = tokio::time::timeout(left, attempt).await;
-    crate::repo::executions::until_final(app.table(), &execution.id, deadline).await
+    crate::repo::executions::until_final(
+        app.table(),
+        &execution.id,
+        deadline,
+        &app.executions_settled,
+    )
+    .await
 }
 
 /// A refusal before the limits were counted (item, scope, body) still says where the key's
@@ -256,7 +268,7 @@ pub async fn execution(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let e = match call.query_wait() {
         Some(secs) if !e.is_final() => {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-            crate::repo::executions::until_final(app.table(), id, deadline)
+            crate::repo::executions::until_final(app.table(), id, deadline, &app.executions_settled)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Execution"))?
         }

@@ -164,6 +164,9 @@ pub struct Deliverer {
     clock: Clock,
     /// Base of the status URLs in webhook payloads.
     public_url: String,
+    /// Told whenever this deliverer has written what attempts came to (a caller waiting on
+    /// an execution in this process reads it again at once).
+    settled: Arc<tokio::sync::Notify>,
 }
 
 impl Deliverer {
@@ -174,7 +177,14 @@ impl Deliverer {
             settings,
             clock,
             public_url: public_url.trim_end_matches('/').to_string(),
+            settled: Arc::default(),
         }
+    }
+
+    /// Tell `settled` whenever this deliverer writes what attempts came to.
+    pub fn notifying(mut self, settled: Arc<tokio::sync::Notify>) -> Self {
+        self.settled = settled;
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -330,6 +340,7 @@ impl Deliverer {
         let done = futures_util::future::join_all(attempts).await;
         let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev)| ev.clone()).collect();
         let written = executions::settle_all(self.table.as_ref(), &settled).await;
+        self.settled.notify_waiters();
         for ((i, step, _), w) in done.into_iter().zip(written) {
             steps[i] = Some(match w {
                 Ok(true) => Ok(step),

@@ -302,14 +302,17 @@ pub async fn fail_unreported(table: &dyn Table, now: DateTime<Utc>) -> ApiResult
 }
 
 /// The execution `id` once it has ended, or as it stands at `deadline`: read at once, then
-/// at most once a second (a long poll holds no lock and costs one read a second). `None`:
+/// again when this process settles an execution (`settled`), else at most once a second (a long poll holds no lock and costs one read a second). `None`:
 /// it is gone.
 pub async fn until_final(
     table: &dyn Table,
     id: &str,
     deadline: std::time::Instant,
+    settled: &tokio::sync::Notify,
 ) -> ApiResult<Option<Execution>> {
     loop {
+        // made before the read, so a settle written after the read still wakes it
+        let woken = settled.notified();
         let Some(found) = find(table, id).await? else {
             return Ok(None);
         };
@@ -318,7 +321,7 @@ pub async fn until_final(
         if e.is_final() || left.is_zero() {
             return Ok(Some(e));
         }
-        tokio::time::sleep(left.min(std::time::Duration::from_secs(1))).await;
+        let _ = tokio::time::timeout(left.min(std::time::Duration::from_secs(1)), woken).await;
     }
 }
 

@@ -30,12 +30,15 @@ crate::cases! {
 async fn with_runner(store: Store, runner: &Runner) -> (Api, Arc<Deliverer>) {
     let mut a = Api::new(store, json!(null), json!({})).await;
     let settings = Settings::webhook(&runner.url, crate::delivery::SECRET).unwrap();
-    let d = Arc::new(Deliverer::new(
-        a.t.app.table_handle(),
-        settings,
-        a.t.app.clock.clone(),
-        "http://test.local",
-    ));
+    let d = Arc::new(
+        Deliverer::new(
+            a.t.app.table_handle(),
+            settings,
+            a.t.app.clock.clone(),
+            "http://test.local",
+        )
+        .notifying(a.t.app.executions_settled.clone()),
+    );
     a.t.app.deliverer = Some(d.clone());
     (a, d)
 }
