@@ -61,6 +61,7 @@ ms() { python3 -c "
 v='$1'
 print(float(v[:-2]) if v.endswith('ms') else float(v[:-2])/1000 if v.endswith('us') else float(v[:-1])*1000)"; }
 OVERHEAD=$(python3 -c "print(f'{$(ms "$(field "$W_WAIT" 50%)") - $(ms "$(field "$W_DIRECT" 50%)"):.2f}')")
+OVER_PLAIN=$(python3 -c "print(f'{$(ms "$(field "$W_WAIT" 50%)") - $(ms "$(field "$W_PLAIN" 50%)"):.2f}')")
 RATIO=$(python3 -c "print(f'{float(\"$(rps "$W_WAIT")\") / float(\"$(rps "$W_PLAIN")\"):.2f}')")
 
 SECTION=$(cat <<MD
@@ -78,8 +79,12 @@ $(row "the runner directly (floor)" "$W_DIRECT")
 $(row "gateway, \`Prefer: wait=5\` (200, completed)" "$W_WAIT")
 $(row "gateway, plain (202)" "$W_PLAIN")
 
-p50 overhead of a waited call over the floor: **$OVERHEAD ms** (target ≤ 2 ms); waited ÷ plain
-throughput: **$RATIO** (target ≥ 0.5).
+p50 overhead of a waited call over the floor: **$OVERHEAD ms** (target ≤ 2 ms); over the plain
+202 call: **$OVER_PLAIN ms** (the attempt's claim and outcome writes, the signed webhook, one
+read); waited ÷ plain throughput: **$RATIO** (target ≥ 0.5). At 16 connections on this
+machine the plain gateway call alone is over 2 ms at the median (both cores busy), so the
+overhead over the bare runner cannot meet its target here; what waiting adds is the second
+figure.
 MD
 )
 python3 - "$SECTION" <<'PY'
