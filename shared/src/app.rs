@@ -40,7 +40,7 @@ pub struct App {
     pub deliverer: Option<Arc<crate::delivery::Deliverer>>,
     /// Told when this process has written how an execution ended (its deliverer, a runner's
     /// report): a caller waiting on one reads it again at once instead of within the second.
-    pub executions_settled: Arc<tokio::sync::Notify>,
+    pub executions_settled: tokio::sync::broadcast::Sender<String>,
 }
 
 impl App {
@@ -69,7 +69,7 @@ impl App {
             clock: Clock::system(),
             new_executions: Default::default(),
             deliverer: None,
-            executions_settled: Default::default(),
+            executions_settled: tokio::sync::broadcast::channel(1024).0,
         }
     }
 

@@ -164,9 +164,9 @@ pub struct Deliverer {
     clock: Clock,
     /// Base of the status URLs in webhook payloads.
     public_url: String,
-    /// Told whenever this deliverer has written what attempts came to (a caller waiting on
-    /// an execution in this process reads it again at once).
-    settled: Arc<tokio::sync::Notify>,
+    /// Told the id of every execution this deliverer has written an outcome of (a caller
+    /// waiting on it in this process reads it again at once).
+    settled: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Deliverer {
@@ -177,12 +177,12 @@ impl Deliverer {
             settings,
             clock,
             public_url: public_url.trim_end_matches('/').to_string(),
-            settled: Arc::default(),
+            settled: tokio::sync::broadcast::channel(1024).0,
         }
     }
 
-    /// Tell `settled` whenever this deliverer writes what attempts came to.
-    pub fn notifying(mut self, settled: Arc<tokio::sync::Notify>) -> Self {
+    /// Tell `settled` the id of every execution whose outcome this deliverer writes.
+    pub fn notifying(mut self, settled: tokio::sync::broadcast::Sender<String>) -> Self {
         self.settled = settled;
         self
     }
@@ -340,7 +340,10 @@ impl Deliverer {
         let done = futures_util::future::join_all(attempts).await;
         let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev)| ev.clone()).collect();
         let written = executions::settle_all(self.table.as_ref(), &settled).await;
-        self.settled.notify_waiters();
+        for (e, _) in &settled {
+            // no one listening is no error
+            let _ = self.settled.send(e.id.clone());
+        }
         for ((i, step, _), w) in done.into_iter().zip(written) {
             steps[i] = Some(match w {
                 Ok(true) => Ok(step),

@@ -302,17 +302,19 @@ pub async fn fail_unreported(table: &dyn Table, now: DateTime<Utc>) -> ApiResult
 }
 
 /// The execution `id` once it has ended, or as it stands at `deadline`: read at once, then
-/// again when this process settles an execution (`settled`), else at most once a second (a long poll holds no lock and costs one read a second). `None`:
+/// again when this process says it settled that execution (`settled` carries the ids), else
+/// once a second — never more than once a second for want of news (a long poll holds no lock and costs one read a second). `None`:
 /// it is gone.
 pub async fn until_final(
     table: &dyn Table,
     id: &str,
     deadline: std::time::Instant,
-    settled: &tokio::sync::Notify,
+    settled: &tokio::sync::broadcast::Sender<String>,
 ) -> ApiResult<Option<Execution>> {
+    use tokio::sync::broadcast::error::RecvError;
     loop {
-        // made before the read, so a settle written after the read still wakes it
-        let woken = settled.notified();
+        // subscribed before the read, so a settle written after the read still wakes it
+        let mut news = settled.subscribe();
         let Some(found) = find(table, id).await? else {
             return Ok(None);
         };
@@ -321,7 +323,18 @@ pub async fn until_final(
         if e.is_final() || left.is_zero() {
             return Ok(Some(e));
         }
-        let _ = tokio::time::timeout(left.min(std::time::Duration::from_secs(1)), woken).await;
+        let tick = std::time::Instant::now() + left.min(std::time::Duration::from_secs(1));
+        // until the next second, or news of this execution (or news missed: read again)
+        let _ = tokio::time::timeout_at(tick.into(), async {
+            loop {
+                match news.recv().await {
+                    Ok(settled) if settled != id => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Closed) => std::future::pending::<()>().await,
+                }
+            }
+        })
+        .await;
     }
 }
 

@@ -143,13 +143,20 @@ async fn a_long_poll_answers_when_the_execution_ends(store: Store) {
     let (a, d) = with_runner(store, &runner).await;
     let id = a.invoke(json!({})).await.id();
     let path = format!("{}/executions/{id}", a.base());
-    // still queued: the poll answers after its wait, with the state then
+    // still queued: the poll answers after its wait, with the state then, having read the
+    // execution at most once a second
     let started = std::time::Instant::now();
+    let requests = a.t.app.requests.get();
     let r = a
-        .gw("GET", &format!("{path}?wait=1"), Some(&a.key), None)
+        .gw("GET", &format!("{path}?wait=2"), Some(&a.key), None)
         .await;
     assert_eq!((r.status, r.body["status"].clone()), (200, json!("queued")));
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1900));
+    let used = a.t.app.requests.get() - requests;
+    eprintln!("a 2 s long poll: {used} storage requests");
+    // the door (2), the execution read beside the read window (2), then the poll's reads: at
+    // once, at 1 s and at 2 s
+    assert!(used <= 7, "{used} storage requests for a 2 s poll");
     // delivered meanwhile: the poll answers at once (and the owner's the same)
     d.pass().await.unwrap();
     let r = a
