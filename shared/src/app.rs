@@ -23,6 +23,14 @@ pub enum Backend {
     },
 }
 
+/// Makes the runner's deliverer when it is first needed (a gateway function on Lambda reads
+/// the runner's secret only when a caller first waits, so cold starts do not pay for it).
+pub type MakeRunner = Box<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, Result<crate::delivery::Deliverer, String>>
+        + Send
+        + Sync,
+>;
+
 pub struct App {
     table: Arc<dyn Table>,
     /// Storage round trips made so far (for request budgets in tests and benchmarks).
@@ -38,6 +46,9 @@ pub struct App {
     /// The runner's deliverer, where this process has one: a gateway call that asks to wait
     /// (`Prefer: wait`) makes its execution's first attempt with it, in the request.
     pub deliverer: Option<Arc<crate::delivery::Deliverer>>,
+    /// Or how to make it, once, when a caller first waits.
+    pub make_runner: Option<MakeRunner>,
+    made_runner: tokio::sync::OnceCell<Arc<crate::delivery::Deliverer>>,
     /// Told when this process has written how an execution ended (its deliverer, a runner's
     /// report): a caller waiting on one reads it again at once instead of within the second.
     pub executions_settled: tokio::sync::broadcast::Sender<String>,
@@ -69,7 +80,29 @@ impl App {
             clock: Clock::system(),
             new_executions: Default::default(),
             deliverer: None,
+            make_runner: None,
+            made_runner: tokio::sync::OnceCell::new(),
             executions_settled: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+
+    /// The runner's deliverer where this process may use one: the one it was given, or the
+    /// one it makes on first use (a failure to make it is logged, and tried again next time).
+    pub async fn runner(&self) -> Option<Arc<crate::delivery::Deliverer>> {
+        if let Some(d) = &self.deliverer {
+            return Some(d.clone());
+        }
+        let make = self.make_runner.as_ref()?;
+        let made = self
+            .made_runner
+            .get_or_try_init(|| async { make().await.map(Arc::new) })
+            .await;
+        match made {
+            Ok(d) => Some(d.clone()),
+            Err(e) => {
+                crate::log::error("the runner could not be set up", &e);
+                None
+            }
         }
     }
 

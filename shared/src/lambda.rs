@@ -35,6 +35,40 @@ pub async fn app() -> Result<App, Error> {
     Ok(App::with_table(Arc::new(dynamo), requests, config))
 }
 
+/// The app of a gateway function: as `app`, and — where a runner is configured — able to make
+/// the runner's deliverer the first time a caller waits (`Prefer: wait`), reading the runner's
+/// secret then, so the call's first attempt is made in its request.
+#[cfg(feature = "runner-secret")]
+pub async fn gateway_app() -> Result<App, Error> {
+    use crate::config::RunnerKind;
+    use crate::delivery::{runner::Settings, Deliverer};
+    let mut app = app().await?;
+    if app.config.runner.kind == RunnerKind::None {
+        return Ok(app);
+    }
+    let (table, runner, clock) = (
+        app.table_handle(),
+        app.config.runner.clone(),
+        app.clock.clone(),
+    );
+    let (url, settled) = (
+        app.config.public_url.clone(),
+        app.executions_settled.clone(),
+    );
+    app.make_runner = Some(Box::new(move || {
+        let (table, runner, clock) = (table.clone(), runner.clone(), clock.clone());
+        let (url, settled) = (url.clone(), settled.clone());
+        Box::pin(async move {
+            let secret = crate::lambda_secret::runner_secret(&runner)
+                .await
+                .map_err(|e| e.to_string())?;
+            let settings = Settings::from_config_with(&runner, secret)?;
+            Ok(Deliverer::new(table, settings, clock, &url).notifying(settled))
+        })
+    }));
+    Ok(app)
+}
+
 /// Serve `route` for the life of the process.
 pub async fn serve(app: &App, route: &'static Route) -> Result<(), Error> {
     lambda_http::run(lambda_http::service_fn(move |req| async move {

@@ -9,10 +9,10 @@ use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 
 use crate::app::App;
-use crate::config::{RunnerConfig, RunnerKind};
 use crate::delivery::runner::Settings;
 use crate::delivery::{Deliverer, Step};
 use crate::lambda::Error;
+use crate::lambda_secret::runner_secret;
 use crate::store::dynamo::{https_client, lambda_identity};
 
 /// The longest an SQS message can be delayed.
@@ -68,91 +68,6 @@ impl RetryQueue {
             .map(|_| ())
             .map_err(|e| format!("{}", aws_sdk_sqs::error::DisplayErrorContext(e)))
     }
-}
-
-/// The runner's token or webhook secret: the Secrets Manager secret named by
-/// `RUNTYPE_RUNNER_SECRET_ID`, read once per cold start — with the Secrets Manager SDK
-/// client (the default), or from the AWS Parameters and Secrets Lambda Extension when
-/// `RUNTYPE_RUNNER_SECRET_SOURCE=extension` (the function then needs the extension's layer).
-async fn runner_secret(runner: &RunnerConfig) -> Result<Option<String>, Error> {
-    if runner.kind == RunnerKind::None {
-        return Ok(None);
-    }
-    let id = runner
-        .secret_id
-        .clone()
-        .ok_or("RUNTYPE_RUNNER_SECRET_ID is not set")?;
-    let text = match runner.secret_from_extension {
-        true => from_extension(&id).await?,
-        false => from_secrets_manager(&id).await?,
-    };
-    let secret = text.trim();
-    if secret.is_empty() {
-        return Err(format!("the runner secret {id} has no text value").into());
-    }
-    Ok(Some(secret.to_string()))
-}
-
-/// `SecretString` from the extension's local endpoint (its port from
-/// `PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`, default 2773; the session token authorises).
-async fn from_extension(id: &str) -> Result<String, Error> {
-    use crate::outbound::{HttpClient, Reply};
-    let port = std::env::var("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT").unwrap_or("2773".into());
-    let query: String = id
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let url: http::Uri = format!("http://localhost:{port}/secretsmanager/get?secretId={query}")
-        .parse()
-        .map_err(|_| "the extension's URL")?;
-    let token = std::env::var("AWS_SESSION_TOKEN").unwrap_or_default();
-    let client = HttpClient::new("the secrets extension", std::time::Duration::from_secs(5));
-    match client
-        .get(&url, &[("x-aws-parameters-secrets-token", token)])
-        .await
-    {
-        Reply::Answered {
-            status: 200, body, ..
-        } => Ok(body["SecretString"]
-            .as_str()
-            .ok_or("the extension's answer has no SecretString")?
-            .to_string()),
-        Reply::Answered { status, .. } => {
-            Err(format!("the secrets extension answered {status} for {id}").into())
-        }
-        Reply::TimedOut => Err("the secrets extension did not answer".into()),
-        Reply::Unreachable(e) => Err(format!("the secrets extension: {e}").into()),
-    }
-}
-
-async fn from_secrets_manager(id: &str) -> Result<String, Error> {
-    let (region, credentials) = lambda_identity()?;
-    let mut config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-        .region(region)
-        .credentials_provider(credentials)
-        .http_client(https_client());
-    if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SECRETSMANAGER") {
-        config = config.endpoint_url(endpoint);
-    }
-    let client = aws_sdk_secretsmanager::Client::from_conf(config.build());
-    let out = client
-        .get_secret_value()
-        .secret_id(id)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot read the runner secret {id}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-    Ok(out.secret_string().unwrap_or_default().to_string())
 }
 
 /// Serve stream and queue batches for the life of the process.

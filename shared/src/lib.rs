@@ -17,6 +17,8 @@ pub mod json;
 pub mod lambda;
 #[cfg(feature = "delivery-aws")]
 pub mod lambda_delivery;
+#[cfg(feature = "runner-secret")]
+pub mod lambda_secret;
 pub mod log;
 pub mod model;
 pub mod openapi;

@@ -2,6 +2,6 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), runtype::lambda::Error> {
-    let app = runtype::lambda::app().await?;
+    let app = runtype::lambda::gateway_app().await?;
     runtype::lambda::serve(&app, &runtype::router::INVOKE_SURFACE_ENTRY).await
 }

@@ -165,10 +165,15 @@ async fn run(
     // `Prefer: wait=N` with a runner configured: the first attempt here, where this process
     // has the runner; else (on AWS: the stream-triggered delivery function attempts at once)
     // the execution's end awaited, read once a second
-    let waited = match (call.preferred_wait(), &app.deliverer) {
+    let wait = call.preferred_wait();
+    let runner = match wait {
+        Some(_) => app.runner().await,
+        None => None,
+    };
+    let waited = match (wait, runner) {
         (Some(secs), Some(deliverer)) => Some((
             secs,
-            attempt_and_wait(app, deliverer.clone(), &execution, secs).await?,
+            attempt_and_wait(app, deliverer, &execution, secs).await?,
         )),
         (Some(secs), None) if app.config.runner.kind != RunnerKind::None => {
             app.new_executions.notify_one();

@@ -21,6 +21,7 @@ crate::cases! {
         deliver_executions_can_read_its_secret_from_the_extension,
         functions_answer_only_their_route_to_sam_events,
         deliver_executions_takes_sam_events,
+        a_gateway_function_makes_a_waiting_callers_attempt,
     ],
 }
 
@@ -547,4 +548,65 @@ async fn deliver_executions_takes_sam_events() {
         .filter_map(|r| r.header("webhook-id").map(str::to_string))
         .collect();
     assert_eq!(ids, [first, second]);
+}
+
+/// `Prefer: wait` on a gateway function: it reads the runner's secret (here through the
+/// extension's endpoint, a fake) on the first waiting call and makes the attempt in the
+/// request: 200 with the runner's answer.
+async fn a_gateway_function_makes_a_waiting_callers_attempt() {
+    use runtype_tests::runner::{ok, Runner};
+    let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
+    a.t.app.clock = runtype::time::Clock::system();
+    let runner = Runner::start(|_, _| ok(r#"{"answer":"in the request"}"#)).await;
+    let extension = Runner::start(|_, _| {
+        ok(
+            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
+                .to_string(),
+        )
+    })
+    .await;
+    let (p, s, key) = (a.p.clone(), a.s.clone(), a.key.clone());
+    let d = Deployment::on(a.t).await;
+    let env = [
+        ("RUNTYPE_RUNNER", "webhook".to_string()),
+        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
+        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
+        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
+        (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.url.rsplit(':').next().unwrap().to_string(),
+        ),
+        ("RUNTYPE_PUBLIC_URL", "https://api.example.com".to_string()),
+    ];
+    let gw = [
+        ("SURFACE_KEY", key.as_str()),
+        ("PRODUCT_ID", p.as_str()),
+        ("SURFACE_ID", s.as_str()),
+    ];
+    let mut event = event_file("invoke-surface-endpoint", &gw);
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("idempotency-key");
+    headers.insert("prefer".into(), json!("wait=10"));
+    let (res, stderr) = d.invoke_with("invoke-surface-endpoint", event, &env).await;
+    let (status, body) = answer(&res);
+    assert_eq!(status, 200, "{res} {stderr}");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["result"], json!({ "answer": "in the request" }));
+    assert_eq!(res["headers"]["preference-applied"], "wait=10");
+    assert_eq!(runner.count(), 1);
+    assert_eq!(
+        extension.count(),
+        1,
+        "the secret read once, for the waiting call"
+    );
+    // the delivery carried a callback under the public URL
+    let got = &runner.received()[0];
+    let url = got.json()["data"]["callback"]["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        url.starts_with("https://api.example.com/v1/executions/"),
+        "{url}"
+    );
 }

@@ -106,9 +106,35 @@ fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) 
     let policies = f["Properties"]["Policies"].as_sequence().unwrap();
     assert_eq!(policies.len(), 1, "{id}");
     let statements = policies[0]["Statement"].as_sequence().unwrap();
-    assert_eq!(statements.len(), 2, "{id}: an Allow and the guard");
+    let secret_read = |s: &&Value| {
+        s["Effect"] == "Allow"
+            && s["Action"]
+                .as_sequence()
+                .is_some_and(|a| a.len() == 1 && a[0] == "secretsmanager:GetSecretValue")
+    };
+    if WAITS_WITH_THE_RUNNER.contains(&function) {
+        // a waiting caller's attempt: the runner's secret, that one and no other
+        let secret = statements
+            .iter()
+            .find(secret_read)
+            .unwrap_or_else(|| panic!("{id}: no read of the runner's secret"));
+        assert!(
+            resources(secret)[0].ends_with(":secret:${RunnerSecretName}-??????"),
+            "{id}"
+        );
+        assert_eq!(
+            statements.len(),
+            3,
+            "{id}: an Allow, the secret and the guard"
+        );
+    } else {
+        assert_eq!(statements.len(), 2, "{id}: an Allow and the guard");
+    }
     guarded(id, statements);
-    let allow = statements.iter().find(|s| s["Effect"] == "Allow").unwrap();
+    let allow = statements
+        .iter()
+        .find(|s| s["Effect"] == "Allow" && !secret_read(s))
+        .unwrap();
     let reads: &[&str] = &["dynamodb:GetItem", "dynamodb:Query"];
     let writes: &[&str] = &[
         "dynamodb:GetItem",
@@ -141,6 +167,9 @@ fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) 
         "{id}: the table and only the indexes it queries"
     );
 }
+
+/// Gateway functions that make a waiting caller's first attempt with the runner.
+const WAITS_WITH_THE_RUNNER: &[&str] = &["invoke-surface-endpoint", "invoke-surface-entry"];
 
 /// Functions that query GSI1 (the owner, executions and schedules indexes).
 const QUERY_GSI1: &[&str] = &[
