@@ -1,9 +1,11 @@
 //! The runner's secret on Lambda (the delivery function's, and a gateway function's when a
-//! caller waits): read from Secrets Manager with its SDK, or through the Parameters and
-//! Secrets Lambda Extension.
+//! caller waits): read through the Parameters and Secrets Lambda Extension (plain HTTP), or
+//! from Secrets Manager with its SDK where that is linked in (`runner-secret-sdk`: the
+//! delivery function; the gateway functions keep small without it).
 
 use crate::config::{RunnerConfig, RunnerKind};
 use crate::lambda::Error;
+#[cfg(feature = "runner-secret-sdk")]
 use crate::store::dynamo::{https_client, lambda_identity};
 
 /// The runner's token or webhook secret: the Secrets Manager secret named by
@@ -66,6 +68,14 @@ async fn from_extension(id: &str) -> Result<String, Error> {
     }
 }
 
+/// Without the Secrets Manager SDK linked in (the gateway functions keep small): the
+/// extension is the only way.
+#[cfg(not(feature = "runner-secret-sdk"))]
+async fn from_secrets_manager(_id: &str) -> Result<String, Error> {
+    Err("this function reads the runner's secret only through the Parameters and Secrets extension (RUNTYPE_RUNNER_SECRET_SOURCE=extension)".into())
+}
+
+#[cfg(feature = "runner-secret-sdk")]
 async fn from_secrets_manager(id: &str) -> Result<String, Error> {
     let (region, credentials) = lambda_identity()?;
     let mut config = aws_sdk_secretsmanager::Config::builder()
