@@ -4,7 +4,7 @@
 //! delivery function; the gateway functions keep small without it).
 
 use crate::config::{RunnerConfig, RunnerKind};
-use crate::lambda::Error;
+use lambda_runtime::Error;
 #[cfg(feature = "runner-secret-sdk")]
 use crate::store::dynamo::{https_client, lambda_identity};
 
