@@ -4,9 +4,9 @@
 //! delivery function; the gateway functions keep small without it).
 
 use crate::config::{RunnerConfig, RunnerKind};
-use lambda_runtime::Error;
 #[cfg(feature = "runner-secret-sdk")]
 use crate::store::dynamo::{https_client, lambda_identity};
+use lambda_runtime::Error;
 
 /// The runner's token or webhook secret: the Secrets Manager secret named by
 /// `RUNTYPE_RUNNER_SECRET_ID`, read once per cold start — with the Secrets Manager SDK
