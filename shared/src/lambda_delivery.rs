@@ -119,13 +119,26 @@ fn name(record: &Value) -> Named {
 
 async fn handle(app: &App, deliverer: &Deliverer, queue: &RetryQueue, event: &Value) -> Value {
     let records = event["Records"].as_array().cloned().unwrap_or_default();
-    let outcomes = join_all(records.iter().map(|record| async move {
-        let named = name(record);
+    // an execution named twice in one batch (its insert and a retry message, say) is
+    // delivered once: the second would find it claimed by the first and queue a needless retry
+    let mut seen = std::collections::HashSet::new();
+    let named: Vec<(Named, bool)> = records
+        .iter()
+        .map(|record| {
+            let named = name(record);
+            let first = named
+                .execution
+                .as_ref()
+                .is_some_and(|id| seen.insert(id.clone()));
+            (named, first)
+        })
+        .collect();
+    let outcomes = join_all(named.into_iter().map(|(named, first)| async move {
         let Some(id) = named
             .execution
-            .filter(|id| crate::ids::is_valid("exec", id))
+            .filter(|id| first && crate::ids::is_valid("exec", id))
         else {
-            // not an execution: nothing to do, and nothing to send back
+            // not an execution (or one named before): nothing to do, nothing to send back
             return Ok(());
         };
         let step = deliverer.deliver_id(&id).await.map_err(|e| {
