@@ -80,6 +80,18 @@ pub fn query(name: &str, schema: Value) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema })
 }
 
+/// `wait` on an execution's GET: a long poll of up to 25 s.
+pub fn long_poll() -> Value {
+    let mut q = query(
+        "wait",
+        json!({ "type": "integer", "minimum": 1, "maximum": crate::rules::gateway::MAX_WAIT_SECS }),
+    );
+    q["description"] = json!(
+        "answer as soon as the execution has ended, or after this many seconds with its state then"
+    );
+    q
+}
+
 /// `limit` and `cursor`, as every list takes them.
 pub fn paging() -> Vec<Value> {
     vec![

@@ -91,7 +91,7 @@ pub mod doc {
     }
 
     pub fn get() -> Doc {
-        Doc::ok(r("Execution"))
+        Doc::ok(r("Execution")).query(vec![long_poll()])
     }
 
     pub fn cancel() -> Doc {

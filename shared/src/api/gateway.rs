@@ -494,6 +494,6 @@ pub mod doc {
     }
 
     pub fn execution() -> Doc {
-        Doc::ok(r("Execution"))
+        Doc::ok(r("Execution")).query(vec![long_poll()])
     }
 }
