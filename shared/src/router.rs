@@ -314,7 +314,11 @@ pub async fn dispatch(
                 principal: format!("runner of {execution}"),
                 read_only: false,
             };
-            (format!("RUNNER#{execution}"), handler(app, call(runner)))
+            // the handler checks the token; an idempotent replay (answered before the handler
+            // runs) is only ever to the same token
+            let token = auth::bearer(&headers).map(crate::secrets::hash);
+            let scope = format!("RUNNER#{execution}#{}", token.unwrap_or_default());
+            (scope, handler(app, call(runner)))
         }
     };
     if method != Method::POST {

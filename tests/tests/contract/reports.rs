@@ -20,6 +20,7 @@ crate::cases! {
         reports_are_checked_and_repeatable,
         a_silent_runner_fails_the_execution,
         a_schedule_run_completes_from_a_report,
+        a_replayed_report_needs_its_token,
     ],
 }
 
@@ -266,5 +267,44 @@ async fn a_schedule_run_completes_from_a_report(store: Store) {
         runs.body["data"][0]["status"], "completed",
         "{:?}",
         runs.body
+    );
+}
+
+/// A report sent with an Idempotency-Key is replayed only to the same token: the same key and
+/// body with another token is refused, never answered from the first.
+async fn a_replayed_report_needs_its_token(store: Store) {
+    let a = Api::new(store, json!(null), json!({})).await;
+    let runner = runner_202().await;
+    let d = deliverer(&a, &runner);
+    a.invoke(json!({})).await.id();
+    d.pass().await.unwrap();
+    let (path, token) = callback(&runner, 0);
+    let body = json!({ "status": "completed", "result": "done" });
+    let send_keyed = |token: String| {
+        let (path, body) = (path.clone(), body.clone());
+        let app = &a.t.app;
+        async move {
+            let req = Request::builder()
+                .method("POST")
+                .uri(path)
+                .header("authorization", format!("Bearer {token}"))
+                .header("idempotency-key", "report-1")
+                .body(Bytes::from(body.to_string()))
+                .unwrap();
+            send(app, req).await
+        }
+    };
+    let first = send_keyed(token.clone()).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    let stranger = send_keyed("cb_not_the_token".into()).await;
+    assert_eq!(stranger.status, 401, "{stranger:?}");
+    let again = send_keyed(token).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
     );
 }
