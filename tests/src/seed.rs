@@ -7,9 +7,8 @@ use runtype::app::App;
 use runtype::router::{self, Route};
 use serde_json::{json, Value};
 
-/// `route` with `ids` in its path parameters (in template order), called with `key` as the
-/// bearer credential; the answer's status and body.
-pub async fn send(app: &App, key: &str, route: &Route, ids: &[&str], body: Value) -> (u16, Value) {
+/// `route`'s path with `ids` in its parameters, in template order (all of them, no more).
+pub fn path(route: &Route, ids: &[&str]) -> String {
     let mut ids = ids.iter();
     let path: Vec<String> = route
         .path
@@ -22,7 +21,14 @@ pub async fn send(app: &App, key: &str, route: &Route, ids: &[&str], body: Value
             None => seg.to_string(),
         })
         .collect();
-    call_path(app, key, route.method.as_str(), &path.join("/"), body).await
+    assert!(ids.next().is_none(), "{route:?} has fewer parameters");
+    path.join("/")
+}
+
+/// `route` with `ids` in its path parameters (in template order), called with `key` as the
+/// bearer credential; the answer's status and body.
+pub async fn send(app: &App, key: &str, route: &Route, ids: &[&str], body: Value) -> (u16, Value) {
+    call_path(app, key, route.method.as_str(), &path(route, ids), body).await
 }
 
 /// A request to `path` by hand (a query string, say).

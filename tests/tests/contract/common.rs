@@ -95,20 +95,7 @@ impl Res {
 
 /// `route`'s path with `ids` in its parameters, in order.
 pub fn path<const N: usize>(route: &Route, ids: [&str; N]) -> String {
-    let mut ids = ids.into_iter();
-    let path: Vec<String> = route
-        .path
-        .split('/')
-        .map(|seg| match seg.strip_prefix(':') {
-            Some(name) => ids
-                .next()
-                .unwrap_or_else(|| panic!("{route:?} needs a value for {name}"))
-                .to_string(),
-            None => seg.to_string(),
-        })
-        .collect();
-    assert!(ids.next().is_none(), "{route:?} has fewer parameters");
-    path.join("/")
+    runtype_tests::seed::path(route, &ids)
 }
 
 pub async fn backend_for(store: Store) -> (Backend, Option<std::path::PathBuf>) {

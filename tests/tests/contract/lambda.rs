@@ -106,6 +106,24 @@ fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// A webhook runner at `runner` whose secret the function reads from the Parameters and
+/// Secrets extension at `extension` (a fake).
+fn webhook_via_extension(
+    runner: &runtype_tests::runner::Runner,
+    extension: &runtype_tests::runner::Runner,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("RUNTYPE_RUNNER", "webhook".to_string()),
+        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
+        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
+        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
+        (
+            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
+            extension.url.rsplit(':').next().unwrap().to_string(),
+        ),
+    ]
+}
+
 /// The status and parsed body of an API Gateway (payload 2.0) response.
 fn answer(res: &Value) -> (u16, Value) {
     let status = res["statusCode"].as_u64().expect("statusCode") as u16;
@@ -424,17 +442,13 @@ async fn deliver_executions_can_read_its_secret_from_the_extension() {
     .await;
     let d = Deployment::on(a.t).await;
     let env = [
-        ("RUNTYPE_RUNNER", "webhook".to_string()),
-        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
-        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
-        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
-        (
-            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
-            extension.url.rsplit(':').next().unwrap().to_string(),
-        ),
-        ("AWS_SESSION_TOKEN", "session-token".to_string()),
-        ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
-    ];
+        webhook_via_extension(&runner, &extension),
+        vec![
+            ("AWS_SESSION_TOKEN", "session-token".to_string()),
+            ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
+        ],
+    ]
+    .concat();
     let stream = event_file(
         "deliver-executions-stream",
         &[("EXECUTION_ID", &id), ("SECOND_EXECUTION_ID", &id)],
@@ -525,16 +539,10 @@ async fn deliver_executions_takes_sam_events() {
     .await;
     let d = Deployment::on(a.t).await;
     let env = [
-        ("RUNTYPE_RUNNER", "webhook".to_string()),
-        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
-        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
-        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
-        (
-            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
-            extension.url.rsplit(':').next().unwrap().to_string(),
-        ),
-        ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
-    ];
+        webhook_via_extension(&runner, &extension),
+        vec![("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string())],
+    ]
+    .concat();
     let stream = event_file("sam/deliver-executions-stream", &[("EXECUTION_ID", &first)]);
     assert_eq!(stream["Records"].as_array().unwrap().len(), 3);
     let (res, stderr) = d.invoke_with("deliver-executions", stream, &env).await;
@@ -568,16 +576,10 @@ async fn a_gateway_function_makes_a_waiting_callers_attempt() {
     let (p, s, key) = (a.p.clone(), a.s.clone(), a.key.clone());
     let d = Deployment::on(a.t).await;
     let env = [
-        ("RUNTYPE_RUNNER", "webhook".to_string()),
-        ("RUNTYPE_RUNNER_URL", runner.url.clone()),
-        ("RUNTYPE_RUNNER_SECRET_ID", "runtype/runner".to_string()),
-        ("RUNTYPE_RUNNER_SECRET_SOURCE", "extension".to_string()),
-        (
-            "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
-            extension.url.rsplit(':').next().unwrap().to_string(),
-        ),
-        ("RUNTYPE_PUBLIC_URL", "https://api.example.com".to_string()),
-    ];
+        webhook_via_extension(&runner, &extension),
+        vec![("RUNTYPE_PUBLIC_URL", "https://api.example.com".to_string())],
+    ]
+    .concat();
     let gw = [
         ("SURFACE_KEY", key.as_str()),
         ("PRODUCT_ID", p.as_str()),
