@@ -182,6 +182,9 @@ pub struct Config {
     /// `RUNTYPE_GATEWAY_READS_PER_MINUTE` (600): gateway reads a key may make each UTC
     /// minute (GET …/api, GET …/api/executions/:id), apart from its calls' limits.
     pub gateway_reads_per_minute: i64,
+    /// `RUNTYPE_PROTOCOL_WAIT_S` (25; 1–25): how long an MCP `tools/call` or an A2A
+    /// `SendMessage` waits for its execution (as `Prefer: wait=N`).
+    pub protocol_wait_s: u64,
     pub runner: RunnerConfig,
     pub flow_allowlist: Option<FlowAllowlist>,
     /// `TABLE_NAME`: the DynamoDB table (the Lambda functions; the command's default).
@@ -202,6 +205,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(10),
             gateway_reads_per_minute: 600,
+            protocol_wait_s: crate::rules::gateway::MAX_WAIT_SECS,
             runner: RunnerConfig::default_values(),
             flow_allowlist: None,
             table_name: None,
@@ -364,6 +368,11 @@ impl Config {
                 "RUNTYPE_GATEWAY_READS_PER_MINUTE",
                 d.gateway_reads_per_minute,
                 1..=1_000_000,
+            )?,
+            protocol_wait_s: v.number(
+                "RUNTYPE_PROTOCOL_WAIT_S",
+                d.protocol_wait_s,
+                1..=crate::rules::gateway::MAX_WAIT_SECS,
             )?,
             runner,
             flow_allowlist: match v.text("RUNTYPE_FLOW_ALLOWLIST") {

@@ -13,6 +13,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod json;
+pub mod jsonrpc;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "delivery-aws")]

@@ -248,12 +248,13 @@ fn error_response(description: &str) -> Value {
 }
 
 /// Management routes take a platform key or session token; the gateway a surface key, in
-/// `Authorization` or `X-API-Key`.
+/// `Authorization` or `X-API-Key`; discovery documents nothing.
 fn security(route: &Route) -> Value {
     match route.access() {
         Access::Management => json!([{ "bearer": [] }]),
         Access::SurfaceKey => json!([{ "surfaceKey": [] }, { "surfaceApiKey": [] }]),
         Access::Callback => json!([{ "callbackToken": [] }]),
+        Access::Public => json!([]),
     }
 }
 

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 
 use crate::api;
 use crate::app::App;
-use crate::auth::{self, surface_key::Gateway};
+use crate::auth::{self, surface_key::Door, surface_key::Gateway};
 use crate::call::{param, parse_query, percent_decode, Call, Params, Reply};
 use crate::error::{ApiError, ApiResult};
 use crate::schema::Doc;
@@ -25,11 +25,17 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult<Reply>> + Sen
 pub enum Handler {
     /// The management API: platform keys and session tokens.
     Management(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
-    /// The gateway: surface keys; the handler is handed the verified call.
-    SurfaceKey(for<'a> fn(&'a App, Call, Gateway) -> HandlerFuture<'a>),
+    /// The gateway and the protocol surfaces: surface keys of the surfaces behind the door;
+    /// the handler is handed the verified call.
+    SurfaceKey(
+        for<'a> fn(&'a App, Call, Gateway) -> HandlerFuture<'a>,
+        Door,
+    ),
     /// A runner's report: the callback token is the handler's to check (against the
     /// execution the path names).
     Callback(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
+    /// Public discovery documents (an MCP manifest, an Agent Card): no credentials.
+    Public(for<'a> fn(&'a App, Call) -> HandlerFuture<'a>),
 }
 
 /// Who may call a route.
@@ -41,6 +47,8 @@ pub enum Access {
     SurfaceKey,
     /// An execution's callback token (a runner reporting later); the handler checks it.
     Callback,
+    /// Anyone (discovery documents).
+    Public,
 }
 
 pub struct Route {
@@ -57,8 +65,9 @@ impl Route {
     pub fn access(&self) -> Access {
         match self.handler {
             Handler::Management(_) => Access::Management,
-            Handler::SurfaceKey(_) => Access::SurfaceKey,
+            Handler::SurfaceKey(..) => Access::SurfaceKey,
             Handler::Callback(_) => Access::Callback,
+            Handler::Public(_) => Access::Public,
         }
     }
 }
@@ -72,13 +81,13 @@ impl std::fmt::Debug for Route {
 /// Each route is a `static`, so a Lambda binary that names only its own route links only
 /// that route's handler; `ROUTES` lists them all for the local server and the tests.
 macro_rules! routes {
-    ($($name:ident: $method:ident $path:literal => $function:literal $module:ident::$handler:ident $([$access:ident])?;)*) => {
+    ($($name:ident: $method:ident $path:literal => $function:literal $module:ident::$handler:ident $([$($access:ident)+])?;)*) => {
         $(
             pub static $name: Route = Route {
                 method: Method::$method,
                 path: $path,
                 function: $function,
-                handler: routes!(@handler $module::$handler $(, $access)?),
+                handler: routes!(@handler $module::$handler $(, $($access)+)?),
             };
         )*
         /// Every route, in the order of API.md.
@@ -100,16 +109,23 @@ macro_rules! routes {
         }
         Handler::Callback(handler)
     }};
-    (@handler $handler:path, surface_key) => {{
+    (@handler $handler:path, public) => {{
+        fn handler<'a>(app: &'a App, call: Call) -> HandlerFuture<'a> {
+            Box::pin($handler(app, call))
+        }
+        Handler::Public(handler)
+    }};
+    (@handler $handler:path, key $door:ident) => {{
         fn handler<'a>(app: &'a App, call: Call, g: Gateway) -> HandlerFuture<'a> {
             Box::pin($handler(app, call, g))
         }
-        Handler::SurfaceKey(handler)
+        Handler::SurfaceKey(handler, Door::$door)
     }};
 }
 
 use api::{
-    as_code, capabilities, executions, gateway, items, products, schedules, surface_keys, surfaces,
+    as_code, capabilities, executions, gateway, items, mcp, products, schedules, surface_keys,
+    surfaces,
 };
 
 #[rustfmt::skip]
@@ -145,13 +161,17 @@ routes! {
     FIND_SCHEDULE: GET "/v1/schedules/:id" => "find-schedule" schedules::find;
     LIST_SCHEDULE_RUNS: GET "/v1/schedules/:id/runs" => "list-schedule-runs" schedules::runs;
     GET_SCHEDULE_STATS: GET "/v1/schedules/:id/stats" => "get-schedule-stats" schedules::stats;
-    DESCRIBE_SURFACE_API: GET "/v1/products/:id/surfaces/:surfaceId/api" => "describe-surface-api" gateway::describe [surface_key];
-    INVOKE_SURFACE_ENTRY: POST "/v1/products/:id/surfaces/:surfaceId/api" => "invoke-surface-entry" gateway::invoke_entry [surface_key];
-    INVOKE_SURFACE_ENDPOINT: POST "/v1/products/:id/surfaces/:surfaceId/api/:endpointSlug" => "invoke-surface-endpoint" gateway::invoke [surface_key];
-    GET_SURFACE_EXECUTION: GET "/v1/products/:id/surfaces/:surfaceId/api/executions/:executionId" => "get-surface-execution" gateway::execution [surface_key];
+    DESCRIBE_SURFACE_API: GET "/v1/products/:id/surfaces/:surfaceId/api" => "describe-surface-api" gateway::describe [key Api];
+    INVOKE_SURFACE_ENTRY: POST "/v1/products/:id/surfaces/:surfaceId/api" => "invoke-surface-entry" gateway::invoke_entry [key Api];
+    INVOKE_SURFACE_ENDPOINT: POST "/v1/products/:id/surfaces/:surfaceId/api/:endpointSlug" => "invoke-surface-endpoint" gateway::invoke [key Api];
+    GET_SURFACE_EXECUTION: GET "/v1/products/:id/surfaces/:surfaceId/api/executions/:executionId" => "get-surface-execution" gateway::execution [key Executions];
     LIST_EXECUTIONS: GET "/v1/products/:id/executions" => "list-executions" executions::list;
     GET_EXECUTION: GET "/v1/products/:id/executions/:executionId" => "get-execution" executions::get;
     CANCEL_EXECUTION: POST "/v1/products/:id/executions/:executionId/cancel" => "cancel-execution" executions::cancel;
+    MCP: POST "/v1/products/:id/surfaces/:surfaceId/mcp" => "mcp" mcp::post [key Mcp];
+    MCP_MANIFEST: GET "/v1/products/:id/surfaces/:surfaceId/mcp/.well-known/mcp.json" => "mcp-manifest" mcp::manifest [public];
+    MCP_INFO: GET "/v1/products/:id/surfaces/:surfaceId/mcp/info" => "mcp-info" mcp::info [public];
+    MCP_PROTECTED_RESOURCE: GET "/v1/products/:id/surfaces/:surfaceId/mcp/.well-known/oauth-protected-resource" => "mcp-protected-resource" mcp::protected_resource [public];
     COMPLETE_EXECUTION: POST "/v1/executions/:executionId/complete" => "complete-execution" executions::complete [callback];
     ENSURE_PRODUCT: POST "/v1/products/ensure" => "ensure-product" as_code::ensure_product;
     PULL_PRODUCT: GET "/v1/products/pull" => "pull-product" as_code::pull_product;
@@ -302,11 +322,33 @@ pub async fn dispatch(
                 handler(app, call(caller)),
             )
         }
-        Handler::SurfaceKey(handler) => {
-            let g = auth::surface_key::open(app.table(), &headers, &product, &surface, app.now())
-                .await?;
+        Handler::SurfaceKey(handler, door) => {
+            let opened =
+                auth::surface_key::open(app.table(), &headers, &product, &surface, door, app.now())
+                    .await;
+            let g = match opened {
+                Ok(g) => g,
+                Err(refused) if door == Door::Mcp => {
+                    let base = public_url(app, &headers);
+                    return Err(api::mcp::refused(refused, &base, &product, &surface));
+                }
+                Err(refused) => return Err(refused),
+            };
+            if door != Door::Api {
+                // the protocols remember a call by what it asks, not by its JSON-RPC envelope
+                // (a new id each time): their handlers run idempotency around the gateway call
+                return handler(app, call(g.caller()), g).await;
+            }
             let scope = format!("KEY#{}", g.key.key_id);
             (scope, handler(app, call(g.caller()), g))
+        }
+        Handler::Public(handler) => {
+            let anyone = auth::Caller {
+                owner: String::new(),
+                principal: "anyone".into(),
+                read_only: true,
+            };
+            return handler(app, call(anyone)).await;
         }
         Handler::Callback(handler) => {
             let runner = auth::Caller {
@@ -350,19 +392,33 @@ fn public_url(app: &App, headers: &HeaderMap) -> String {
 
 /// Turn a handler's result into the HTTP response, with `x-request-id` always set.
 pub fn respond(result: ApiResult<Reply>, request_id: &str) -> Response<Bytes> {
-    let (status, body, mut extra) = match result {
+    let (status, body, extra) = match result {
         Ok(reply) => (reply.status, reply.body, reply.headers),
         Err(e) => (e.status(), e.body(), e.headers()),
     };
-    // every answer: never cached, never sniffed
-    extra.push(("cache-control", "no-store".into()));
-    extra.push(("x-content-type-options", "nosniff".into()));
-    let mut res = Response::new(Bytes::from(body.to_string()));
+    // an answer with nothing to say (a JSON-RPC notification taken) has no body at all
+    let empty = body.is_null();
+    let mut res = Response::new(if empty {
+        Bytes::new()
+    } else {
+        Bytes::from(body.to_string())
+    });
     *res.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = res.headers_mut();
+    if !empty {
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    // every answer: never cached (unless the route says otherwise), never sniffed
     h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
     );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-request-id", v);

@@ -77,24 +77,40 @@ pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
 pub async fn invoke(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let slug = call.param("endpointSlug").to_string();
     let pick = |i: &SurfaceItem| i.endpoint_slug.as_deref() == Some(slug.as_str());
-    run(app, &call, &g, pick, "Endpoint").await
+    let (body, wait) = (invocation(&call.body), call.preferred_wait());
+    perform(app, &call, &g, pick, "Endpoint", body, wait).await
 }
 
 /// POST …/api: run the surface's entry point (the enabled entry item first in order).
 pub async fn invoke_entry(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
-    run(app, &call, &g, |i| i.is_entry_point, "Entry point").await
+    let (body, wait) = (invocation(&call.body), call.preferred_wait());
+    perform(
+        app,
+        &call,
+        &g,
+        |i| i.is_entry_point,
+        "Entry point",
+        body,
+        wait,
+    )
+    .await
 }
 
-/// The rest of the contract's checks (the item, its scope, the body, the limits), then the
-/// execution, written beside the key's usage count. The product's items are read once the key
-/// is known; the call is counted in its windows as the store allows it to be cheapest
-/// (`limits::admit_with`): three sequential round trips in all, with the key's.
-async fn run(
+/// One gateway call, whichever protocol carries it (the `api` endpoints, an MCP `tools/call`,
+/// an A2A `SendMessage`): the rest of the contract's checks (the item `pick` finds, its scope,
+/// the `body`, the limits), then the execution, written beside the key's usage count, and —
+/// with `wait` — its first attempt made and its end awaited. The product's items are read once
+/// the key is known; the call is counted in its windows as the store allows it to be cheapest
+/// (`limits::admit_with`): three sequential round trips in all, with the key's. The answer is
+/// the `api` endpoint's: 200 with the ended execution, else 202 with it as it stands.
+pub async fn perform(
     app: &App,
     call: &Call,
     g: &Gateway,
     pick: impl Fn(&SurfaceItem) -> bool,
     what: &str,
+    body: ApiResult<Invocation>,
+    wait: Option<u64>,
 ) -> ApiResult<Reply> {
     let table = app.table();
     let now = app.now();
@@ -117,7 +133,7 @@ async fn run(
     };
     // a bad body counts in no window (the item's refusals still come first, as the
     // contract orders them)
-    let body = match invocation(&call.body) {
+    let body = match body {
         Ok(body) => body,
         Err(bad) => {
             let refused = item.await.err().unwrap_or(bad);
@@ -165,7 +181,6 @@ async fn run(
     // `Prefer: wait=N` with a runner configured: the first attempt here, where this process
     // has the runner; else (on AWS: the stream-triggered delivery function attempts at once)
     // the execution's end awaited, read once a second
-    let wait = call.preferred_wait();
     let runner = match wait {
         Some(_) => app.runner().await,
         None => None,
@@ -284,11 +299,12 @@ pub async fn execution(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
 }
 
 /// A checked invocation body.
-struct Invocation {
-    inputs: Option<Map<String, Value>>,
-    messages: Option<Value>,
-    record: Option<Value>,
-    metadata: Option<Map<String, Value>>,
+#[derive(Default)]
+pub struct Invocation {
+    pub inputs: Option<Map<String, Value>>,
+    pub messages: Option<Value>,
+    pub record: Option<Value>,
+    pub metadata: Option<Map<String, Value>>,
 }
 
 /// The invocation body: at most 256 KiB; `inputs`, `messages`, `record`, `metadata`, all

@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod executions;
 pub mod gateway;
 pub mod items;
+pub mod mcp;
 pub mod products;
 pub mod schedules;
 pub mod surface_keys;

@@ -66,7 +66,34 @@ pub fn judge(
     Ok(Ok(key))
 }
 
-/// A verified gateway call: the key and its surface (of type `api`, active).
+/// Which surfaces a route opens: each protocol's endpoint its own types (API.md "The surface
+/// gateway", "MCP surfaces", "A2A surfaces"); an execution made through any of them is read
+/// back at the gateway's status URL with that surface's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// `…/api`: `api` surfaces.
+    Api,
+    /// `…/mcp`: `mcp` and `mcp_code` surfaces.
+    Mcp,
+    /// `…/a2a`: `a2a` surfaces.
+    A2a,
+    /// `…/api/executions/:id`: any surface with a gateway endpoint.
+    Executions,
+}
+
+impl Door {
+    /// Whether a surface of type `t` is behind this door.
+    pub fn opens(self, t: SurfaceType) -> bool {
+        match self {
+            Door::Api => t == SurfaceType::Api,
+            Door::Mcp => matches!(t, SurfaceType::Mcp | SurfaceType::McpCode),
+            Door::A2a => t == SurfaceType::A2a,
+            Door::Executions => t.endpoint_tail().is_some(),
+        }
+    }
+}
+
+/// A verified gateway call: the key and its active surface, of a type the route opens.
 pub struct Gateway {
     pub key: KeyHash,
     pub surface: Surface,
@@ -93,13 +120,14 @@ fn presented(headers: &HeaderMap) -> ApiResult<&str> {
 
 /// Verify the call, in the contract's order: a key at all, its shape and checksum (no
 /// storage read), then — from one round trip — the key known and unexpired, of this surface
-/// and product, of the kind the surface takes (401 for any of these); the surface of type
-/// `api` (404) and active (403).
+/// and product, of the kind the surface takes (401 for any of these); the surface of a type
+/// behind `door` (404) and active (403).
 pub async fn open(
     table: &dyn Table,
     headers: &HeaderMap,
     product_id: &str,
     surface_id: &str,
+    door: Door,
     now: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Gateway> {
     let hash =
@@ -130,13 +158,14 @@ pub async fn open(
     if key.surface_id != surface_id || key.product_id != product_id {
         return Err(unauthorized("This key belongs to another surface"));
     }
-    if surface.kind != SurfaceType::Api {
-        return Err(ApiError::not_found("Surface API"));
+    if !door.opens(surface.kind) {
+        return Err(ApiError::not_found("Surface endpoint"));
     }
     if key.kind != surface.key_kind() {
-        return Err(unauthorized(
-            "This kind of key does not open an api surface",
-        ));
+        return Err(unauthorized(&format!(
+            "This kind of key does not open this {} surface",
+            surface.kind
+        )));
     }
     if surface.status != SurfaceStatus::Active {
         return Err(ApiError::Forbidden(format!(

@@ -169,7 +169,7 @@ fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) 
 }
 
 /// Gateway functions that make a waiting caller's first attempt with the runner.
-const WAITS_WITH_THE_RUNNER: &[&str] = &["invoke-surface-endpoint", "invoke-surface-entry"];
+const WAITS_WITH_THE_RUNNER: &[&str] = &["invoke-surface-endpoint", "invoke-surface-entry", "mcp"];
 
 /// Functions that query GSI1 (the owner, executions and schedules indexes).
 const QUERY_GSI1: &[&str] = &[

@@ -1,0 +1,160 @@
+"""The protocol surfaces, driven by the protocols' official clients.
+
+Starts its own `runtype serve` (embedded store) with the webhook runner pointed at a runner
+here that answers at once — `{"echo": <inputs>}`, or a 500 when the inputs say `fail` (so the
+execution fails: `RUNTYPE_RUNNER_MAX_ATTEMPTS=1`) — sets up an `mcp` surface, and has the
+official clients use it: the `mcp` Python SDK in its default `auto` mode (which probes
+`server/discover`, the stateless 2026-07-28 revision) and in `legacy` mode (the `initialize`
+handshake), and the TypeScript SDK (`@modelcontextprotocol/sdk`, through node).
+
+    python tests/protocol_clients.py <runtype-binary> <node_modules dir>
+"""
+
+import asyncio
+import base64
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+RUNTYPE, NODE_MODULES = sys.argv[1:3]
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+
+
+class Runner(http.server.BaseHTTPRequestHandler):
+    """A webhook runner that answers in the request."""
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        inputs = body["data"].get("inputs") or {}
+        status, answer = (500, {"error": "asked to fail"}) if inputs.get("fail") else (200, {"echo": inputs})
+        out = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def serve():
+    runner = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runner)
+    threading.Thread(target=runner.serve_forever, daemon=True).start()
+    data = tempfile.mkdtemp()
+    port = free_port()
+    env = dict(os.environ, RUNTYPE_RUNNER="webhook", RUNTYPE_WEBHOOK_SECRET=SECRET,
+               RUNTYPE_RUNNER_URL=f"http://127.0.0.1:{runner.server_port}/run",
+               RUNTYPE_RUNNER_MAX_ATTEMPTS="1", RUNTYPE_PROTOCOL_WAIT_S="10")
+    out = open(os.path.join(data, "out"), "w+")
+    proc = subprocess.Popen([RUNTYPE, "serve", "--data", os.path.join(data, "db"), "--port", str(port),
+                             "--no-scheduler"], env=env, stdout=out, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        out.seek(0)
+        text = out.read()
+        key = re.search(r"rt_live_[A-Za-z0-9]+", text)
+        if "serving" in text and key:
+            return proc, f"http://127.0.0.1:{port}", key.group(0)
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("protocol_clients: runtype serve did not start")
+
+
+def call(base, key, method, path, body=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as res:
+        return json.loads(res.read() or b"null")
+
+
+def mcp_surface(base, key):
+    """A product with two capabilities on an `mcp` surface; its endpoint and a key."""
+    product = call(base, key, "POST", "/v1/products", {"name": "mcp clients"})["id"]
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    weather = call(base, key, "POST", f"/v1/products/{product}/capabilities",
+                   {"capabilityName": "Weather", "capabilityDescription": "The weather in a city",
+                    "flowId": "flow_weather", "parametersSchema": schema})["id"]
+    echo = call(base, key, "POST", f"/v1/products/{product}/capabilities",
+                {"capabilityName": "Echo", "flowId": "flow_echo"})["id"]
+    surface = call(base, key, "POST", f"/v1/products/{product}/surfaces",
+                   {"name": "Weather tools", "type": "mcp", "status": "active"})
+    for cap, slug in ((weather, "weather"), (echo, "echo")):
+        call(base, key, "POST", f"/v1/products/{product}/surfaces/{surface['id']}/items",
+             {"capabilityId": cap, "endpointSlug": slug})
+    mcp_key = call(base, key, "POST", f"/v1/products/{product}/surfaces/{surface['id']}/keys", {})["key"]
+    return surface["endpoint"], mcp_key
+
+
+async def python_client(endpoint, mcp_key, mode):
+    http_client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {mcp_key}"}, timeout=30)
+    transport = streamable_http_client(endpoint, http_client=http_client)
+    async with Client(transport, mode=mode) as client:
+        expected = "2026-07-28" if mode == "auto" else "2025-11-25"
+        assert client.protocol_version == expected, (mode, client.protocol_version)
+        assert client.server_info.name == "Weather tools", client.server_info
+        tools = await client.list_tools()
+        names = [t.name for t in tools.tools]
+        assert names == ["weather", "echo"], names
+        weather = tools.tools[0]
+        assert weather.title == "Weather" and weather.description == "The weather in a city", weather
+        assert weather.input_schema["properties"]["city"] == {"type": "string"}, weather.input_schema
+        done = await client.call_tool("weather", {"city": "Oslo"})
+        assert not done.is_error, done
+        assert done.structured_content == {"echo": {"city": "Oslo"}}, done
+        assert json.loads(done.content[0].text) == {"echo": {"city": "Oslo"}}, done.content
+        assert done.meta["runtype/executionId"].startswith("exec_"), done.meta
+        failed = await client.call_tool("echo", {"fail": True})
+        assert failed.is_error, failed
+        try:
+            await client.call_tool("nope", {})
+            raise AssertionError("an unknown tool was called")
+        except MCPError as e:  # the server's JSON-RPC error, raised by the SDK
+            assert e.code == -32602, e
+    await http_client.aclose()
+
+
+def node(script, *args):
+    """Run one of the JavaScript clients beside the node_modules that holds its SDK (an ES
+    module resolves its imports from where it lies)."""
+    where = os.path.join(os.path.dirname(os.path.abspath(NODE_MODULES)), script)
+    shutil.copy(os.path.join(HERE, script), where)
+    subprocess.run(["node", where, *args], check=True)
+
+
+def main():
+    proc, base, key = serve()
+    try:
+        endpoint, mcp_key = mcp_surface(base, key)
+        for mode in ("auto", "legacy"):
+            asyncio.run(python_client(endpoint, mcp_key, mode))
+            print(f"protocol_clients: mcp (Python) {mode} mode listed and called tools")
+        node("mcp_client.mjs", endpoint, mcp_key)
+    finally:
+        proc.kill()
+
+
+main()
