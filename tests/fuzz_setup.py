@@ -54,6 +54,10 @@ def main(base: str, key: str, out: str) -> int:
     schedule = made("POST", schedules, body)
     doomed_schedule = made("POST", schedules, body)
     execution = made("POST", f"{schedules}/{schedule}/run-now", field="batchExecutionId")
+    mcp = made("POST", f"/v1/products/{p}/surfaces", {"name": "mcp", "type": "mcp"})
+    made("POST", f"/v1/products/{p}/surfaces/{mcp}/items", {"capabilityId": cap, "endpointSlug": "answer"})
+    mcp_keys = f"/v1/products/{p}/surfaces/{mcp}/keys"
+    mcp_key = call("POST", mcp_keys, {"name": "fuzz", "rateLimitPerMinute": 1000000, "rateLimitPerDay": 1000000})["key"]
     invoked = call("POST", f"/v1/products/{p}/surfaces/{api}/api/answer", {"inputs": {}}, bearer=surface_key)
     gateway_execution = invoked["id"]
 
@@ -101,6 +105,10 @@ def main(base: str, key: str, out: str) -> int:
         "pull-product": {"query.name": "fuzz"},
         "ensure-surface": {"path.id": as_code},
         "pull-surface": {**under, "query.name": "api"},
+        "mcp": {**under, "path.surfaceId": mcp},
+        "mcp-manifest": {**under, "path.surfaceId": mcp},
+        "mcp-info": {**under, "path.surfaceId": mcp},
+        "mcp-protected-resource": {**under, "path.surfaceId": mcp},
     }
     gateway = {"describe-surface-api", "invoke-surface-entry", "get-surface-execution", "invoke-surface-endpoint"}
 
@@ -112,6 +120,8 @@ def main(base: str, key: str, out: str) -> int:
         lines += ["[[operations]]", f"include-operation-id = {toml(op)}"]
         if op in gateway:
             lines.append(f"headers = {{ Authorization = {toml('Bearer ' + surface_key)} }}")
+        if op == "mcp":
+            lines.append(f"headers = {{ Authorization = {toml('Bearer ' + mcp_key)} }}")
         inner = ", ".join(f"{toml(k)} = {toml(v)}" for k, v in values.items())
         lines += [f"parameters = {{ {inner} }}", ""]
     with open(out, "w") as f:

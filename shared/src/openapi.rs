@@ -289,17 +289,22 @@ fn path_item(route: &Route, doc: Doc) -> (String, Value) {
         status.to_string(),
         json!({ "description": "Success", "content": { "application/json": { "schema": answer } } }),
     );
-    for (code, answer, description) in also {
-        responses.insert(
-            code.to_string(),
-            json!({ "description": description, "content": { "application/json": { "schema": answer } } }),
-        );
-    }
     for (code, _) in ERRORS {
         responses.insert(
             code.to_string(),
             json!({ "$ref": format!("#/components/responses/Error{code}") }),
         );
+    }
+    // a route's own answers, which may stand for an error status too (a JSON-RPC error);
+    // a null answer has no body at all
+    for (code, answer, description) in also {
+        let response = match answer {
+            Value::Null => json!({ "description": description }),
+            answer => {
+                json!({ "description": description, "content": { "application/json": { "schema": answer } } })
+            }
+        };
+        responses.insert(code.to_string(), response);
     }
     let mut op = json!({
         "operationId": route.function,

@@ -97,6 +97,17 @@ pub async fn api_surface(
     surface_config: Value,
     key_body: Value,
 ) -> ApiSurface {
+    surface_of(app, owner_key, "api", surface_config, key_body).await
+}
+
+/// As `api_surface`, with a surface of type `kind` (`mcp`, `a2a`, …), made active.
+pub async fn surface_of(
+    app: &App,
+    owner_key: &str,
+    kind: &str,
+    surface_config: Value,
+    key_body: Value,
+) -> ApiSurface {
     let id = |v: Value| v["id"].as_str().unwrap().to_string();
     let product = id(made(
         app,
@@ -119,7 +130,7 @@ pub async fn api_surface(
         owner_key,
         &router::CREATE_SURFACE,
         &[&product],
-        json!({ "name": "Public API", "type": "api", "config": surface_config }),
+        json!({ "name": "Public API", "type": kind, "status": "active", "config": surface_config }),
     )
     .await);
     let item = id(made(

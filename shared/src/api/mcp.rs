@@ -565,10 +565,40 @@ pub async fn protected_resource(app: &App, call: Call) -> ApiResult<Reply> {
 pub mod doc {
     use crate::schema::*;
 
+    /// A JSON-RPC 2.0 answer: a result or an error.
+    fn answer() -> serde_json::Value {
+        let error = record(&[("code", integer()), ("message", string())]);
+        serde_json::json!({
+            "type": "object",
+            "required": ["jsonrpc", "id"],
+            "properties": {
+                "jsonrpc": { "const": "2.0" },
+                "id": {},
+                "result": { "type": "object" },
+                "error": error,
+            },
+        })
+    }
+
     pub fn post() -> Doc {
-        Doc::ok(any())
-            .body(any())
-            .also(202, any(), "a notification or response taken")
+        let message = serde_json::json!({
+            "type": "object",
+            "required": ["jsonrpc", "method"],
+            "properties": {
+                "jsonrpc": { "const": "2.0" },
+                "id": { "type": ["string", "integer"] },
+                "method": { "type": "string" },
+                "params": { "type": "object" },
+            },
+        });
+        Doc::ok(answer())
+            .body(message)
+            .also(202, serde_json::Value::Null, "A notification or a response, taken (no body)")
+            .also(400, answer(), "Not one JSON-RPC 2.0 message (-32700, -32600), or a protocol version or header the server refuses (-32022, -32020)")
+            .also(404, any(), "No MCP surface here (the contract's error), or, in the 2026-07-28 revision, an unknown method (-32601)")
+            .also(409, answer(), "The Idempotency-Key's first call is still running")
+            .also(422, answer(), "The Idempotency-Key was used for another tool call")
+            .also(429, answer(), "The key's read window (tools/list)")
     }
 
     pub fn manifest() -> Doc {

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult, Detail};
 use crate::model::surface::slugify;
 use chrono::{DateTime, Utc};
 
-use crate::model::{SurfaceItem, SurfaceType};
+use crate::model::SurfaceItem;
 use crate::store::{Cond, Item, Key, Table, TxOp};
 
 use super::cascade::{self, Subtree};
@@ -60,8 +60,9 @@ fn slug_taken(slug: &str) -> ApiError {
     ))
 }
 
-/// Bind `draft.capability_id` to the surface. On an `api` surface a missing slug becomes
-/// the capability name as a slug, suffixed (`-2`, `-3`, …) until it is unused.
+/// Bind `draft.capability_id` to the surface. On a surface with an endpoint (`api`, `mcp`,
+/// `a2a`: the slug is the endpoint's path, the tool's name, the skill's id) a missing slug
+/// becomes the capability name as a slug, suffixed (`-2`, `-3`, …) until it is unused.
 pub async fn add(
     table: &dyn Table,
     mut draft: SurfaceItem,
@@ -95,7 +96,7 @@ pub async fn add(
             if used(slug) {
                 return Err(slug_taken(slug));
             }
-        } else if surface.kind == SurfaceType::Api {
+        } else if surface.kind.endpoint_tail().is_some() {
             let base = slugify(&cap.capability_name);
             let mut slug = base.clone();
             let mut n = 2;

@@ -139,7 +139,17 @@ async fn main() {
         seeded.surface,
         seeded.key,
     );
+    let mcp = seed::surface_of(
+        &app,
+        &key,
+        "mcp",
+        json!(null),
+        json!({ "rateLimitPerMinute": 1_000_000, "rateLimitPerDay": 1_000_000 }),
+    )
+    .await;
     let vars = [
+        ("MCP_SURFACE_ID", mcp.surface.as_str()),
+        ("MCP_KEY", mcp.key.as_str()),
         ("KEY", key.as_str()),
         ("PRODUCT_ID", p.as_str()),
         ("SURFACE_ID", s.as_str()),
@@ -176,6 +186,12 @@ async fn main() {
             name: "invoke-surface-endpoint".into(),
             binary: bins.join("invoke-surface-endpoint"),
             event: invoke,
+            env: Vec::new(),
+        },
+        Case {
+            name: "mcp (tools/call, 2026-07-28)".into(),
+            binary: bins.join("mcp"),
+            event: event("mcp", &vars),
             env: Vec::new(),
         },
         Case {
@@ -250,6 +266,14 @@ async fn main() {
             name: "floor: hello-world lambda_http".into(),
             binary: f.join("hello"),
             event: event("get-surface", &vars),
+            env: Vec::new(),
+        });
+        // the library decision (MCP): the official Rust SDK's stateless Streamable HTTP
+        // server answering the same tools/call with no storage at all
+        cases.push(Case {
+            name: "floor: rmcp (official SDK) tools/call, no storage".into(),
+            binary: f.join("rmcp-tools"),
+            event: event("mcp", &vars),
             env: Vec::new(),
         });
         cases.push(Case {

@@ -17,6 +17,7 @@ mod gateway;
 mod key_cascades;
 mod lambda;
 mod layering;
+mod mcp;
 mod nasty;
 mod openapi;
 mod products;
@@ -48,6 +49,7 @@ fn main() -> std::process::ExitCode {
         ("key_cascades", key_cascades::cases()),
         ("lambda", lambda::cases()),
         ("layering", layering::cases()),
+        ("mcp", mcp::cases()),
         ("nasty", nasty::cases()),
         ("openapi", openapi::cases()),
         ("products", products::cases()),
