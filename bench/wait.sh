@@ -35,6 +35,14 @@ S=$(curl -s "${H[@]}" -d '{"name":"api","type":"api"}' "$API/v1/products/$P/surf
 curl -s "${H[@]}" -d "{\"capabilityId\":\"$C\"}" "$API/v1/products/$P/surfaces/$S/items" >/dev/null
 SK=$(curl -s "${H[@]}" -d '{"rateLimitPerMinute":2000000000,"rateLimitPerDay":2000000000}' "$API/v1/products/$P/surfaces/$S/keys" | id key)
 EP="$API/v1/products/$P/surfaces/$S/api/answer-questions"
+# the same capability as an MCP tool: a tools/call is a gateway call waited for
+M=$(curl -s "${H[@]}" -d '{"name":"mcp","type":"mcp"}' "$API/v1/products/$P/surfaces" | id id)
+curl -s "${H[@]}" -d "{\"capabilityId\":\"$C\"}" "$API/v1/products/$P/surfaces/$M/items" >/dev/null
+MK=$(curl -s "${H[@]}" -d '{"rateLimitPerMinute":2000000000,"rateLimitPerDay":2000000000}' "$API/v1/products/$P/surfaces/$M/keys" | id key)
+MCP="$API/v1/products/$P/surfaces/$M/mcp"
+TOOL_CALL='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"answer-questions","arguments":{"question":"load"}}}'
+CHECK=$(curl -s -H "Authorization: Bearer $MK" -H 'Content-Type: application/json' -H 'MCP-Protocol-Version: 2025-11-25' -d "$TOOL_CALL" "$MCP")
+echo "$CHECK" | grep -q '"isError":false' || { echo "bench: a tools/call answered $CHECK"; exit 1; }
 # every waited call must come back 200 and completed
 CHECK=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SK" -H 'Prefer: wait=5' \
   -H 'Content-Type: application/json' -d '{}' "$EP")
@@ -49,11 +57,14 @@ lua() { # file, headers...
 lua direct.lua
 lua wait.lua "wrk.headers[\"Authorization\"] = \"Bearer $SK\"" 'wrk.headers["Prefer"] = "wait=5"'
 lua plain.lua "wrk.headers[\"Authorization\"] = \"Bearer $SK\""
+lua mcp.lua "wrk.headers[\"Authorization\"] = \"Bearer $MK\"" 'wrk.headers["MCP-Protocol-Version"] = "2025-11-25"' \
+  "wrk.body = '$TOOL_CALL'"
 load() { wrk -t2 -c16 -d"${SECS}s" --latency -s "$DATA/$1" "$2"; }
 W_DIRECT=$(load direct.lua "http://127.0.0.1:$RUNNER_PORT/")
 W_WAIT=$(load wait.lua "$EP")
 W_PLAIN=$(load plain.lua "$EP")
-if echo "$W_WAIT$W_PLAIN" | grep -q 'Non-2xx'; then echo "bench: refusals under load"; echo "$W_WAIT$W_PLAIN"; exit 1; fi
+W_MCP=$(load mcp.lua "$MCP")
+if echo "$W_WAIT$W_PLAIN$W_MCP" | grep -q 'Non-2xx'; then echo "bench: refusals under load"; echo "$W_WAIT$W_PLAIN"; exit 1; fi
 field() { echo "$1" | awk -v k="$2" '$1==k{print $2}'; }
 rps() { echo "$1" | awk '/Requests\/sec/{print $2}'; }
 row() { echo "| $1 | $(field "$2" 50%) | $(field "$2" 99%) | $(rps "$2") |"; }
@@ -62,6 +73,7 @@ v='$1'
 print(float(v[:-2]) if v.endswith('ms') else float(v[:-2])/1000 if v.endswith('us') else float(v[:-1])*1000)"; }
 OVERHEAD=$(python3 -c "print(f'{$(ms "$(field "$W_WAIT" 50%)") - $(ms "$(field "$W_DIRECT" 50%)"):.2f}')")
 OVER_PLAIN=$(python3 -c "print(f'{$(ms "$(field "$W_WAIT" 50%)") - $(ms "$(field "$W_PLAIN" 50%)"):.2f}')")
+MCP_RATIO=$(python3 -c "print(f'{float(\"$(rps "$W_MCP")\") / float(\"$(rps "$W_WAIT")\"):.2f}')")
 RATIO=$(python3 -c "print(f'{float(\"$(rps "$W_WAIT")\") / float(\"$(rps "$W_PLAIN")\"):.2f}')")
 
 SECTION=$(cat <<MD
@@ -78,10 +90,12 @@ made in the request (its claim, the signed webhook, its outcome written) and one
 $(row "the runner directly (floor)" "$W_DIRECT")
 $(row "gateway, \`Prefer: wait=5\` (200, completed)" "$W_WAIT")
 $(row "gateway, plain (202)" "$W_PLAIN")
+$(row "MCP \`tools/call\` (waited; the tool's result)" "$W_MCP")
 
 p50 overhead of a waited call over the floor: **$OVERHEAD ms** (target ≤ 2 ms); over the plain
 202 call: **$OVER_PLAIN ms** (the attempt's claim and outcome writes, the signed webhook, one
-read); waited ÷ plain throughput: **$RATIO** (target ≥ 0.5). At 16 connections on this
+read); waited ÷ plain throughput: **$RATIO** (target ≥ 0.5); MCP \`tools/call\` ÷ waited
+gateway call throughput: **$MCP_RATIO** (the same call behind the JSON-RPC layer). At 16 connections on this
 machine the plain gateway call alone is over 2 ms at the median (both cores busy), so the
 overhead over the bare runner cannot meet its target here; what waiting adds is the second
 figure.
