@@ -58,6 +58,10 @@ def main(base: str, key: str, out: str) -> int:
     made("POST", f"/v1/products/{p}/surfaces/{mcp}/items", {"capabilityId": cap, "endpointSlug": "answer"})
     mcp_keys = f"/v1/products/{p}/surfaces/{mcp}/keys"
     mcp_key = call("POST", mcp_keys, {"name": "fuzz", "rateLimitPerMinute": 1000000, "rateLimitPerDay": 1000000})["key"]
+    a2a = made("POST", f"/v1/products/{p}/surfaces", {"name": "a2a", "type": "a2a"})
+    made("POST", f"/v1/products/{p}/surfaces/{a2a}/items", {"capabilityId": cap, "endpointSlug": "answer"})
+    a2a_keys = f"/v1/products/{p}/surfaces/{a2a}/keys"
+    a2a_key = call("POST", a2a_keys, {"name": "fuzz", "rateLimitPerMinute": 1000000, "rateLimitPerDay": 1000000})["key"]
     invoked = call("POST", f"/v1/products/{p}/surfaces/{api}/api/answer", {"inputs": {}}, bearer=surface_key)
     gateway_execution = invoked["id"]
 
@@ -109,6 +113,9 @@ def main(base: str, key: str, out: str) -> int:
         "mcp-manifest": {**under, "path.surfaceId": mcp},
         "mcp-info": {**under, "path.surfaceId": mcp},
         "mcp-protected-resource": {**under, "path.surfaceId": mcp},
+        "a2a": {**under, "path.surfaceId": a2a},
+        "a2a-agent-card": {**under, "path.surfaceId": a2a},
+        "a2a-info": {**under, "path.surfaceId": a2a},
     }
     gateway = {"describe-surface-api", "invoke-surface-entry", "get-surface-execution", "invoke-surface-endpoint"}
 
@@ -120,8 +127,9 @@ def main(base: str, key: str, out: str) -> int:
         lines += ["[[operations]]", f"include-operation-id = {toml(op)}"]
         if op in gateway:
             lines.append(f"headers = {{ Authorization = {toml('Bearer ' + surface_key)} }}")
-        if op == "mcp":
-            lines.append(f"headers = {{ Authorization = {toml('Bearer ' + mcp_key)} }}")
+        if op in ("mcp", "a2a"):
+            protocol_key = mcp_key if op == "mcp" else a2a_key
+            lines.append(f"headers = {{ Authorization = {toml('Bearer ' + protocol_key)} }}")
         inner = ", ".join(f"{toml(k)} = {toml(v)}" for k, v in values.items())
         lines += [f"parameters = {{ {inner} }}", ""]
     with open(out, "w") as f:

@@ -1,11 +1,13 @@
-"""The protocol surfaces, driven by the protocols' official clients.
+"""The protocol surfaces (MCP, A2A), driven by the protocols' official clients.
 
 Starts its own `runtype serve` (embedded store) with the webhook runner pointed at a runner
 here that answers at once — `{"echo": <inputs>}`, or a 500 when the inputs say `fail` (so the
 execution fails: `RUNTYPE_RUNNER_MAX_ATTEMPTS=1`) — sets up an `mcp` surface, and has the
 official clients use it: the `mcp` Python SDK in its default `auto` mode (which probes
 `server/discover`, the stateless 2026-07-28 revision) and in `legacy` mode (the `initialize`
-handshake), and the TypeScript SDK (`@modelcontextprotocol/sdk`, through node).
+handshake), and the TypeScript SDK (`@modelcontextprotocol/sdk`, through node); then an
+`a2a` surface with the A2A SDKs: `a2a-sdk` (Python: the card resolved, a message sent, the
+task read, a finished task's cancel refused) and `@a2a-js/sdk` (TypeScript, the same).
 
     python tests/protocol_clients.py <runtype-binary> <node_modules dir>
 """
@@ -109,6 +111,52 @@ def mcp_surface(base, key):
     return surface["endpoint"], mcp_key
 
 
+def a2a_surface(base, key):
+    """A product with one capability on an `a2a` surface (its entry point); the endpoint and
+    a key."""
+    product = call(base, key, "POST", "/v1/products", {"name": "a2a clients", "description": "Answers weather questions"})["id"]
+    cap = call(base, key, "POST", f"/v1/products/{product}/capabilities",
+               {"capabilityName": "Weather", "capabilityDescription": "The weather in a city", "flowId": "flow_w"})["id"]
+    surface = call(base, key, "POST", f"/v1/products/{product}/surfaces", {"name": "Weather agent", "type": "a2a"})
+    call(base, key, "POST", f"/v1/products/{product}/surfaces/{surface['id']}/items",
+         {"capabilityId": cap, "endpointSlug": "weather", "isEntryPoint": True})
+    a2a_key = call(base, key, "POST", f"/v1/products/{product}/surfaces/{surface['id']}/keys", {})["key"]
+    return surface["endpoint"], a2a_key
+
+
+async def a2a_python(endpoint, a2a_key):
+    import httpx
+    from a2a.client import ClientConfig, create_client
+    from a2a.types import CancelTaskRequest, GetTaskRequest, Part, Role, SendMessageRequest, TaskState
+    from a2a.helpers.proto_helpers import new_message
+    from a2a.utils.errors import TaskNotCancelableError, TaskNotFoundError
+
+    http = httpx.AsyncClient(headers={"Authorization": f"Bearer {a2a_key}"}, timeout=30)
+    client = await create_client(endpoint, client_config=ClientConfig(httpx_client=http, streaming=False))
+    card = client._card  # the card the factory resolved (no public accessor in 1.3.0)
+    assert card.name == "Weather agent" and card.skills[0].id == "weather", card
+    message = new_message([Part(text="Weather in Oslo?")], role=Role.ROLE_USER)
+    events = [e async for e in client.send_message(SendMessageRequest(message=message))]
+    task = events[-1].task
+    assert task.status.state == TaskState.TASK_STATE_COMPLETED, task
+    answer = task.artifacts[0].parts[0]
+    assert answer.HasField("data") and answer.data.struct_value["echo"] == {}, answer
+    assert task.history[0].parts[0].text == "Weather in Oslo?", task.history
+    again = await client.get_task(GetTaskRequest(id=task.id))
+    assert again.id == task.id and again.context_id == task.context_id and again.status.state == TaskState.TASK_STATE_COMPLETED
+    try:
+        await client.cancel_task(CancelTaskRequest(id=task.id))
+        raise AssertionError("a completed task was canceled")
+    except TaskNotCancelableError:
+        pass
+    try:
+        await client.get_task(GetTaskRequest(id="exec_00000000000000000000000001"))
+        raise AssertionError("a task that is not there was found")
+    except TaskNotFoundError:
+        pass
+    await http.aclose()
+
+
 async def python_client(endpoint, mcp_key, mode):
     http_client = httpx2.AsyncClient(headers={"Authorization": f"Bearer {mcp_key}"}, timeout=30)
     transport = streamable_http_client(endpoint, http_client=http_client)
@@ -153,6 +201,10 @@ def main():
             asyncio.run(python_client(endpoint, mcp_key, mode))
             print(f"protocol_clients: mcp (Python) {mode} mode listed and called tools")
         node("mcp_client.mjs", endpoint, mcp_key)
+        endpoint, a2a_key = a2a_surface(base, key)
+        asyncio.run(a2a_python(endpoint, a2a_key))
+        print("protocol_clients: a2a-sdk (Python) resolved the card, sent a message and read the task")
+        node("a2a_client.mjs", endpoint, a2a_key)
     finally:
         proc.kill()
 

@@ -124,7 +124,7 @@ macro_rules! routes {
 }
 
 use api::{
-    as_code, capabilities, executions, gateway, items, mcp, products, schedules, surface_keys,
+    a2a, as_code, capabilities, executions, gateway, items, mcp, products, schedules, surface_keys,
     surfaces,
 };
 
@@ -172,6 +172,9 @@ routes! {
     MCP_MANIFEST: GET "/v1/products/:id/surfaces/:surfaceId/mcp/.well-known/mcp.json" => "mcp-manifest" mcp::manifest [public];
     MCP_INFO: GET "/v1/products/:id/surfaces/:surfaceId/mcp/info" => "mcp-info" mcp::info [public];
     MCP_PROTECTED_RESOURCE: GET "/v1/products/:id/surfaces/:surfaceId/mcp/.well-known/oauth-protected-resource" => "mcp-protected-resource" mcp::protected_resource [public];
+    A2A: POST "/v1/products/:id/surfaces/:surfaceId/a2a" => "a2a" a2a::post [key A2a];
+    A2A_AGENT_CARD: GET "/v1/products/:id/surfaces/:surfaceId/a2a/.well-known/agent-card.json" => "a2a-agent-card" a2a::agent_card [public];
+    A2A_INFO: GET "/v1/products/:id/surfaces/:surfaceId/a2a/info" => "a2a-info" a2a::info [public];
     COMPLETE_EXECUTION: POST "/v1/executions/:executionId/complete" => "complete-execution" executions::complete [callback];
     ENSURE_PRODUCT: POST "/v1/products/ensure" => "ensure-product" as_code::ensure_product;
     PULL_PRODUCT: GET "/v1/products/pull" => "pull-product" as_code::pull_product;

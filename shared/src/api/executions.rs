@@ -17,6 +17,7 @@ pub async fn list(app: &App, call: Call) -> ApiResult<Reply> {
         surface_id: query_param(&call.query, "surfaceId").filter(|v| !v.is_empty()),
         status: query_word(&call.query, "status", &mut errors),
         source: query_word(&call.query, "source", &mut errors),
+        ..Filter::default()
     };
     validate::finish(errors)?;
     let (table, owner, base) = (app.table(), call.owner(), &call.public_url);

@@ -73,27 +73,48 @@ pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     Ok(Reply::ok(body).headers(standing?.map(|s| s.headers()).unwrap_or_default()))
 }
 
+/// Which of the surface's enabled items a call runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// The one with this slug (an endpoint, a tool, a skill).
+    Slug(&'a str),
+    /// The entry point: the first in display order marked `isEntryPoint`.
+    Entry,
+    /// The entry point, else the only enabled item (an A2A message naming no skill).
+    EntryOrOnly,
+}
+
+impl Pick<'_> {
+    fn from<'p>(
+        self,
+        mut enabled: impl Iterator<Item = &'p SurfaceItem>,
+    ) -> Option<&'p SurfaceItem> {
+        match self {
+            Pick::Slug(slug) => enabled.find(|i| i.endpoint_slug.as_deref() == Some(slug)),
+            Pick::Entry => enabled.find(|i| i.is_entry_point),
+            Pick::EntryOrOnly => {
+                let all: Vec<&SurfaceItem> = enabled.collect();
+                match all.iter().find(|i| i.is_entry_point) {
+                    Some(entry) => Some(*entry),
+                    None if all.len() == 1 => Some(all[0]),
+                    None => None,
+                }
+            }
+        }
+    }
+}
+
 /// POST …/api/:endpointSlug: run the item with that slug.
 pub async fn invoke(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let slug = call.param("endpointSlug").to_string();
-    let pick = |i: &SurfaceItem| i.endpoint_slug.as_deref() == Some(slug.as_str());
     let (body, wait) = (invocation(&call.body), call.preferred_wait());
-    perform(app, &call, &g, pick, "Endpoint", body, wait).await
+    perform(app, &call, &g, Pick::Slug(&slug), "Endpoint", body, wait).await
 }
 
 /// POST …/api: run the surface's entry point (the enabled entry item first in order).
 pub async fn invoke_entry(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let (body, wait) = (invocation(&call.body), call.preferred_wait());
-    perform(
-        app,
-        &call,
-        &g,
-        |i| i.is_entry_point,
-        "Entry point",
-        body,
-        wait,
-    )
-    .await
+    perform(app, &call, &g, Pick::Entry, "Entry point", body, wait).await
 }
 
 /// One gateway call, whichever protocol carries it (the `api` endpoints, an MCP `tools/call`,
@@ -107,7 +128,7 @@ pub async fn perform(
     app: &App,
     call: &Call,
     g: &Gateway,
-    pick: impl Fn(&SurfaceItem) -> bool,
+    pick: Pick<'_>,
     what: &str,
     body: ApiResult<Invocation>,
     wait: Option<u64>,
@@ -118,9 +139,8 @@ pub async fn perform(
     // the item and its scope, from the product's records
     let item = async {
         let p = g.partition(table).await?;
-        let item = g
-            .enabled_items(&p)
-            .find(|i| pick(i))
+        let item = pick
+            .from(g.enabled_items(&p))
             .cloned()
             .ok_or_else(|| ApiError::not_found(what))?;
         if !g.allows(&item) {
@@ -147,6 +167,8 @@ pub async fn perform(
             messages: body.messages.clone(),
             record: body.record.clone(),
             metadata: body.metadata.clone(),
+            context_id: body.context_id.clone(),
+            message_id: body.message_id.clone(),
             ..Execution::for_gateway(&g.key, item, cap.as_ref(), &crate::time::format(now))
         };
         let writes = Admit {
@@ -305,6 +327,9 @@ pub struct Invocation {
     pub messages: Option<Value>,
     pub record: Option<Value>,
     pub metadata: Option<Map<String, Value>>,
+    /// An A2A message's conversation and id, kept on the execution (its task).
+    pub context_id: Option<String>,
+    pub message_id: Option<String>,
 }
 
 /// The invocation body: at most 256 KiB; `inputs`, `messages`, `record`, `metadata`, all
@@ -334,6 +359,7 @@ fn invocation(raw: &[u8]) -> ApiResult<Invocation> {
         messages,
         record,
         metadata,
+        ..Invocation::default()
     })
 }
 

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::api::gateway::{self, Invocation};
+use crate::api::gateway::{self, Invocation, Pick};
 use crate::app::App;
 use crate::auth::surface_key::{self, Door, Gateway};
 use crate::call::{Call, Reply};
@@ -391,9 +391,8 @@ async fn tools_call(
         inputs: Some(arguments),
         ..Invocation::default()
     });
-    let pick = |i: &SurfaceItem| i.endpoint_slug.as_deref() == Some(name);
     let wait = Some(app.config.protocol_wait_s);
-    let performed = gateway::perform(app, call, g, pick, "Tool", body, wait);
+    let performed = gateway::perform(app, call, g, Pick::Slug(name), "Tool", body, wait);
     let path = format!(
         "{} tools/call {name}",
         endpoint("", &g.surface.product_id, &g.surface.id)

@@ -1,6 +1,7 @@
 //! One handler per endpoint. Each reads top to bottom: check the path ids, validate the
 //! body, make one call into the repository, answer.
 
+pub mod a2a;
 pub mod as_code;
 pub mod capabilities;
 pub mod executions;

@@ -53,6 +53,12 @@ pub struct Execution {
     /// Where delivery stands (never shown).
     #[serde(default)]
     pub delivery: Delivery,
+    /// An A2A task's conversation (`contextId`) and the message that started it: the task
+    /// is this execution, read back with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 /// Delivery's bookkeeping on an execution.

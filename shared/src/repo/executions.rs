@@ -88,6 +88,10 @@ pub struct Filter<'a> {
     pub surface_id: Option<&'a str>,
     pub status: Option<ExecutionStatus>,
     pub source: Option<Source>,
+    /// Made with this surface key (a protocol surface lists only its caller's).
+    pub key_id: Option<&'a str>,
+    /// Of this A2A conversation.
+    pub context_id: Option<&'a str>,
 }
 
 impl Filter<'_> {
@@ -95,6 +99,10 @@ impl Filter<'_> {
         self.surface_id.is_none_or(|s| s == e.surface_id)
             && self.status.is_none_or(|s| s == e.status)
             && self.source.is_none_or(|s| s == e.source)
+            && self.key_id.is_none_or(|k| Some(k) == e.key_id.as_deref())
+            && self
+                .context_id
+                .is_none_or(|c| Some(c) == e.context_id.as_deref())
     }
 }
 
@@ -119,6 +127,25 @@ pub async fn list(
     })
     .await?;
     Ok(page.map(|e| e.to_json(base)))
+}
+
+/// The executions `filter` keeps of a product the caller has already been admitted to (a
+/// verified surface key), newest first, from the product's executions index.
+pub async fn list_made(
+    table: &dyn Table,
+    product_id: &str,
+    paging: Paging<'_>,
+    filter: Filter<'_>,
+) -> ApiResult<Listing<Execution>> {
+    let query = Query::index(Index::Gsi1, k::executions_index(product_id))
+        .descending()
+        .limit((paging.limit + 1) * 4);
+    let start = Start::of(paging, &query)?;
+    paginate(table, query, start, |it| {
+        let e: Execution = decode(it)?;
+        Ok(filter.keeps(&e).then_some(e))
+    })
+    .await
 }
 
 /// Cancel a queued execution; any other status is 409.

@@ -8,6 +8,7 @@
 #[macro_use]
 mod common;
 
+mod a2a;
 mod as_code;
 mod budget;
 mod capabilities;
@@ -40,6 +41,7 @@ fn main() -> std::process::ExitCode {
     let args = Arguments::from_args();
     let backends = &common::backends();
     let modules = [
+        ("a2a", a2a::cases()),
         ("as_code", as_code::cases()),
         ("budget", budget::cases()),
         ("capabilities", capabilities::cases()),

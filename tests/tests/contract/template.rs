@@ -184,7 +184,12 @@ fn api_policy(id: &str, function: &str, method: &str, f: &Value, gateway: bool) 
 /// Gateway functions that make a waiting caller's first attempt with the runner.
 /// Gateway reads counted in the key's read window (`RUNTYPE_GATEWAY_READS_PER_MINUTE`).
 const COUNTS_READS: &[&str] = &["describe-surface-api", "get-surface-execution"];
-const WAITS_WITH_THE_RUNNER: &[&str] = &["invoke-surface-endpoint", "invoke-surface-entry", "mcp"];
+const WAITS_WITH_THE_RUNNER: &[&str] = &[
+    "invoke-surface-endpoint",
+    "invoke-surface-entry",
+    "mcp",
+    "a2a",
+];
 
 /// Functions that query GSI1 (the owner, executions and schedules indexes).
 const QUERY_GSI1: &[&str] = &[
