@@ -147,7 +147,17 @@ async fn main() {
         json!({ "rateLimitPerMinute": 1_000_000, "rateLimitPerDay": 1_000_000 }),
     )
     .await;
+    let a2a = seed::surface_of(
+        &app,
+        &key,
+        "a2a",
+        json!(null),
+        json!({ "rateLimitPerMinute": 1_000_000, "rateLimitPerDay": 1_000_000 }),
+    )
+    .await;
     let vars = [
+        ("A2A_SURFACE_ID", a2a.surface.as_str()),
+        ("A2A_KEY", a2a.key.as_str()),
         ("MCP_SURFACE_ID", mcp.surface.as_str()),
         ("MCP_KEY", mcp.key.as_str()),
         ("KEY", key.as_str()),
@@ -192,6 +202,12 @@ async fn main() {
             name: "mcp (tools/call, 2026-07-28)".into(),
             binary: bins.join("mcp"),
             event: event("mcp", &vars),
+            env: Vec::new(),
+        },
+        Case {
+            name: "a2a (SendMessage, 1.0)".into(),
+            binary: bins.join("a2a"),
+            event: event("a2a", &vars),
             env: Vec::new(),
         },
         Case {
