@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 2 bad usage, 1 any other failure.
 
+mod operate;
 mod serve;
 
 use std::path::PathBuf;

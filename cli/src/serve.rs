@@ -193,24 +193,77 @@ async fn first_account(app: &App, base: &str) {
     }
 }
 
+/// The local server's own GETs, beside the API's routes: the OpenAPI document, the metrics
+/// and the health check.
+async fn local(app: &App, path: &str) -> Option<hyper::Response<Full<Bytes>>> {
+    let (status, content_type, body) = match path {
+        "/openapi.json" => (200, "application/json", runtype::openapi::document_text()),
+        "/metrics" => (
+            200,
+            crate::operate::METRICS_CONTENT_TYPE,
+            crate::operate::metrics_text(),
+        ),
+        "/healthz" => match crate::operate::healthy(app).await {
+            true => (200, "application/json", r#"{"status":"ok"}"#.to_string()),
+            false => (
+                503,
+                "application/json",
+                r#"{"status":"unavailable","error":"the store is not reachable"}"#.to_string(),
+            ),
+        },
+        _ => return None,
+    };
+    let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
+    *res.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);
+    let h = res.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static(content_type),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    Some(res)
+}
+
+/// The log line of a request the API's routes do not serve.
+fn log_local(method: &http::Method, path: &str, status: u16, started: Instant, request_id: &str) {
+    let route = match path {
+        "/openapi.json" | "/metrics" | "/healthz" => path,
+        _ => "(unmatched)",
+    };
+    runtype::log::line(serde_json::json!({
+        "level": "info",
+        "msg": "request",
+        "method": method.as_str(),
+        "route": route,
+        "status": status,
+        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        "requestId": request_id,
+    }));
+}
+
 async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let request_id = runtype::ids::request_id();
     let method = req.method().clone();
     let (parts, body) = req.into_parts();
-    if method == http::Method::GET && parts.uri.path() == "/openapi.json" {
-        let mut res =
-            hyper::Response::new(Full::new(Bytes::from(runtype::openapi::document_text())));
-        let h = res.headers_mut();
-        h.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        if let Ok(v) = http::HeaderValue::from_str(&request_id) {
-            h.insert("x-request-id", v);
+    if method == http::Method::GET {
+        if let Some(res) = local(app, parts.uri.path()).await {
+            log_local(
+                &method,
+                parts.uri.path(),
+                res.status().as_u16(),
+                started,
+                &request_id,
+            );
+            let mut res = res;
+            if let Ok(v) = http::HeaderValue::from_str(&request_id) {
+                res.headers_mut().insert("x-request-id", v);
+            }
+            return res;
         }
-        router::log_request(&method, Some("/openapi.json"), 200, started, &request_id);
-        return res;
     }
     // the whole body within its time, so a client trickling it cannot hold a connection slot
     let read = tokio::time::timeout(
@@ -224,7 +277,7 @@ async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
-        router::log_request(&method, None, 408, started, &request_id);
+        log_local(&method, parts.uri.path(), 408, started, &request_id);
         let (parts, body) = res.into_parts();
         return hyper::Response::from_parts(parts, Full::new(body));
     };
@@ -245,9 +298,7 @@ async fn serve_one(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<
                     message: "Request body could not be read".into(),
                 }
             };
-            let route = router::find(&method, parts.uri.path())
-                .ok()
-                .map(|(r, _)| r.path);
+            let route = router::find(&method, parts.uri.path()).ok().map(|(r, _)| r);
             router::Outcome {
                 response: router::respond(Err(err), &request_id),
                 route,

@@ -185,6 +185,9 @@ pub struct Config {
     /// `RUNTYPE_PROTOCOL_WAIT_S` (25; 1–25): how long an MCP `tools/call` or an A2A
     /// `SendMessage` waits for its execution (as `Prefer: wait=N`).
     pub protocol_wait_s: u64,
+    /// `RUNTYPE_METRICS_NAMESPACE` (`Runtype`): the CloudWatch namespace of the metrics the
+    /// Lambda functions write (the template: `Runtype/<stack name>`).
+    pub metrics_namespace: String,
     pub runner: RunnerConfig,
     pub flow_allowlist: Option<FlowAllowlist>,
     /// `TABLE_NAME`: the DynamoDB table (the Lambda functions; the command's default).
@@ -206,6 +209,7 @@ impl Default for Config {
             body_read_timeout: Duration::from_secs(10),
             gateway_reads_per_minute: 600,
             protocol_wait_s: crate::rules::gateway::MAX_WAIT_SECS,
+            metrics_namespace: crate::metrics::NAMESPACE.into(),
             runner: RunnerConfig::default_values(),
             flow_allowlist: None,
             table_name: None,
@@ -374,6 +378,9 @@ impl Config {
                 d.protocol_wait_s,
                 1..=crate::rules::gateway::MAX_WAIT_SECS,
             )?,
+            metrics_namespace: v
+                .text("RUNTYPE_METRICS_NAMESPACE")
+                .unwrap_or_else(|| d.metrics_namespace.clone()),
             runner,
             flow_allowlist: match v.text("RUNTYPE_FLOW_ALLOWLIST") {
                 None => None,

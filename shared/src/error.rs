@@ -221,6 +221,9 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if !matches!(e, StoreError::Invalid(_)) {
+            crate::metrics::count(&crate::metrics::STORAGE_ERRORS, None, 1);
+        }
         match e {
             StoreError::Unavailable(msg) => {
                 crate::log::error("storage unavailable", &msg);

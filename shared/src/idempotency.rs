@@ -99,7 +99,10 @@ where
     let request = format!("{} {} {}", post.method, post.path, sha256_hex(post.body));
     let version = match claim(table, &key, &request, now).await? {
         Claimed::Fresh(version) => version,
-        Claimed::Used(answer) => return answer,
+        Claimed::Used(answer) => {
+            crate::metrics::count(&crate::metrics::IDEMPOTENT_REPLAYS, None, 1);
+            return answer;
+        }
     };
     let result = handler.await;
     settle(table, key, version, request, &result, now).await;

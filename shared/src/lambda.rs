@@ -28,6 +28,8 @@ pub type Error = lambda_runtime::Error;
 pub async fn app() -> Result<App, Error> {
     let config = Config::from_env()?;
     let table = config.table_name.clone().ok_or("TABLE_NAME is not set")?;
+    // each invocation's log line carries what it counted (CloudWatch Embedded Metric Format)
+    crate::metrics::enable_emf(&config.metrics_namespace);
     // DynamoDB directly (not `App::open`), so neither the embedded store nor the general
     // credentials chain is linked in or run.
     let requests = RequestCounter::default();
@@ -141,7 +143,7 @@ pub async fn handle(
     let response = router::respond(result, &request_id);
     router::log_request(
         &method,
-        Some(route.path),
+        Some(route),
         response.status().as_u16(),
         started,
         &request_id,
@@ -184,14 +186,17 @@ pub async fn serve_scheduler(app: &App) -> Result<(), Error> {
                         0
                     }
                 };
-            crate::log::line(serde_json::json!({
-                "unreported": unreported,
-                "level": "info", "msg": "scheduler pass",
-                "event": tick.as_ref().and_then(|t| t.id.clone()),
-                "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),
-                "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped,
-                "deferred": summary.deferred, "pages": summary.pages,
-            }));
+            crate::log::invocation_line(
+                "fire-schedules",
+                serde_json::json!({
+                    "unreported": unreported,
+                    "level": "info", "msg": "scheduler pass",
+                    "event": tick.as_ref().and_then(|t| t.id.clone()),
+                    "scheduledTime": tick.as_ref().and_then(|t| t.time).map(crate::time::format),
+                    "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped,
+                    "deferred": summary.deferred, "pages": summary.pages,
+                }),
+            );
             Ok::<_, Error>(summary)
         },
     ))

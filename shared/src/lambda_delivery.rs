@@ -168,6 +168,6 @@ async fn handle(app: &App, deliverer: &Deliverer, queue: &RetryQueue, event: &Va
         .map(|identifier| json!({ "itemIdentifier": identifier }))
         .collect();
     let summary = json!({ "level": "info", "msg": "delivery batch", "records": records.len(), "failed": failures.len() });
-    crate::log::line(summary);
+    crate::log::invocation_line("deliver-executions", summary);
     json!({ "batchItemFailures": failures })
 }

@@ -21,6 +21,7 @@ pub mod lambda_delivery;
 #[cfg(feature = "runner-secret")]
 pub mod lambda_secret;
 pub mod log;
+pub mod metrics;
 pub mod model;
 pub mod openapi;
 pub mod outbound;

@@ -35,7 +35,8 @@ pub fn line(fields: Value) {
         .get("level")
         .and_then(Value::as_str)
         .unwrap_or("info");
-    if rank(level) < threshold() {
+    // a line that carries metrics is written whatever the level: the metrics are in it
+    if rank(level) < threshold() && fields.get("_aws").is_none() {
         return;
     }
     let mut v = fields;
@@ -50,6 +51,19 @@ pub fn line(fields: Value) {
     let mut text = v.to_string();
     text.push('\n');
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), text.as_bytes());
+}
+
+/// The line of an invocation of `function`, carrying (on Lambda) what was counted since the
+/// last such line as Embedded Metric Format fields: no write of their own.
+pub fn invocation_line(function: &str, fields: Value) {
+    let now_ms = crate::time::Clock::system().now().timestamp_millis();
+    let mut fields = fields;
+    if let (Some(metrics), Value::Object(map)) =
+        (crate::metrics::take_emf(function, now_ms), &mut fields)
+    {
+        map.extend(metrics);
+    }
+    line(fields);
 }
 
 pub fn error(msg: &str, detail: &str) {

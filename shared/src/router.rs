@@ -266,13 +266,13 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// What the log line of a request needs, beside the response.
 pub struct Outcome {
     pub response: Response<Bytes>,
-    pub route: Option<&'static str>,
+    pub route: Option<&'static Route>,
 }
 
 /// Serve one request end to end: route, limits, auth, handler, error mapping.
 pub async fn handle(app: &App, req: Request<Bytes>, request_id: &str) -> Outcome {
     let (route, result) = match find(req.method(), req.uri().path()) {
-        Ok((route, params)) => (Some(route.path), dispatch(app, route, params, req).await),
+        Ok((route, params)) => (Some(route), dispatch(app, route, params, req).await),
         Err(e) => (None, Err(e)),
     };
     Outcome {
@@ -329,6 +329,9 @@ pub async fn dispatch(
             let opened =
                 auth::surface_key::open(app.table(), &headers, &product, &surface, door, app.now())
                     .await;
+            if let Err(refused) = &opened {
+                api::gateway::count_refusal(refused);
+            }
             let g = match opened {
                 Ok(g) => g,
                 Err(refused) if door == Door::Mcp => {
@@ -395,6 +398,11 @@ fn public_url(app: &App, headers: &HeaderMap) -> String {
 
 /// Turn a handler's result into the HTTP response, with `x-request-id` always set.
 pub fn respond(result: ApiResult<Reply>, request_id: &str) -> Response<Bytes> {
+    if let Err(e) = &result {
+        if e.code() == "QUOTA_EXCEEDED" {
+            crate::metrics::count(&crate::metrics::QUOTA_REFUSALS, None, 1);
+        }
+    }
     let (status, body, extra) = match result {
         Ok(reply) => (reply.status, reply.body, reply.headers),
         Err(e) => (e.status(), e.body(), e.headers()),
@@ -434,23 +442,29 @@ pub fn respond(result: ApiResult<Reply>, request_id: &str) -> Response<Bytes> {
     res
 }
 
-/// One JSON log line for a served request: never headers, bodies or keys.
+/// One JSON log line for a served request (never headers, bodies or keys), with what the
+/// request counted when a function serves it.
 pub fn log_request(
     method: &Method,
-    route: Option<&str>,
+    route: Option<&Route>,
     status: u16,
     started: Instant,
     request_id: &str,
 ) {
-    crate::log::line(serde_json::json!({
-        "level": "info",
-        "msg": "request",
-        "method": method.as_str(),
-        "route": route.unwrap_or("(unmatched)"),
-        "status": status,
-        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
-        "requestId": request_id,
-    }));
+    let function = route.map_or("runtype", |r| r.function);
+    let route = route.map(|r| r.path);
+    crate::log::invocation_line(
+        function,
+        serde_json::json!({
+            "level": "info",
+            "msg": "request",
+            "method": method.as_str(),
+            "route": route.unwrap_or("(unmatched)"),
+            "status": status,
+            "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+            "requestId": request_id,
+        }),
+    );
 }
 
 #[cfg(test)]

@@ -79,6 +79,7 @@ pub async fn fire_due_in_pages(table: &dyn Table, now: DateTime<Utc>, page_size:
 
 /// One pass at `now`.
 pub async fn fire_due_with(table: &dyn Table, now: DateTime<Utc>, options: &Options) -> Summary {
+    let started = Instant::now();
     let mut summary = Summary::default();
     let due = read_due(table, now, options.page_size.max(1), &mut summary).await;
     let order = in_turn(due);
@@ -113,7 +114,28 @@ pub async fn fire_due_with(table: &dyn Table, now: DateTime<Utc>, options: &Opti
             Outcome::Deferred => summary.deferred += 1,
         }
     }
+    summary.count(started.elapsed());
     summary
+}
+
+impl Summary {
+    /// What the pass came to, in the metrics: each due occurrence once (`due`) and again by
+    /// its outcome; a fired one is an execution made.
+    fn count(&self, took: std::time::Duration) {
+        use crate::metrics::{count, time, EXECUTIONS_CREATED, SCHEDULER_OCCURRENCES as S};
+        let due = self.fired + self.failed + self.skipped + self.deferred;
+        for (outcome, n) in [
+            ("due", due),
+            ("fired", self.fired),
+            ("failed", self.failed),
+            ("skipped", self.skipped),
+            ("deferred", self.deferred),
+        ] {
+            count(&S, Some(outcome), n as u64);
+        }
+        count(&EXECUTIONS_CREATED, Some("schedule"), self.fired as u64);
+        time(&crate::metrics::SCHEDULER_PASS_DURATION, took);
+    }
 }
 
 enum Outcome {

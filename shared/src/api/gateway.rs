@@ -10,6 +10,7 @@ use crate::auth::surface_key::Gateway;
 use crate::call::{Call, Reply};
 use crate::config::RunnerKind;
 use crate::error::{ApiError, ApiResult, Detail};
+use crate::metrics;
 use crate::model::{Capability, Execution, SurfaceItem};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Admission};
@@ -157,6 +158,7 @@ pub async fn perform(
         Ok(body) => body,
         Err(bad) => {
             let refused = item.await.err().unwrap_or(bad);
+            count_refusal(&refused);
             return Err(with_standing(app, g, refused).await);
         }
     };
@@ -188,13 +190,19 @@ pub async fn perform(
     let standing = match admitted {
         Ok((_, Admission::Admitted(standing))) => standing,
         Ok((_, Admission::Limited(standing, wait))) => {
+            metrics::one(&metrics::GATEWAY_CALLS, "rate_limited");
             return Err(ApiError::RateLimited {
                 retry_after_secs: wait,
             }
-            .with_headers(standing.headers()))
+            .with_headers(standing.headers()));
         }
-        Err(refused) => return Err(with_standing(app, g, refused).await),
+        Err(refused) => {
+            count_refusal(&refused);
+            return Err(with_standing(app, g, refused).await);
+        }
     };
+    metrics::one(&metrics::GATEWAY_CALLS, "admitted");
+    metrics::one(&metrics::EXECUTIONS_CREATED, "surface");
     let Some(execution) = made else {
         return Err(ApiError::Internal);
     };
@@ -266,6 +274,19 @@ async fn attempt_and_wait(
         &app.executions_settled,
     )
     .await
+}
+
+/// A gateway call refused, counted by why: at the door (the key, the surface) or by what it
+/// named (the item, its scope, the body). Storage failures are counted as such, not here.
+pub fn count_refusal(e: &ApiError) {
+    let outcome = match e.status() {
+        401 => "unauthorized",
+        403 => "forbidden",
+        429 => "rate_limited",
+        500.. => return,
+        _ => "invalid",
+    };
+    metrics::one(&metrics::GATEWAY_CALLS, outcome);
 }
 
 /// A refusal before the limits were counted (item, scope, body) still says where the key's

@@ -147,6 +147,26 @@ fn conclude(e: &mut Execution, answer: Answer, now: DateTime<Utc>, settings: &Se
     }
 }
 
+/// An attempt in the metrics, by what it came to once written: an outcome not written
+/// (the execution changed meanwhile: cancelled, or ended by a report) is `cancelled`; a
+/// runner that took the execution and never reported is a report timed out as well.
+fn count_attempt(step: &Step, written: &ApiResult<bool>, unreported: bool) {
+    use crate::metrics::{one, DELIVERY_ATTEMPTS, RUNNER_REPORTS};
+    let outcome = match (written, step) {
+        (Err(_), _) => return,
+        (Ok(false), _) => "cancelled",
+        (Ok(true), Step::Completed) => "completed",
+        (Ok(true), Step::Accepted(_)) => "accepted",
+        (Ok(true), Step::Retrying(_)) => "retried",
+        (Ok(true), Step::Failed) => "failed",
+        (Ok(true), Step::Waiting(_) | Step::Skipped) => return,
+    };
+    one(&DELIVERY_ATTEMPTS, outcome);
+    if unreported && outcome == "failed" {
+        one(&RUNNER_REPORTS, "timed_out");
+    }
+}
+
 /// The wait before retry `n` (1-based): 2^(n-1) seconds times a random factor in
 /// [0.8, 1.2], at most five minutes.
 pub fn backoff(n: u32) -> Duration {
@@ -332,19 +352,27 @@ impl Deliverer {
                         .unwrap_or_else(|| "the last attempt was interrupted".into()),
                 )
             } else {
-                self.attempt(&mut e, tokens).await
+                let started = std::time::Instant::now();
+                let answer = self.attempt(&mut e, tokens).await;
+                crate::metrics::time(
+                    &crate::metrics::DELIVERY_ATTEMPT_DURATION,
+                    started.elapsed(),
+                );
+                answer
             };
+            let unreported = e.delivery.awaiting_report;
             let step = conclude(&mut e, answer, self.clock.now(), &self.settings);
-            (i, step, (e, version))
+            (i, step, (e, version), unreported)
         });
         let done = futures_util::future::join_all(attempts).await;
-        let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev)| ev.clone()).collect();
+        let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev, _)| ev.clone()).collect();
         let written = executions::settle_all(self.table.as_ref(), &settled).await;
         for (e, _) in &settled {
             // no one listening is no error
             let _ = self.settled.send(e.id.clone());
         }
-        for ((i, step, _), w) in done.into_iter().zip(written) {
+        for ((i, step, _, unreported), w) in done.into_iter().zip(written) {
+            count_attempt(&step, &w, unreported);
             steps[i] = Some(match w {
                 Ok(true) => Ok(step),
                 Ok(false) => Ok(Step::Skipped),

@@ -299,7 +299,10 @@ pub async fn report(
         }
         let written = settle_all(table, &[(e.clone(), found.version)]).await;
         match written.into_iter().next() {
-            Some(Ok(true)) => return Ok(e),
+            Some(Ok(true)) => {
+                crate::metrics::one(&crate::metrics::RUNNER_REPORTS, "on_time");
+                return Ok(e);
+            }
             Some(Err(err)) => return Err(err),
             // a deliverer wrote it meanwhile: read it again
             Some(Ok(false)) | None => retry.after(super::Failure::Raced).await?,
@@ -325,6 +328,11 @@ pub async fn fail_unreported(table: &dyn Table, now: DateTime<Utc>) -> ApiResult
         // one written meanwhile (its report came) is left as it is
         ended += usize::from(written?);
     }
+    crate::metrics::count(
+        &crate::metrics::RUNNER_REPORTS,
+        Some("timed_out"),
+        ended as u64,
+    );
     Ok(ended)
 }
 

@@ -268,6 +268,7 @@ pub async fn run_now(
     tx.or_answer(schedule, ApiError::not_found("Schedule"));
     record_firing(&mut tx, &run, &exec);
     tx.commit(table).await?;
+    crate::metrics::one(&crate::metrics::EXECUTIONS_CREATED, "schedule");
     Ok(run)
 }
 
