@@ -33,10 +33,10 @@ cargo build --workspace --bins --quiet
 
 # Runtype's official Python SDK, then schemathesis, against a running `runtype serve`
 PYVENV="$TOOLS/py-venv"
-if [ ! -x "$PYVENV/bin/schemathesis" ] || ! "$PYVENV/bin/python" -c 'import runtype, standardwebhooks, rfc8785, mcp, a2a' 2>/dev/null; then
-  echo "test.sh: installing runtype-sdk, schemathesis, standardwebhooks, rfc8785, mcp and a2a-sdk into $PYVENV"
+if [ ! -x "$PYVENV/bin/schemathesis" ] || ! "$PYVENV/bin/python" -c 'import runtype, standardwebhooks, rfc8785, mcp, a2a, prometheus_client' 2>/dev/null; then
+  echo "test.sh: installing runtype-sdk, schemathesis, standardwebhooks, rfc8785, mcp, a2a-sdk and prometheus-client into $PYVENV"
   python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check "runtype-sdk==5.5.0" "schemathesis==4.32.5" "standardwebhooks==1.0.0" "rfc8785==0.1.4" "mcp==2.3.0" "a2a-sdk==1.3.0"
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check "runtype-sdk==5.5.0" "schemathesis==4.32.5" "standardwebhooks==1.0.0" "rfc8785==0.1.4" "mcp==2.3.0" "a2a-sdk==1.3.0" "prometheus-client==0.26.0"
 fi
 # the protocols' official TypeScript clients, in a prefix of their own
 JS="$TOOLS/js"
@@ -60,7 +60,7 @@ KEY=$(grep -o 'rt_live_[A-Za-z0-9]*' "$SERVE_DIR/out" | head -n 1)
 "$PYVENV/bin/python" tests/webhook_verify.py "http://127.0.0.1:$SERVE_PORT" "$KEY" "$SERVE_DIR/db" target/debug/runtype
 # the MCP and A2A surfaces through their official clients (MCP: Python in auto and legacy
 # modes, TypeScript; A2A: Python, TypeScript), against a `runtype serve` of their own with a
-# webhook runner
+# webhook runner; then that server's /metrics, read by Prometheus' Python parser
 "$PYVENV/bin/python" tests/protocol_clients.py target/debug/runtype "$JS/node_modules"
 # every operation, > 1000 generated cases in all, zero failures; bounded to 10 minutes.
 # fuzz_setup.py creates a record for each operation to work on (so none is starved by 404s)

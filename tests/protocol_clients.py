@@ -185,6 +185,42 @@ async def python_client(endpoint, mcp_key, mode):
     await http_client.aclose()
 
 
+def metrics_after_the_clients(base):
+    """What the clients did, at `/metrics`, read by Prometheus' own parser: every family
+    there, and the gateway calls, executions and deliveries counted (each client's tool call
+    or message was a gateway call; the failing ones a failed delivery). `/healthz` says the
+    store answers."""
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(base + "/metrics") as res:
+        assert res.headers["Content-Type"].startswith("application/openmetrics-text"), res.headers
+        text = res.read().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("runtype_gateway_calls", "runtype_executions_created", "runtype_delivery_attempts",
+                 "runtype_delivery_attempt_duration_seconds", "runtype_runner_reports",
+                 "runtype_scheduler_occurrences", "runtype_scheduler_pass_duration_seconds",
+                 "runtype_quota_refusals", "runtype_idempotent_replays", "runtype_storage_errors"):
+        assert name in families, (name, sorted(families))
+
+    def value(family, suffix="_total", **labels):
+        for s in families[family].samples:
+            if s.name == family + suffix and all(s.labels.get(k) == v for k, v in labels.items()):
+                return s.value
+        raise AssertionError((family, labels))
+
+    # MCP: 3 clients x 2 calls (one failing) + the unknown tool refused; A2A: 2 messages
+    assert value("runtype_gateway_calls", outcome="admitted") == 8, text
+    assert value("runtype_gateway_calls", outcome="invalid") == 3, text
+    assert value("runtype_executions_created", source="surface") == 8, text
+    assert value("runtype_delivery_attempts", outcome="completed") == 5, text
+    assert value("runtype_delivery_attempts", outcome="failed") == 3, text
+    assert value("runtype_delivery_attempt_duration_seconds", "_count") == 8, text
+    assert value("runtype_storage_errors") == 0, text
+    with urllib.request.urlopen(base + "/healthz") as res:
+        assert res.status == 200 and json.loads(res.read()) == {"status": "ok"}
+    print("protocol_clients: /metrics parsed by prometheus_client, with what the clients did counted")
+
+
 def node(script, *args):
     """Run one of the JavaScript clients beside the node_modules that holds its SDK (an ES
     module resolves its imports from where it lies)."""
@@ -205,6 +241,7 @@ def main():
         asyncio.run(a2a_python(endpoint, a2a_key))
         print("protocol_clients: a2a-sdk (Python) resolved the card, sent a message and read the task")
         node("a2a_client.mjs", endpoint, a2a_key)
+        metrics_after_the_clients(base)
     finally:
         proc.kill()
 

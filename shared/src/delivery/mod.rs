@@ -367,12 +367,15 @@ impl Deliverer {
         let done = futures_util::future::join_all(attempts).await;
         let settled: Vec<(Execution, u64)> = done.iter().map(|(_, _, ev, _)| ev.clone()).collect();
         let written = executions::settle_all(self.table.as_ref(), &settled).await;
+        // counted before anyone waiting on them hears they ended
+        for ((_, step, _, unreported), w) in done.iter().zip(&written) {
+            count_attempt(step, w, *unreported);
+        }
         for (e, _) in &settled {
             // no one listening is no error
             let _ = self.settled.send(e.id.clone());
         }
-        for ((i, step, _, unreported), w) in done.into_iter().zip(written) {
-            count_attempt(&step, &w, unreported);
+        for ((i, step, _, _), w) in done.into_iter().zip(written) {
             steps[i] = Some(match w {
                 Ok(true) => Ok(step),
                 Ok(false) => Ok(Step::Skipped),

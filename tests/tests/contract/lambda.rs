@@ -25,19 +25,19 @@ crate::cases! {
     ],
 }
 
-struct Deployment {
-    t: crate::common::TestApp,
+pub struct Deployment {
+    pub t: crate::common::TestApp,
     table: String,
     api: RuntimeApi,
 }
 
 impl Deployment {
-    async fn new() -> Deployment {
+    pub async fn new() -> Deployment {
         Deployment::on(crate::common::TestApp::new(Store::Dynamo).await).await
     }
 
     /// A deployment over `t`'s DynamoDB table.
-    async fn on(t: crate::common::TestApp) -> Deployment {
+    pub async fn on(t: crate::common::TestApp) -> Deployment {
         let table = match &t.backend {
             runtype::app::Backend::DynamoDb { table, .. } => table.clone(),
             _ => unreachable!(),
@@ -55,7 +55,7 @@ impl Deployment {
     }
 
     /// `invoke` with more environment; also answers what the function wrote to stderr.
-    async fn invoke_with(
+    pub async fn invoke_with(
         &self,
         function: &str,
         event: Value,
@@ -93,7 +93,7 @@ impl Deployment {
     }
 }
 
-fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
+pub fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("events")
         .join(format!("{name}.json"));
@@ -108,7 +108,7 @@ fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
 
 /// A webhook runner at `runner` whose secret the function reads from the Parameters and
 /// Secrets extension at `extension` (a fake).
-fn webhook_via_extension(
+pub fn webhook_via_extension(
     runner: &runtype_tests::runner::Runner,
     extension: &runtype_tests::runner::Runner,
 ) -> Vec<(&'static str, String)> {

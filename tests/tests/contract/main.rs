@@ -19,6 +19,7 @@ mod key_cascades;
 mod lambda;
 mod layering;
 mod mcp;
+mod metrics;
 mod nasty;
 mod openapi;
 mod products;
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
         ("lambda", lambda::cases()),
         ("layering", layering::cases()),
         ("mcp", mcp::cases()),
+        ("metrics", metrics::cases()),
         ("nasty", nasty::cases()),
         ("openapi", openapi::cases()),
         ("products", products::cases()),

@@ -16,6 +16,8 @@ crate::cases! {
         delivery_is_fed_by_the_stream_and_its_queue_with_narrow_policies,
         globals_and_outputs,
         the_table_is_the_one_in_code,
+        alarms_watch_what_loses_work,
+        the_dashboard_shows_the_services_metrics,
     ],
 }
 
@@ -613,4 +615,258 @@ fn the_table_is_the_one_in_code() {
     assert!(p["StreamSpecification"]["StreamViewType"]
         .as_str()
         .is_some());
+}
+
+/// An alarm as pinned: its id, namespace, metric, dimension (name, what it names) and
+/// statistic.
+type Pinned<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, &'a str)>, &'a str);
+
+/// A tagged value's text (`!GetAtt X.Y` → "X.Y", `!Sub "…"` → "…").
+fn tagged(v: &Value, tag: &str) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == tag => t.value.as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Every alarm (README "Operating it") is pinned to its metric, statistic and threshold, and
+/// tells the alarm topic; the topic takes the optional address; the functions log JSON under
+/// the stack's metrics namespace.
+fn alarms_watch_what_loses_work() {
+    let t = template();
+    let r = &t["Resources"];
+    let ours = "Runtype/${AWS::StackName}";
+    // (alarm, namespace, metric, dimension name → what it names, statistic)
+    let expected: &[Pinned] = &[
+        (
+            "SchedulerDeadLetterAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            Some(("QueueName", "SchedulerDeadLetterQueue.QueueName")),
+            "Maximum",
+        ),
+        (
+            "DeliveryDeadLetterAlarm",
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            Some(("QueueName", "DeliveryDeadLetterQueue.QueueName")),
+            "Maximum",
+        ),
+        (
+            "DeliveryFailuresAlarm",
+            ours,
+            "DeliveryAttemptsFailed",
+            None,
+            "Sum",
+        ),
+        (
+            "RunnerReportTimeoutsAlarm",
+            ours,
+            "RunnerReportsTimedOut",
+            None,
+            "Sum",
+        ),
+        (
+            "SchedulerFallingBehindAlarm",
+            ours,
+            "SchedulerDeferred",
+            None,
+            "Sum",
+        ),
+        (
+            "Api5xxAlarm",
+            "AWS/ApiGateway",
+            "5xx",
+            Some(("ApiId", "HttpApi")),
+            "Sum",
+        ),
+        (
+            "SchedulerErrorsAlarm",
+            "AWS/Lambda",
+            "Errors",
+            Some(("FunctionName", "FireSchedulesFunction")),
+            "Sum",
+        ),
+        (
+            "SchedulerThrottlesAlarm",
+            "AWS/Lambda",
+            "Throttles",
+            Some(("FunctionName", "FireSchedulesFunction")),
+            "Sum",
+        ),
+        (
+            "DeliveryErrorsAlarm",
+            "AWS/Lambda",
+            "Errors",
+            Some(("FunctionName", "DeliverExecutionsFunction")),
+            "Sum",
+        ),
+        (
+            "DeliveryThrottlesAlarm",
+            "AWS/Lambda",
+            "Throttles",
+            Some(("FunctionName", "DeliverExecutionsFunction")),
+            "Sum",
+        ),
+    ];
+    let alarms: Vec<&str> = r
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v["Type"] == "AWS::CloudWatch::Alarm")
+        .map(|(k, _)| k.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        alarms.len(),
+        expected.len(),
+        "every alarm is pinned here: {alarms:?}"
+    );
+    let emf_names: Vec<String> = emf_names();
+    for (id, namespace, metric, dimension, stat) in expected {
+        let p = &r[*id]["Properties"];
+        assert_eq!(r[*id]["Type"], "AWS::CloudWatch::Alarm", "{id}");
+        let ns = p["Namespace"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| tagged(&p["Namespace"], "!Sub"));
+        assert_eq!(ns.as_deref(), Some(*namespace), "{id}");
+        assert_eq!(p["MetricName"], *metric, "{id}");
+        if *namespace == ours {
+            assert!(
+                emf_names.iter().any(|n| n == metric),
+                "{id}: {metric} is a metric the code writes"
+            );
+        }
+        assert_eq!(p["Statistic"], *stat, "{id}");
+        assert_eq!(p["Threshold"].as_f64(), Some(0.0), "{id}");
+        assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold", "{id}");
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{id}");
+        match dimension {
+            None => assert!(p["Dimensions"].is_null(), "{id}: the whole stack's figure"),
+            Some((name, of)) => {
+                let d = &p["Dimensions"][0];
+                assert_eq!(d["Name"], *name, "{id}");
+                let named = reference(&d["Value"]).or_else(|| tagged(&d["Value"], "!GetAtt"));
+                assert_eq!(named.as_deref(), Some(*of), "{id}");
+            }
+        }
+        for actions in ["AlarmActions", "OKActions"] {
+            let a = p[actions].as_sequence().unwrap();
+            assert_eq!(a.len(), 1, "{id}");
+            assert_eq!(reference(&a[0]).as_deref(), Some("AlarmTopic"), "{id}");
+        }
+    }
+    assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");
+    let sub = &r["AlarmEmailSubscription"];
+    assert_eq!(sub["Condition"], "AlarmByEmail");
+    assert_eq!(sub["Properties"]["Protocol"], "email");
+    assert_eq!(
+        reference(&sub["Properties"]["Endpoint"]).as_deref(),
+        Some("AlarmEmail")
+    );
+    assert_eq!(t["Parameters"]["AlarmEmail"]["Default"], "");
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["LoggingConfig"]["LogFormat"], "JSON");
+    assert_eq!(
+        tagged(
+            &globals["Environment"]["Variables"]["RUNTYPE_METRICS_NAMESPACE"],
+            "!Sub"
+        )
+        .as_deref(),
+        Some(ours)
+    );
+    let logs = reference(&globals["LoggingConfig"]["LogGroup"]).unwrap();
+    assert!(r[logs.as_str()]["Properties"]["RetentionInDays"].is_tagged_or_number());
+}
+
+trait TaggedOrNumber {
+    fn is_tagged_or_number(&self) -> bool;
+}
+
+impl TaggedOrNumber for Value {
+    fn is_tagged_or_number(&self) -> bool {
+        matches!(self, Value::Tagged(_) | Value::Number(_))
+    }
+}
+
+/// The CloudWatch names the code writes (each family's, and each label value's).
+fn emf_names() -> Vec<String> {
+    let mut names = Vec::new();
+    for f in runtype::metrics::FAMILIES {
+        match f.label {
+            None => names.push(f.emf.to_string()),
+            Some((_, values)) => {
+                for v in values.iter() {
+                    let camel: String = v
+                        .split('_')
+                        .map(|w| w[..1].to_uppercase() + &w[1..])
+                        .collect();
+                    names.push(format!("{}{camel}", f.emf));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// One dashboard, with the gateway, delivery, scheduler and API panels, naming only metrics
+/// the code writes.
+fn the_dashboard_shows_the_services_metrics() {
+    let t = template();
+    let dashboards: Vec<&Value> = t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|v| v["Type"] == "AWS::CloudWatch::Dashboard")
+        .collect();
+    assert_eq!(dashboards.len(), 1);
+    let body = match &dashboards[0]["Properties"]["DashboardBody"] {
+        Value::Tagged(tag) if tag.tag == "!Sub" => tag.value[0].as_str().unwrap().to_string(),
+        other => panic!("DashboardBody is a !Sub: {other:?}"),
+    };
+    // the placeholders aside, it is JSON
+    let json_text = body
+        .replace("${AWS::Region}", "us-east-1")
+        .replace("${Namespace}", "Runtype/stack")
+        .replace("${HttpApi}", "api")
+        .replace("${SchedulerDlq}", "q1")
+        .replace("${DeliveryDlq}", "q2");
+    let dash: serde_json::Value = serde_json::from_str(&json_text).expect("the dashboard is JSON");
+    let widgets = dash["widgets"].as_array().unwrap();
+    let titles: Vec<&str> = widgets
+        .iter()
+        .map(|w| w["properties"]["title"].as_str().unwrap())
+        .collect();
+    for panel in ["Gateway", "deliveries", "Scheduler", "HTTP API"] {
+        assert!(
+            titles.iter().any(|t| t.contains(panel)),
+            "a {panel} panel: {titles:?}"
+        );
+    }
+    let ours = emf_names();
+    let mut named = 0;
+    for w in widgets {
+        // ["namespace", "metric", …], "." repeating the namespace above, "..." the whole line
+        let mut namespace = String::new();
+        for m in w["properties"]["metrics"].as_array().unwrap() {
+            let m = m.as_array().unwrap();
+            match m[0].as_str().unwrap() {
+                "..." => continue,
+                "." => {}
+                ns => namespace = ns.to_string(),
+            }
+            if namespace == "Runtype/stack" {
+                let name = m[1].as_str().unwrap();
+                assert!(
+                    ours.iter().any(|n| n == name),
+                    "{name} is a metric the code writes"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(
+        named >= 20,
+        "the panels show the service's own metrics: {named}"
+    );
 }
