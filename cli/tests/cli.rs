@@ -113,6 +113,21 @@ impl Server {
     }
 }
 
+/// A GET with no key; answers the whole raw response.
+fn raw_get(url: &str, path: &str) -> String {
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw
+}
+
 /// One HTTP/1.1 request to the server at `url`; answers (status, body).
 fn request(url: &str, method: &str, path: &str, key: &str, body: Option<&str>) -> (u16, Value) {
     let addr = url.trim_start_matches("http://");
@@ -937,4 +952,40 @@ fn slow_bodies_do_not_hold_the_server() {
     }
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `GET /healthz` (no key): 200 while the store answers, 503 when it does not (a DynamoDB
+/// endpoint nothing listens on); `GET /metrics` is there beside it, in the text format.
+#[test]
+fn healthz_says_whether_the_store_answers() {
+    let dir = temp_dir();
+    let server = Server::start(&dir.join("db"));
+    let (status, body) = server.request("GET", "/healthz", "", None);
+    assert_eq!((status, body), (200, json!({ "status": "ok" })));
+    let text = raw_get(&server.url, "/metrics");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("content-type: application/openmetrics-text"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE runtype_gateway_calls counter"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    drop(server);
+    let unreachable = [
+        ("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let server = Server::start_env(
+        &dir.join("unused"),
+        &["--store", "dynamodb", "--table", "nowhere"],
+        &unreachable,
+    );
+    let (status, body) = server.request("GET", "/healthz", "", None);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unavailable");
 }

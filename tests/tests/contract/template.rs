@@ -619,7 +619,13 @@ fn the_table_is_the_one_in_code() {
 
 /// An alarm as pinned: its id, namespace, metric, dimension (name, what it names) and
 /// statistic.
-type Pinned<'a> = (&'a str, &'a str, &'a str, Option<(&'a str, &'a str)>, &'a str);
+type Pinned<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<(&'a str, &'a str)>,
+    &'a str,
+);
 
 /// A tagged value's text (`!GetAtt X.Y` → "X.Y", `!Sub "…"` → "…").
 fn tagged(v: &Value, tag: &str) -> Option<String> {
@@ -754,6 +760,16 @@ fn alarms_watch_what_loses_work() {
             let a = p[actions].as_sequence().unwrap();
             assert_eq!(a.len(), 1, "{id}");
             assert_eq!(reference(&a[0]).as_deref(), Some("AlarmTopic"), "{id}");
+        }
+    }
+    // every dead-letter queue is watched
+    for (id, q) in r.as_mapping().unwrap() {
+        let id = id.as_str().unwrap();
+        if q["Type"] == "AWS::SQS::Queue" && id.contains("DeadLetter") {
+            let watched = expected
+                .iter()
+                .any(|(_, _, _, d, _)| d.is_some_and(|(_, of)| of == format!("{id}.QueueName")));
+            assert!(watched, "{id} has an alarm on its depth");
         }
     }
     assert_eq!(r["AlarmTopic"]["Type"], "AWS::SNS::Topic");
