@@ -14,7 +14,7 @@ TOOLS="$PWD/.tools"
 . scripts/dynamodb-local.sh
 
 echo "bench: building release binaries"
-cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p fire-schedules -p deliver-executions -p runtype-cli
+cargo build --release --quiet -p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p mcp -p a2a -p fire-schedules -p deliver-executions -p runtype-cli
 cargo build --release --quiet -p runtype-tests --bin coldstart --bin deliverybench
 cargo build --release --quiet --manifest-path bench/floors/Cargo.toml
 
