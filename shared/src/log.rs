@@ -56,11 +56,8 @@ pub fn line(fields: Value) {
 /// The line of an invocation of `function`, carrying (on Lambda) what was counted since the
 /// last such line as Embedded Metric Format fields: no write of their own.
 pub fn invocation_line(function: &str, fields: Value) {
-    let now_ms = crate::time::Clock::system().now().timestamp_millis();
     let mut fields = fields;
-    if let (Some(metrics), Value::Object(map)) =
-        (crate::metrics::take_emf(function, now_ms), &mut fields)
-    {
+    if let (Some(metrics), Value::Object(map)) = (crate::metrics::take_emf(function), &mut fields) {
         map.extend(metrics);
     }
     line(fields);

@@ -219,10 +219,13 @@ fn camel(snake: &str) -> String {
 /// The Embedded Metric Format fields for the invocation's log line: what was counted since
 /// the last line (none: nothing), under the dimension `Function` = `function` and no
 /// dimension at all (the whole stack). Merged into the line, they make it a metric record.
-pub fn take_emf(function: &str, now_ms: i64) -> Option<Map<String, Value>> {
+pub fn take_emf(function: &str) -> Option<Map<String, Value>> {
     if !EMF.load(Ordering::Relaxed) {
         return None;
     }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let pending = std::mem::take(&mut *store().pending.lock().ok()?);
     if pending.is_empty() {
         return None;

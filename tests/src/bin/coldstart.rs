@@ -68,8 +68,21 @@ async fn run_once(case: &Case, env: &[(&str, String)]) -> Sample {
         .unwrap_or_default();
     let (outcome, timing) =
         outcome.unwrap_or_else(|| panic!("{}: no answer; stderr: {stderr}", case.name));
-    if let Outcome::Error(e) = outcome {
-        panic!("{}: {e}", case.name);
+    let answered = match outcome {
+        Outcome::Error(e) => panic!("{}: {e}", case.name),
+        Outcome::Response(v) => v,
+    };
+    // an HTTP event must have been served, not refused (a refusal is faster than the work)
+    if let Some(status) = answered.get("statusCode").and_then(Value::as_u64) {
+        let body: Value = answered["body"]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        // (a JSON-RPC answer must be a result: an error is a refusal)
+        let refused = status >= 300
+            || body.get("error").is_some_and(|e| !e.is_null())
+            || (body.get("jsonrpc").is_some() && body.get("result").is_none());
+        assert!(!refused, "{}: answered {status} {body}", case.name);
     }
     let first_poll = api.first_poll().expect("the function polled");
     Sample {
@@ -156,8 +169,10 @@ async fn main() {
     )
     .await;
     let vars = [
+        ("A2A_PRODUCT_ID", a2a.product.as_str()),
         ("A2A_SURFACE_ID", a2a.surface.as_str()),
         ("A2A_KEY", a2a.key.as_str()),
+        ("MCP_PRODUCT_ID", mcp.product.as_str()),
         ("MCP_SURFACE_ID", mcp.surface.as_str()),
         ("MCP_KEY", mcp.key.as_str()),
         ("KEY", key.as_str()),
