@@ -72,8 +72,9 @@ def serve():
                RUNTYPE_RUNNER_URL=f"http://127.0.0.1:{runner.server_port}/run",
                RUNTYPE_RUNNER_MAX_ATTEMPTS="1", RUNTYPE_PROTOCOL_WAIT_S="10")
     out = open(os.path.join(data, "out"), "w+")
-    proc = subprocess.Popen([RUNTYPE, "serve", "--data", os.path.join(data, "db"), "--port", str(port),
-                             "--no-scheduler"], env=env, stdout=out, stderr=subprocess.DEVNULL)
+    # with its scheduler: a pass runs before it serves (nothing is due in a new data file)
+    proc = subprocess.Popen([RUNTYPE, "serve", "--data", os.path.join(data, "db"), "--port", str(port)],
+                            env=env, stdout=out, stderr=subprocess.DEVNULL)
     for _ in range(100):
         out.seek(0)
         text = out.read()
@@ -216,6 +217,10 @@ def metrics_after_the_clients(base):
     assert value("runtype_delivery_attempts", outcome="failed") == 3, text
     assert value("runtype_delivery_attempt_duration_seconds", "_count") == 8, text
     assert value("runtype_storage_errors") == 0, text
+    # the pass the server made as it started (and any at a minute's turn since): nothing due
+    assert value("runtype_scheduler_pass_duration_seconds", "_count") >= 1, text
+    assert value("runtype_scheduler_occurrences", outcome="due") == 0, text
+    assert value("runtype_executions_created", source="schedule") == 0, text
     with urllib.request.urlopen(base + "/healthz") as res:
         assert res.status == 200 and json.loads(res.read()) == {"status": "ok"}
     print("protocol_clients: /metrics parsed by prometheus_client, with what the clients did counted")

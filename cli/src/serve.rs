@@ -69,6 +69,8 @@ pub async fn run(
 
     first_account(&app, &base).await;
     if scheduler {
+        // what fell due while the server was down fires now, not at the next minute
+        fire_pass(&app).await;
         tokio::spawn(fire_every_minute(app.clone()));
     }
     if let Some(deliverer) = deliverer {
@@ -113,20 +115,24 @@ async fn fire_every_minute(app: Arc<App>) {
         let now = app.now();
         let into_minute = now.timestamp_millis().rem_euclid(60_000) as u64;
         tokio::time::sleep(std::time::Duration::from_millis(60_000 - into_minute)).await;
-        // done before the next minute's pass: claims stop after 50 s
-        let options = runtype::scheduler::Options {
-            deadline: Some(Instant::now() + Duration::from_secs(50)),
-            ..Default::default()
-        };
-        let summary = runtype::scheduler::fire_due_with(app.table(), app.now(), &options).await;
-        if summary.fired > 0 {
-            app.new_executions.notify_one();
-        }
-        if summary.fired + summary.failed > 0 {
-            runtype::log::line(
-                json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "deferred": summary.deferred }),
-            );
-        }
+        fire_pass(&app).await;
+    }
+}
+
+/// One scheduler pass, done before the next minute's: claims stop after 50 s.
+async fn fire_pass(app: &App) {
+    let options = runtype::scheduler::Options {
+        deadline: Some(Instant::now() + Duration::from_secs(50)),
+        ..Default::default()
+    };
+    let summary = runtype::scheduler::fire_due_with(app.table(), app.now(), &options).await;
+    if summary.fired > 0 {
+        app.new_executions.notify_one();
+    }
+    if summary.fired + summary.failed > 0 {
+        runtype::log::line(
+            json!({ "level": "info", "msg": "scheduler pass", "fired": summary.fired, "failed": summary.failed, "skipped": summary.skipped, "deferred": summary.deferred }),
+        );
     }
 }
 
