@@ -27,11 +27,12 @@ impl Timing {
     fn of(f: &Figure) -> Timing {
         let mut buckets = Vec::with_capacity(metrics::BUCKETS.len() + 1);
         let mut below = 0;
+        // the figures are read one at a time while others count: never below zero
         for (le, cumulative) in metrics::BUCKETS.iter().zip(&f.buckets) {
-            buckets.push((*le, cumulative - below));
-            below = *cumulative;
+            buckets.push((*le, cumulative.saturating_sub(below)));
+            below = below.max(*cumulative);
         }
-        buckets.push((f64::INFINITY, f.count - below));
+        buckets.push((f64::INFINITY, f.count.saturating_sub(below)));
         Timing {
             sum: f.sum_secs,
             count: f.count,

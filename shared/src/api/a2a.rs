@@ -316,7 +316,8 @@ fn kept_headers(headers: Vec<(&'static str, String)>) -> Vec<(&'static str, Stri
         .collect()
 }
 
-/// The id a request names (`id`, or 0.3's `taskId` on some methods), checked as a task id.
+/// The task id a request names (`id`), checked to have an execution id's shape (anything
+/// else is not found, without a read).
 fn task_id(params: &Map<String, Value>) -> Result<&str, RpcError> {
     let id = params
         .get("id")

@@ -105,8 +105,8 @@ pub async fn post(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let answered = match method.as_str() {
         "initialize" => Ok((initialize(&g.surface, &params), Vec::new())),
         "ping" => Ok((json!({}), Vec::new())),
-        "server/discover" => Ok((discover(&g.surface), Vec::new())),
-        "tools/list" => tools_list(app, &call, &g, &params).await,
+        "server/discover" => Ok((discover(), Vec::new())),
+        "tools/list" => tools_list(app, &g, &params).await,
         "tools/call" => tools_call(app, &call, &g, era, &params).await,
         _ => Err(method_not_found(era, &method)),
     };
@@ -265,8 +265,8 @@ fn initialize(surface: &Surface, params: &Map<String, Value>) -> Value {
     })
 }
 
-fn discover(surface: &Surface) -> Value {
-    let _ = surface;
+/// What `server/discover` answers (the server's identity goes into every result's `_meta`).
+fn discover() -> Value {
     json!({
         "supportedVersions": STATELESS_VERSIONS,
         "capabilities": capabilities(),
@@ -342,8 +342,7 @@ fn rpc_error(e: ApiError) -> RpcError {
 
 /// `tools/list`: what describing the surface costs (the product's items, and the key's read
 /// window counted beside them); one page.
-async fn tools_list(app: &App, call: &Call, g: &Gateway, params: &Map<String, Value>) -> Answered {
-    let _ = call;
+async fn tools_list(app: &App, g: &Gateway, params: &Map<String, Value>) -> Answered {
     if params.get("cursor").is_some_and(|c| !c.is_null()) {
         return Err(RpcError::invalid_params(
             "Invalid cursor: every tool is on the first page",
