@@ -234,7 +234,7 @@ async fn send_message(
         .or_else(|| params.get("metadata").and_then(|m| m.get("skillId")))
         .and_then(Value::as_str);
     let pick = match skill {
-        Some(slug) => Pick::Slug(slug),
+        Some(skill) => Pick::Named(skill),
         None => Pick::EntryOrOnly,
     };
     let configuration = params.get("configuration");
@@ -711,7 +711,7 @@ fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
         .items_of(&surface.id)
         .filter(|i| i.enabled)
         .filter_map(|i| {
-            let slug = i.endpoint_slug.as_ref()?;
+            let slug = i.protocol_name().to_string();
             let cap = p.capability(&i.capability_id);
             let name = i
                 .exposed_name

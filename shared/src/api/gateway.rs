@@ -77,8 +77,10 @@ pub async fn describe(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
 /// Which of the surface's enabled items a call runs.
 #[derive(Debug, Clone, Copy)]
 pub enum Pick<'a> {
-    /// The one with this slug (an endpoint, a tool, a skill).
+    /// The one with this slug (an endpoint).
     Slug(&'a str),
+    /// The one a protocol surface calls by this name (a tool, a skill): its slug, else its id.
+    Named(&'a str),
     /// The entry point: the first in display order marked `isEntryPoint`.
     Entry,
     /// The entry point, else the only enabled item (an A2A message naming no skill).
@@ -92,6 +94,7 @@ impl Pick<'_> {
     ) -> Option<&'p SurfaceItem> {
         match self {
             Pick::Slug(slug) => enabled.find(|i| i.endpoint_slug.as_deref() == Some(slug)),
+            Pick::Named(name) => enabled.find(|i| i.protocol_name() == name),
             Pick::Entry => enabled.find(|i| i.is_entry_point),
             Pick::EntryOrOnly => {
                 let all: Vec<&SurfaceItem> = enabled.collect();

@@ -285,7 +285,7 @@ fn tools(g: &Gateway, p: &Partition) -> Vec<Value> {
 
 fn tool(item: &SurfaceItem, cap: Option<&Capability>) -> Option<Value> {
     let mut tool = Map::new();
-    tool.insert("name".into(), json!(item.endpoint_slug.as_ref()?));
+    tool.insert("name".into(), json!(item.protocol_name()));
     let title = item
         .exposed_name
         .clone()
@@ -391,7 +391,7 @@ async fn tools_call(
         ..Invocation::default()
     });
     let wait = Some(app.config.protocol_wait_s);
-    let performed = gateway::perform(app, call, g, Pick::Slug(name), "Tool", body, wait);
+    let performed = gateway::perform(app, call, g, Pick::Named(name), "Tool", body, wait);
     let path = format!(
         "{} tools/call {name}",
         endpoint("", &g.surface.product_id, &g.surface.id)

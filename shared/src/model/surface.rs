@@ -104,6 +104,12 @@ pub struct SurfaceItem {
 }
 
 impl SurfaceItem {
+    /// What a protocol surface calls it (a tool's name, a skill's id): its slug, else — an
+    /// item bound before protocol items had default slugs — its id.
+    pub fn protocol_name(&self) -> &str {
+        self.endpoint_slug.as_deref().unwrap_or(&self.id)
+    }
+
     /// The public view: every field named here, and nothing else.
     pub fn to_json(&self) -> Value {
         json!({

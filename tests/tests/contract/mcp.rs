@@ -30,6 +30,7 @@ crate::cases! {
         tool_calls_are_idempotent_by_what_they_ask,
         discovery_is_public,
         round_trips,
+        unslugged_items_and_mcp_code_surfaces,
     ],
 }
 
@@ -700,4 +701,44 @@ async fn round_trips(store: Store) {
     assert!(r.body["result"].is_object());
     // a gateway call's three (no runner: nothing to wait for)
     assert!(m.t.app.requests.rounds() - rounds <= 3);
+}
+
+/// An item bound without a slug (before protocol items had default ones; or its slug taken
+/// away) is a tool named by its id, and callable by it; an `mcp_code` surface is an MCP server
+/// as an `mcp` one is.
+async fn unslugged_items_and_mcp_code_surfaces(store: Store) {
+    let runner = Runner::start(|_, _| ok(r#"{"ok":true}"#)).await;
+    let m = Mcp::new(store, json!(null), json!({}), Some(&runner)).await;
+    let items =
+        m.t.send(&router::GET_SURFACE, [&m.p, &m.s], None)
+            .await
+            .expect(200);
+    let item = items.body["items"][0]["id"].as_str().unwrap().to_string();
+    m.t.send(
+        &router::UPDATE_SURFACE_ITEM,
+        [&m.p, &m.s, &item],
+        Some(json!({ "endpointSlug": null })),
+    )
+    .await
+    .expect(200);
+    let r = m.rpc("tools/list", json!({})).await;
+    assert_eq!(r.body["result"]["tools"][0]["name"], item.as_str(), "{r:?}");
+    let r = m.call_tool(&item, json!({})).await;
+    assert_eq!(r.body["result"]["isError"], false, "{r:?}");
+    let code = seed::surface_of(&m.t.app, &m.t.key, "mcp_code", json!(null), json!({})).await;
+    let c = Mcp {
+        p: code.product,
+        s: code.surface,
+        key: code.key,
+        ..m
+    };
+    let r = c.rpc("tools/list", json!({})).await;
+    assert_eq!(
+        r.body["result"]["tools"][0]["name"], "answer-questions",
+        "{r:?}"
+    );
+    assert!(
+        c.key.starts_with("mcp_"),
+        "an mcp_code surface takes mcp keys"
+    );
 }
