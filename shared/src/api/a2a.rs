@@ -710,7 +710,7 @@ fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
     let skills: Vec<Value> = p
         .items_of(&surface.id)
         .filter(|i| i.enabled)
-        .filter_map(|i| {
+        .map(|i| {
             let slug = i.protocol_name().to_string();
             let cap = p.capability(&i.capability_id);
             let name = i
@@ -723,7 +723,7 @@ fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
                 .clone()
                 .or_else(|| cap.and_then(|c| c.capability_description.clone()))
                 .unwrap_or_else(|| name.clone());
-            Some(json!({ "id": slug, "name": name, "description": description, "tags": [] }))
+            json!({ "id": slug, "name": name, "description": description, "tags": [] })
         })
         .collect();
     let description = p

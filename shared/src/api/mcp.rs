@@ -279,11 +279,11 @@ fn discover() -> Value {
 fn tools(g: &Gateway, p: &Partition) -> Vec<Value> {
     g.enabled_items(p)
         .filter(|i| g.allows(i))
-        .filter_map(|i| tool(i, p.capability(&i.capability_id)))
+        .map(|i| tool(i, p.capability(&i.capability_id)))
         .collect()
 }
 
-fn tool(item: &SurfaceItem, cap: Option<&Capability>) -> Option<Value> {
+fn tool(item: &SurfaceItem, cap: Option<&Capability>) -> Value {
     let mut tool = Map::new();
     tool.insert("name".into(), json!(item.protocol_name()));
     let title = item
@@ -302,7 +302,7 @@ fn tool(item: &SurfaceItem, cap: Option<&Capability>) -> Option<Value> {
     }
     let schema = cap.and_then(|c| c.parameters_schema.clone());
     tool.insert("inputSchema".into(), input_schema(schema));
-    Some(Value::Object(tool))
+    Value::Object(tool)
 }
 
 /// The capability's parameters schema as a tool's input schema, which MCP requires to be an
