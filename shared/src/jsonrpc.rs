@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::call::Reply;
+use crate::error::ApiError;
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
@@ -70,6 +71,24 @@ impl RpcError {
         self
     }
 
+    /// A refusal of the gateway's, as a protocol surface answers it: what the call named is a
+    /// bad parameter (an unknown tool or skill, one outside the key's scopes, bad arguments);
+    /// the store's failures keep their status; anything else (an idempotency conflict, a
+    /// limit) is this server's own error, with its status, code and headers.
+    pub fn refused(e: ApiError) -> RpcError {
+        let (status, headers, message) = (e.status(), e.headers(), e.message());
+        match status {
+            400 | 403 | 404 => RpcError::invalid_params(message).headers(headers),
+            500.. => RpcError::new(INTERNAL_ERROR, message)
+                .status(status)
+                .headers(headers),
+            _ => RpcError::new(SERVER_ERROR, message)
+                .status(status)
+                .data(json!({ "code": e.code() }))
+                .headers(headers),
+        }
+    }
+
     /// The answer to the request `id` (`null` when it could not be read).
     pub fn answer(self, id: Option<&Value>) -> Reply {
         let mut error = json!({ "code": self.code, "message": self.message });
@@ -85,6 +104,15 @@ impl RpcError {
 /// The answer to the request `id`.
 pub fn result(id: &Value, result: Value) -> Reply {
     Reply::ok(json!({ "jsonrpc": "2.0", "id": id, "result": result }))
+}
+
+/// The HTTP headers of a gateway answer a protocol's answer keeps: the limits, and whether it
+/// was a replay (not the execution's `Location`: the answer is not the execution).
+pub fn kept_headers(headers: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
+    headers
+        .into_iter()
+        .filter(|(h, _)| h.starts_with("x-ratelimit-") || *h == "idempotent-replayed")
+        .collect()
 }
 
 /// The answer to a notification or a response: 202 and no body.
@@ -131,6 +159,41 @@ pub fn parse(body: &[u8]) -> Result<Message, RpcError> {
         Some(id) => Message::Request { id, method, params },
         None => Message::Notification { method },
     })
+}
+
+/// The OpenAPI schemas of a message and an answer.
+pub mod doc {
+    use crate::schema::*;
+    use serde_json::{json, Value};
+
+    /// One JSON-RPC 2.0 request or notification.
+    pub fn message() -> Value {
+        json!({
+            "type": "object",
+            "required": ["jsonrpc", "method"],
+            "properties": {
+                "jsonrpc": { "const": "2.0" },
+                "id": { "type": ["string", "integer"] },
+                "method": { "type": "string" },
+                "params": { "type": "object" },
+            },
+        })
+    }
+
+    /// A JSON-RPC 2.0 answer: a result or an error.
+    pub fn answer() -> Value {
+        let error = record(&[("code", integer()), ("message", string())]);
+        json!({
+            "type": "object",
+            "required": ["jsonrpc", "id"],
+            "properties": {
+                "jsonrpc": { "const": "2.0" },
+                "id": {},
+                "result": { "type": "object" },
+                "error": error,
+            },
+        })
+    }
 }
 
 #[cfg(test)]

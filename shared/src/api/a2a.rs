@@ -136,23 +136,6 @@ pub async fn post(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
 
 type Answered = Result<(Value, Vec<(&'static str, String)>), RpcError>;
 
-/// A refusal of the gateway's as a JSON-RPC error: what the call named is a bad parameter
-/// (no such skill, one outside the key's scopes); over a limit is HTTP 429 with the window's
-/// headers; the store's failures keep their status.
-fn rpc_error(e: ApiError) -> RpcError {
-    let (status, headers, message) = (e.status(), e.headers(), e.message());
-    match status {
-        400 | 403 | 404 => RpcError::invalid_params(message).headers(headers),
-        500.. => RpcError::new(jsonrpc::INTERNAL_ERROR, message)
-            .status(status)
-            .headers(headers),
-        _ => RpcError::new(jsonrpc::SERVER_ERROR, message)
-            .status(status)
-            .data(json!({ "code": e.code() }))
-            .headers(headers),
-    }
-}
-
 /// What a message says: its text parts joined, and its first data part that is an object.
 type Said = (Option<String>, Option<Map<String, Value>>);
 
@@ -294,7 +277,7 @@ async fn send_message(
                 Version::V1 => json!({ "task": task }),
                 Version::V03 => task,
             };
-            Ok((result, kept_headers(reply.headers)))
+            Ok((result, jsonrpc::kept_headers(reply.headers)))
         }
         Err(e) if e.status() == 429 => Err(RpcError::new(
             jsonrpc::SERVER_ERROR,
@@ -303,17 +286,8 @@ async fn send_message(
         .status(429)
         .data(json!({ "code": "RATE_LIMITED" }))
         .headers(e.headers())),
-        Err(e) => Err(rpc_error(e)),
+        Err(e) => Err(RpcError::refused(e)),
     }
-}
-
-/// The HTTP headers of a gateway answer an A2A answer keeps: the limits, and whether it was
-/// a replay.
-fn kept_headers(headers: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
-    headers
-        .into_iter()
-        .filter(|(h, _)| h.starts_with("x-ratelimit-") || *h == "idempotent-replayed")
-        .collect()
 }
 
 /// The task id a request names (`id`), checked to have an execution id's shape (anything
@@ -341,8 +315,8 @@ async fn read_task(app: &App, g: &Gateway, id: &str) -> Result<Execution, RpcErr
         limits::admit_read(app.table(), read, now)
     );
     counted.map_err(read_refused)?;
-    let e: Execution = match found.map_err(|e| rpc_error(e.into()))? {
-        Some(it) => crate::repo::decode(&it).map_err(rpc_error)?,
+    let e: Execution = match found.map_err(|e| RpcError::refused(e.into()))? {
+        Some(it) => crate::repo::decode(&it).map_err(RpcError::refused)?,
         None => return Err(task_not_found(id)),
     };
     let mine = e.key_id.as_deref() == Some(g.key.key_id.as_str())
@@ -366,7 +340,7 @@ fn read_refused(e: ApiError) -> RpcError {
         .data(json!({ "code": "RATE_LIMITED" }))
         .headers(e.headers());
     }
-    rpc_error(e)
+    RpcError::refused(e)
 }
 
 /// `historyLength`: 0 leaves the history out; absent or more keeps it (it is one message).
@@ -441,7 +415,7 @@ async fn cancel_task(
             let now = read_task(app, g, id).await?;
             return Err(not_cancelable(now.status));
         }
-        Err(e) => return Err(rpc_error(e)),
+        Err(e) => return Err(RpcError::refused(e)),
     };
     Ok((shaped(v, task_of(call, &e, None)), Vec::new()))
 }
@@ -506,7 +480,7 @@ async fn list_tasks(
     counted.map_err(read_refused)?;
     let page = page.map_err(|e| match e.code() {
         "INVALID_CURSOR" => RpcError::invalid_params("pageToken is not one this agent gave"),
-        _ => rpc_error(e),
+        _ => RpcError::refused(e),
     })?;
     let tasks: Vec<Value> = page
         .data
@@ -686,24 +660,6 @@ fn task_03(mut t: Value) -> Value {
     t
 }
 
-/// The surface behind a public route: an A2A surface, else 404; with the product's other
-/// records (one read).
-async fn discovered(app: &App, call: &Call) -> ApiResult<(Partition, Surface)> {
-    let (product_id, surface_id) = (call.param("id"), call.param("surfaceId"));
-    let not_found = || ApiError::not_found("A2A surface");
-    if !crate::ids::is_valid("prod", product_id) || !crate::ids::is_valid("surf", surface_id) {
-        return Err(not_found());
-    }
-    let p = Partition::read(app.table(), product_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let surface = p.surface(surface_id).map_err(|_| not_found())?.0.clone();
-    if !Door::A2a.opens(surface.kind) {
-        return Err(not_found());
-    }
-    Ok((p, surface))
-}
-
 /// The Agent Card (API.md): the 1.0 fields with the 0.3 ones beside them, the skills, the
 /// bearer scheme in the form both generations of clients read.
 fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
@@ -759,7 +715,7 @@ fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
 /// GET …/a2a/.well-known/agent-card.json: the card, with an `ETag` (a match is 304) and the
 /// one `Cache-Control` that lets it be kept a minute.
 pub async fn agent_card(app: &App, call: Call) -> ApiResult<Reply> {
-    let (p, surface) = discovered(app, &call).await?;
+    let (p, surface) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
     let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
     let body = card(&p, &surface, &url);
     let etag = format!("\"{}\"", &crate::secrets::hash(&body.to_string())[..32]);
@@ -780,7 +736,7 @@ pub async fn agent_card(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// GET …/a2a/info: where the endpoint and its card are, and how to authenticate.
 pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = discovered(app, &call).await?;
+    let (_, surface) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
     let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
     Ok(Reply::ok(json!({
         "endpoint": url,
@@ -797,37 +753,12 @@ pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
+    use crate::jsonrpc::doc::{answer, message};
     use crate::schema::*;
-    use serde_json::json;
-
-    /// A JSON-RPC 2.0 answer: a result or an error.
-    fn answer() -> serde_json::Value {
-        let error = record(&[("code", integer()), ("message", string())]);
-        json!({
-            "type": "object",
-            "required": ["jsonrpc", "id"],
-            "properties": {
-                "jsonrpc": { "const": "2.0" },
-                "id": {},
-                "result": { "type": "object" },
-                "error": error,
-            },
-        })
-    }
 
     pub fn post() -> Doc {
-        let message = json!({
-            "type": "object",
-            "required": ["jsonrpc", "method"],
-            "properties": {
-                "jsonrpc": { "const": "2.0" },
-                "id": { "type": ["string", "integer"] },
-                "method": { "type": "string" },
-                "params": { "type": "object" },
-            },
-        });
         Doc::ok(answer())
-            .body(message)
+            .body(message())
             .also(
                 202,
                 serde_json::Value::Null,

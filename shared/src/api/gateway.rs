@@ -6,12 +6,12 @@
 use serde_json::{json, Map, Value};
 
 use crate::app::App;
-use crate::auth::surface_key::Gateway;
+use crate::auth::surface_key::{Door, Gateway};
 use crate::call::{Call, Reply};
 use crate::config::RunnerKind;
 use crate::error::{ApiError, ApiResult, Detail};
 use crate::metrics;
-use crate::model::{Capability, Execution, SurfaceItem};
+use crate::model::{Capability, Execution, Surface, SurfaceItem};
 use crate::repo::layout as k;
 use crate::repo::limits::{self, Admission};
 use crate::repo::partition::Partition;
@@ -277,6 +277,30 @@ async fn attempt_and_wait(
         &app.executions_settled,
     )
     .await
+}
+
+/// The surface a public discovery route names (an MCP manifest, an Agent Card): one read of
+/// the product's records, no key; a surface that is not there or not behind `door` is 404
+/// (`what` names it).
+pub async fn public_surface(
+    app: &App,
+    call: &Call,
+    door: Door,
+    what: &str,
+) -> ApiResult<(Partition, Surface)> {
+    let (product_id, surface_id) = (call.param("id"), call.param("surfaceId"));
+    let not_found = || ApiError::not_found(what);
+    if !crate::ids::is_valid("prod", product_id) || !crate::ids::is_valid("surf", surface_id) {
+        return Err(not_found());
+    }
+    let p = Partition::read(app.table(), product_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let surface = p.surface(surface_id).map_err(|_| not_found())?.0.clone();
+    if !door.opens(surface.kind) {
+        return Err(not_found());
+    }
+    Ok((p, surface))
 }
 
 /// A gateway call refused, counted by why: at the door (the key, the surface) or by what it

@@ -323,23 +323,6 @@ fn input_schema(schema: Option<Value>) -> Value {
 
 type Answered = Result<(Value, Vec<(&'static str, String)>), RpcError>;
 
-/// A refusal of the gateway's as a JSON-RPC error: what the call named is a bad parameter
-/// (an unknown tool, one outside the key's scopes, bad arguments); the store's failures keep
-/// their status; anything else is this server's own error, with its status and headers.
-fn rpc_error(e: ApiError) -> RpcError {
-    let (status, headers, message) = (e.status(), e.headers(), e.message());
-    match status {
-        400 | 403 | 404 => RpcError::invalid_params(message).headers(headers),
-        500.. => RpcError::new(jsonrpc::INTERNAL_ERROR, message)
-            .status(status)
-            .headers(headers),
-        _ => RpcError::new(jsonrpc::SERVER_ERROR, message)
-            .status(status)
-            .data(json!({ "code": e.code() }))
-            .headers(headers),
-    }
-}
-
 /// `tools/list`: what describing the surface costs (the product's items, and the key's read
 /// window counted beside them); one page.
 async fn tools_list(app: &App, g: &Gateway, params: &Map<String, Value>) -> Answered {
@@ -354,8 +337,8 @@ async fn tools_list(app: &App, g: &Gateway, params: &Map<String, Value>) -> Answ
         g.partition(app.table()),
         limits::admit_read(app.table(), read, now)
     );
-    counted.map_err(rpc_error)?;
-    let p = p.map_err(rpc_error)?;
+    counted.map_err(RpcError::refused)?;
+    let p = p.map_err(RpcError::refused)?;
     let result = json!({ "tools": tools(g, &p), "ttlMs": TTL_MS, "cacheScope": "private" });
     Ok((result, Vec::new()))
 }
@@ -404,7 +387,10 @@ async fn tools_call(
         body: &asked,
     };
     match crate::idempotency::run(app.table(), post, app.now(), performed).await {
-        Ok(reply) => Ok((call_result(era, &reply.body), kept_headers(reply.headers))),
+        Ok(reply) => Ok((
+            call_result(era, &reply.body),
+            jsonrpc::kept_headers(reply.headers),
+        )),
         Err(e) if e.status() == 429 => {
             let wait = e
                 .headers()
@@ -418,17 +404,8 @@ async fn tools_call(
             let result = json!({ "content": [{ "type": "text", "text": text }], "isError": true });
             Ok((result, e.headers()))
         }
-        Err(e) => Err(rpc_error(e)),
+        Err(e) => Err(RpcError::refused(e)),
     }
-}
-
-/// The HTTP headers of a gateway answer an MCP answer keeps: the limits, and whether it was
-/// a replay (not the execution's `Location`: the answer is not the execution).
-fn kept_headers(headers: Vec<(&'static str, String)>) -> Vec<(&'static str, String)> {
-    headers
-        .into_iter()
-        .filter(|(h, _)| h.starts_with("x-ratelimit-") || *h == "idempotent-replayed")
-        .collect()
 }
 
 /// A tool's result from the execution as the gateway answered it (API.md).
@@ -471,24 +448,6 @@ fn call_result(era: Era, execution: &Value) -> Value {
     result
 }
 
-/// The surface behind a discovery route: an MCP surface, else 404; with the product's other
-/// records (one read).
-async fn discovered(app: &App, call: &Call) -> ApiResult<(Partition, Surface)> {
-    let (product_id, surface_id) = (call.param("id"), call.param("surfaceId"));
-    let not_found = || ApiError::not_found("MCP surface");
-    if !crate::ids::is_valid("prod", product_id) || !crate::ids::is_valid("surf", surface_id) {
-        return Err(not_found());
-    }
-    let p = Partition::read(app.table(), product_id)
-        .await?
-        .ok_or_else(not_found)?;
-    let surface = p.surface(surface_id).map_err(|_| not_found())?.0.clone();
-    if !Door::Mcp.opens(surface.kind) {
-        return Err(not_found());
-    }
-    Ok((p, surface))
-}
-
 fn authentication() -> Value {
     json!({ "type": "bearer", "header": "Authorization" })
 }
@@ -496,7 +455,7 @@ fn authentication() -> Value {
 /// GET …/mcp/.well-known/mcp.json: the manifest; with a valid key of this surface, the
 /// key's tools too.
 pub async fn manifest(app: &App, call: Call) -> ApiResult<Reply> {
-    let (p, surface) = discovered(app, &call).await?;
+    let (p, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
     let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
     let description = p
         .product
@@ -533,7 +492,7 @@ pub async fn manifest(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// GET …/mcp/info: where the endpoint and its manifest are, and how to authenticate.
 pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = discovered(app, &call).await?;
+    let (_, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
     let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
     Ok(Reply::ok(json!({
         "endpoint": url,
@@ -551,7 +510,7 @@ pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
 /// GET …/mcp/.well-known/oauth-protected-resource: RFC 9728 metadata (a surface key is the
 /// bearer token; no authorization server issues them).
 pub async fn protected_resource(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = discovered(app, &call).await?;
+    let (_, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
     Ok(Reply::ok(json!({
         "resource": endpoint(&call.public_url, &surface.product_id, &surface.id),
         "bearer_methods_supported": ["header"],
@@ -561,36 +520,12 @@ pub async fn protected_resource(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
+    use crate::jsonrpc::doc::{answer, message};
     use crate::schema::*;
 
-    /// A JSON-RPC 2.0 answer: a result or an error.
-    fn answer() -> serde_json::Value {
-        let error = record(&[("code", integer()), ("message", string())]);
-        serde_json::json!({
-            "type": "object",
-            "required": ["jsonrpc", "id"],
-            "properties": {
-                "jsonrpc": { "const": "2.0" },
-                "id": {},
-                "result": { "type": "object" },
-                "error": error,
-            },
-        })
-    }
-
     pub fn post() -> Doc {
-        let message = serde_json::json!({
-            "type": "object",
-            "required": ["jsonrpc", "method"],
-            "properties": {
-                "jsonrpc": { "const": "2.0" },
-                "id": { "type": ["string", "integer"] },
-                "method": { "type": "string" },
-                "params": { "type": "object" },
-            },
-        });
         Doc::ok(answer())
-            .body(message)
+            .body(message())
             .also(202, serde_json::Value::Null, "A notification or a response, taken (no body)")
             .also(400, answer(), "Not one JSON-RPC 2.0 message (-32700, -32600), or a protocol version or header the server refuses (-32022, -32020)")
             .also(404, any(), "No MCP surface here (the contract's error), or, in the 2026-07-28 revision, an unknown method (-32601)")
