@@ -259,18 +259,7 @@ async fn send_message(
         Ok(Reply::ok(task).headers(reply.headers))
     };
     let asked = serde_json::to_vec(params).unwrap_or_default();
-    let path = format!(
-        "{} SendMessage",
-        endpoint("", &g.surface.product_id, &g.surface.id)
-    );
-    let post = crate::idempotency::Post {
-        scope: &format!("KEY#{}", g.key.key_id),
-        method: &http::Method::POST,
-        path: &path,
-        headers: &call.headers,
-        body: &asked,
-    };
-    match crate::idempotency::run(app.table(), post, app.now(), performed).await {
+    match gateway::remembered(app, call, g, "SendMessage", &asked, performed).await {
         Ok(reply) => {
             let task = shaped(v, reply.body);
             let result = match v {

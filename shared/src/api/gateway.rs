@@ -279,6 +279,32 @@ async fn attempt_and_wait(
     .await
 }
 
+/// A protocol's gateway call (`performed`), remembered under the request's `Idempotency-Key`
+/// by what it asks — the operation `op` and its `asked` bytes — not by its JSON-RPC envelope,
+/// whose id changes with every request.
+pub async fn remembered(
+    app: &App,
+    call: &Call,
+    g: &Gateway,
+    op: &str,
+    asked: &[u8],
+    performed: impl std::future::Future<Output = ApiResult<Reply>>,
+) -> ApiResult<Reply> {
+    let tail = g.surface.kind.endpoint_tail().unwrap_or_default();
+    let path = format!(
+        "/v1/products/{}/surfaces/{}/{tail} {op}",
+        g.surface.product_id, g.surface.id
+    );
+    let post = crate::idempotency::Post {
+        scope: &format!("KEY#{}", g.key.key_id),
+        method: &http::Method::POST,
+        path: &path,
+        headers: &call.headers,
+        body: asked,
+    };
+    crate::idempotency::run(app.table(), post, app.now(), performed).await
+}
+
 /// The surface a public discovery route names (an MCP manifest, an Agent Card): one read of
 /// the product's records, no key; a surface that is not there or not behind `door` is 404
 /// (`what` names it).

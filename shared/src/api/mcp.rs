@@ -375,18 +375,8 @@ async fn tools_call(
     });
     let wait = Some(app.config.protocol_wait_s);
     let performed = gateway::perform(app, call, g, Pick::Named(name), "Tool", body, wait);
-    let path = format!(
-        "{} tools/call {name}",
-        endpoint("", &g.surface.product_id, &g.surface.id)
-    );
-    let post = crate::idempotency::Post {
-        scope: &format!("KEY#{}", g.key.key_id),
-        method: &http::Method::POST,
-        path: &path,
-        headers: &call.headers,
-        body: &asked,
-    };
-    match crate::idempotency::run(app.table(), post, app.now(), performed).await {
+    let op = format!("tools/call {name}");
+    match gateway::remembered(app, call, g, &op, &asked, performed).await {
         Ok(reply) => Ok((
             call_result(era, &reply.body),
             jsonrpc::kept_headers(reply.headers),

@@ -423,3 +423,46 @@ pub async fn everything_stored(t: &TestApp) -> String {
         }
     }
 }
+
+/// Give `app` a webhook runner at `url` (signed with `delivery::SECRET`) that this process
+/// attempts executions with itself, as `runtype serve` does with `RUNTYPE_RUNNER=webhook`;
+/// answers the deliverer.
+pub fn attempt_with_webhook(
+    app: &mut App,
+    url: &str,
+) -> std::sync::Arc<runtype::delivery::Deliverer> {
+    let settings =
+        runtype::delivery::runner::Settings::webhook(url, crate::delivery::SECRET).unwrap();
+    let d = std::sync::Arc::new(
+        runtype::delivery::Deliverer::new(
+            app.table_handle(),
+            settings,
+            app.clock.clone(),
+            "http://test.local",
+        )
+        .notifying(app.executions_settled.clone()),
+    );
+    app.deliverer = Some(d.clone());
+    app.config.runner.kind = runtype::config::RunnerKind::Webhook;
+    d
+}
+
+/// Make the schedule `id` (of surface `s` of product `p`) due at `at`, as if its time came.
+pub async fn make_due(app: &App, p: &str, s: &str, id: &str, at: chrono::DateTime<chrono::Utc>) {
+    use runtype::repo::Record;
+    let table = app.table();
+    let found = table
+        .get(&runtype::repo::layout::schedule(p, s, id))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
+    sched.next_run_at = Some(runtype::time::format(at));
+    table
+        .put(
+            sched.to_item(found.version + 1),
+            runtype::store::Cond::Version(found.version),
+        )
+        .await
+        .unwrap();
+}

@@ -258,23 +258,9 @@ async fn fire_schedules_runs_a_pass_on_an_eventbridge_event() {
         .await.expect(201);
     let id = r.id();
     // make it due: its next fire a minute ago
+    let due = chrono::Utc::now() - chrono::Duration::minutes(1);
+    crate::common::make_due(&d.t.app, &p, &s, &id, due).await;
     let table = d.t.app.table();
-    let found = table
-        .get(&runtype::repo::layout::schedule(&p, &s, &id))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
-    sched.next_run_at = Some(runtype::time::format(
-        chrono::Utc::now() - chrono::Duration::minutes(1),
-    ));
-    table
-        .put(
-            sched.to_item(found.version + 1),
-            Cond::Version(found.version),
-        )
-        .await
-        .unwrap();
 
     let res = d
         .invoke("fire-schedules", event_file("fire-schedules", &[]))

@@ -4,12 +4,8 @@
 //! (401 with its header, origins, the surface's type and status), scopes, rate limits,
 //! idempotency, the discovery documents and the round trips.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use http::Request;
-use runtype::delivery::runner::Settings;
-use runtype::delivery::Deliverer;
 use runtype::router;
 use runtype::time::Clock;
 use runtype_tests::runner::{ok, Answer, Runner};
@@ -52,16 +48,7 @@ impl Mcp {
         t.app.clock = Clock::fixed(chrono::Utc::now() + chrono::Duration::days(1));
         let seeded = seed::surface_of(&t.app, &t.key, "mcp", config, key_body).await;
         if let Some(runner) = runner {
-            let settings = Settings::webhook(&runner.url, crate::delivery::SECRET).unwrap();
-            let d = Deliverer::new(
-                t.app.table_handle(),
-                settings,
-                t.app.clock.clone(),
-                "http://test.local",
-            )
-            .notifying(t.app.executions_settled.clone());
-            t.app.deliverer = Some(Arc::new(d));
-            t.app.config.runner.kind = runtype::config::RunnerKind::Webhook;
+            crate::common::attempt_with_webhook(&mut t.app, &runner.url);
         }
         Mcp {
             t,

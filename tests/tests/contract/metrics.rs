@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use runtype::repo::Record;
 use runtype::router;
-use runtype::store::Cond;
 use runtype_tests::runner::{ok, Answer, Runner};
 use serde_json::{json, Value};
 
@@ -183,23 +181,8 @@ async fn a_scheduler_pass_is_counted() {
             .await
             .expect(201)
             .id();
-    let table = d.t.app.table();
-    let found = table
-        .get(&runtype::repo::layout::schedule(&p, &s, &id))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
-    sched.next_run_at = Some(runtype::time::format(
-        chrono::Utc::now() - chrono::Duration::minutes(1),
-    ));
-    table
-        .put(
-            sched.to_item(found.version + 1),
-            Cond::Version(found.version),
-        )
-        .await
-        .unwrap();
+    let due = chrono::Utc::now() - chrono::Duration::minutes(1);
+    crate::common::make_due(&d.t.app, &p, &s, &id, due).await;
     let (res, stderr) = d
         .invoke_with(
             "fire-schedules",
@@ -249,22 +232,15 @@ async fn the_local_figures_count_a_scheduler_pass(store: Store) {
         .await
         .expect(201)
         .id();
+    crate::common::make_due(
+        &t.app,
+        &p,
+        &s,
+        &id,
+        t.app.now() - chrono::Duration::minutes(1),
+    )
+    .await;
     let table = t.app.table();
-    let found = table
-        .get(&runtype::repo::layout::schedule(&p, &s, &id))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut sched: runtype::model::Schedule = serde_json::from_value(found.data.clone()).unwrap();
-    let due = t.app.now() - chrono::Duration::minutes(1);
-    sched.next_run_at = Some(runtype::time::format(due));
-    table
-        .put(
-            sched.to_item(found.version + 1),
-            Cond::Version(found.version),
-        )
-        .await
-        .unwrap();
     let before = (
         figure(&SCHEDULER_OCCURRENCES, Some("fired")).0,
         figure(&SCHEDULER_OCCURRENCES, Some("due")).0,

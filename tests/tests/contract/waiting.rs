@@ -9,7 +9,6 @@ use crate::common::{send, Res, Store};
 use crate::gateway::Api;
 use bytes::Bytes;
 use http::Request;
-use runtype::delivery::runner::Settings;
 use runtype::delivery::Deliverer;
 use runtype::router;
 use runtype_tests::runner::{ok, Answer, Runner};
@@ -29,17 +28,7 @@ crate::cases! {
 /// An app whose process has a webhook runner at `runner`.
 async fn with_runner(store: Store, runner: &Runner) -> (Api, Arc<Deliverer>) {
     let mut a = Api::new(store, json!(null), json!({})).await;
-    let settings = Settings::webhook(&runner.url, crate::delivery::SECRET).unwrap();
-    let d = Arc::new(
-        Deliverer::new(
-            a.t.app.table_handle(),
-            settings,
-            a.t.app.clock.clone(),
-            "http://test.local",
-        )
-        .notifying(a.t.app.executions_settled.clone()),
-    );
-    a.t.app.deliverer = Some(d.clone());
+    let d = crate::common::attempt_with_webhook(&mut a.t.app, &runner.url);
     (a, d)
 }
 
