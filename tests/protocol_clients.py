@@ -7,7 +7,8 @@ official clients use it: the `mcp` Python SDK in its default `auto` mode (which 
 `server/discover`, the stateless 2026-07-28 revision) and in `legacy` mode (the `initialize`
 handshake), and the TypeScript SDK (`@modelcontextprotocol/sdk`, through node); then an
 `a2a` surface with the A2A SDKs: `a2a-sdk` (Python: the card resolved, a message sent, the
-task read, a finished task's cancel refused) and `@a2a-js/sdk` (TypeScript, the same).
+task read, a finished task's cancel refused; then the same through its 0.3 transport, whose
+models check the 0.3 forms) and `@a2a-js/sdk` (TypeScript, the same in 1.0).
 
     python tests/protocol_clients.py <runtype-binary> <node_modules dir>
 """
@@ -155,6 +156,22 @@ async def a2a_python(endpoint, a2a_key):
         raise AssertionError("a task that is not there was found")
     except TaskNotFoundError:
         pass
+    # the same through the SDK's own 0.3 transport (0.3 method names, `A2A-Version: 0.3`, the
+    # answers validated against its 0.3 models)
+    from a2a.compat.v0_3.jsonrpc_transport import CompatJsonRpcTransport
+
+    old = CompatJsonRpcTransport(http, None, endpoint)
+    message = new_message([Part(text="Weather in Bergen?")], role=Role.ROLE_USER)
+    sent = (await old.send_message(SendMessageRequest(message=message))).task
+    assert sent.status.state == TaskState.TASK_STATE_COMPLETED, sent
+    assert sent.artifacts[0].parts[0].HasField("data"), sent.artifacts
+    read = await old.get_task(GetTaskRequest(id=sent.id))
+    assert read.id == sent.id and read.context_id == sent.context_id, read
+    try:
+        await old.cancel_task(CancelTaskRequest(id=sent.id))
+        raise AssertionError("a completed task was canceled (0.3)")
+    except TaskNotCancelableError:
+        pass
     await http.aclose()
 
 
@@ -209,13 +226,13 @@ def metrics_after_the_clients(base):
                 return s.value
         raise AssertionError((family, labels))
 
-    # MCP: 3 clients x 2 calls (one failing) + the unknown tool refused; A2A: 2 messages
-    assert value("runtype_gateway_calls", outcome="admitted") == 8, text
+    # MCP: 3 clients x 2 calls (one failing) + the unknown tool refused; A2A: 3 messages
+    assert value("runtype_gateway_calls", outcome="admitted") == 9, text
     assert value("runtype_gateway_calls", outcome="invalid") == 3, text
-    assert value("runtype_executions_created", source="surface") == 8, text
-    assert value("runtype_delivery_attempts", outcome="completed") == 5, text
+    assert value("runtype_executions_created", source="surface") == 9, text
+    assert value("runtype_delivery_attempts", outcome="completed") == 6, text
     assert value("runtype_delivery_attempts", outcome="failed") == 3, text
-    assert value("runtype_delivery_attempt_duration_seconds", "_count") == 8, text
+    assert value("runtype_delivery_attempt_duration_seconds", "_count") == 9, text
     assert value("runtype_storage_errors") == 0, text
     # the pass the server made as it started (and any at a minute's turn since): nothing due
     assert value("runtype_scheduler_pass_duration_seconds", "_count") >= 1, text
@@ -244,7 +261,7 @@ def main():
         node("mcp_client.mjs", endpoint, mcp_key)
         endpoint, a2a_key = a2a_surface(base, key)
         asyncio.run(a2a_python(endpoint, a2a_key))
-        print("protocol_clients: a2a-sdk (Python) resolved the card, sent a message and read the task")
+        print("protocol_clients: a2a-sdk (Python) resolved the card, sent a message and read the task, in 1.0 and through its 0.3 transport")
         node("a2a_client.mjs", endpoint, a2a_key)
         metrics_after_the_clients(base)
     finally:
