@@ -78,11 +78,6 @@ fn task_not_found(id: &str) -> RpcError {
     )
 }
 
-/// The endpoint of the A2A surface `surface_id` of `product_id`.
-fn endpoint(public_url: &str, product_id: &str, surface_id: &str) -> String {
-    format!("{public_url}/v1/products/{product_id}/surfaces/{surface_id}/a2a")
-}
-
 /// POST …/a2a: one JSON-RPC message.
 pub async fn post(app: &App, call: Call, g: Gateway) -> ApiResult<Reply> {
     let (id, method, params) = match jsonrpc::parse(&call.body) {
@@ -704,8 +699,7 @@ fn card(p: &Partition, surface: &Surface, url: &str) -> Value {
 /// GET …/a2a/.well-known/agent-card.json: the card, with an `ETag` (a match is 304) and the
 /// one `Cache-Control` that lets it be kept a minute.
 pub async fn agent_card(app: &App, call: Call) -> ApiResult<Reply> {
-    let (p, surface) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
-    let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
+    let (p, surface, url) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
     let body = card(&p, &surface, &url);
     let etag = format!("\"{}\"", &crate::secrets::hash(&body.to_string())[..32]);
     let matches = call
@@ -725,19 +719,15 @@ pub async fn agent_card(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// GET …/a2a/info: where the endpoint and its card are, and how to authenticate.
 pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
-    let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
-    Ok(Reply::ok(json!({
-        "endpoint": url,
-        "agentCard": format!("{url}/.well-known/agent-card.json"),
-        "protocolVersion": "1.0",
-        "supportedVersions": ["1.0", "0.3"],
-        "authentication": {
-            "type": "bearer",
-            "header": "Authorization",
-            "format": "Bearer <a2a surface key>",
-        },
-    })))
+    let (_, _, url) = gateway::public_surface(app, &call, Door::A2a, "A2A surface").await?;
+    let card = format!("{url}/.well-known/agent-card.json");
+    Ok(Reply::ok(gateway::protocol_info(
+        &url,
+        ("agentCard", card),
+        "1.0",
+        &["1.0", "0.3"],
+        "a2a",
+    )))
 }
 
 /// The contract of each operation here (OpenAPI).
@@ -811,20 +801,7 @@ pub mod doc {
     }
 
     pub fn info() -> Doc {
-        Doc::ok(record(&[
-            ("endpoint", string()),
-            ("agentCard", string()),
-            ("protocolVersion", string()),
-            ("supportedVersions", array(string())),
-            (
-                "authentication",
-                record(&[
-                    ("type", string()),
-                    ("header", string()),
-                    ("format", string()),
-                ]),
-            ),
-        ]))
+        crate::api::gateway::doc::protocol_info("agentCard")
     }
 }
 

@@ -305,15 +305,39 @@ pub async fn remembered(
     crate::idempotency::run(app.table(), post, app.now(), performed).await
 }
 
-/// The surface a public discovery route names (an MCP manifest, an Agent Card): one read of
-/// the product's records, no key; a surface that is not there or not behind `door` is 404
-/// (`what` names it).
+/// A protocol surface's public description: its endpoint `url` and where its discovery
+/// `document` is (its field name and URL), the `version` it answers in and those it speaks,
+/// and how to authenticate (a `key` kind's surface key as a bearer token).
+pub fn protocol_info(
+    url: &str,
+    document: (&str, String),
+    version: &str,
+    supported: &[&str],
+    key: &str,
+) -> Value {
+    let mut info = json!({
+        "endpoint": url,
+        "protocolVersion": version,
+        "supportedVersions": supported,
+        "authentication": {
+            "type": "bearer",
+            "header": "Authorization",
+            "format": format!("Bearer <{key} surface key>"),
+        },
+    });
+    info[document.0] = json!(document.1);
+    info
+}
+
+/// The surface a public discovery route names (an MCP manifest, an Agent Card), with its
+/// endpoint: one read of the product's records, no key; a surface that is not there or not
+/// behind `door` is 404 (`what` names it).
 pub async fn public_surface(
     app: &App,
     call: &Call,
     door: Door,
     what: &str,
-) -> ApiResult<(Partition, Surface)> {
+) -> ApiResult<(Partition, Surface, String)> {
     let (product_id, surface_id) = (call.param("id"), call.param("surfaceId"));
     let not_found = || ApiError::not_found(what);
     if !crate::ids::is_valid("prod", product_id) || !crate::ids::is_valid("surf", surface_id) {
@@ -326,7 +350,8 @@ pub async fn public_surface(
     if !door.opens(surface.kind) {
         return Err(not_found());
     }
-    Ok((p, surface))
+    let url = surface.endpoint(&call.public_url).ok_or_else(not_found)?;
+    Ok((p, surface, url))
 }
 
 /// A gateway call refused, counted by why: at the door (the key, the surface) or by what it
@@ -552,6 +577,23 @@ fn metadata(f: &mut Fields, name: &str, raw: Option<&Value>) -> Option<Map<Strin
 /// The contract of each operation here (OpenAPI).
 pub mod doc {
     use crate::schema::*;
+
+    /// A protocol surface's `info` (`gateway::protocol_info`), whose discovery document is
+    /// named by `document`.
+    pub fn protocol_info(document: &'static str) -> Doc {
+        let authentication = record(&[
+            ("type", string()),
+            ("header", string()),
+            ("format", string()),
+        ]);
+        Doc::ok(record(&[
+            ("endpoint", string()),
+            (document, string()),
+            ("protocolVersion", string()),
+            ("supportedVersions", array(string())),
+            ("authentication", authentication),
+        ]))
+    }
 
     pub fn describe() -> Doc {
         let limits = || {

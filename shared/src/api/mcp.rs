@@ -65,20 +65,15 @@ impl Era {
     }
 }
 
-/// The endpoint of the MCP surface `surface_id` of `product_id`.
-fn endpoint(public_url: &str, product_id: &str, surface_id: &str) -> String {
-    format!("{public_url}/v1/products/{product_id}/surfaces/{surface_id}/mcp")
-}
-
 /// A refusal at the door (no key, a bad one): a 401 names where the resource's metadata is
 /// (RFC 9728), as MCP's authorization asks.
 pub fn refused(e: ApiError, public_url: &str, product_id: &str, surface_id: &str) -> ApiError {
     if e.status() != 401 {
         return e;
     }
+    // (the surface was not read: the endpoint is the path the request named)
     let metadata = format!(
-        "{}/.well-known/oauth-protected-resource",
-        endpoint(public_url, product_id, surface_id)
+        "{public_url}/v1/products/{product_id}/surfaces/{surface_id}/mcp/.well-known/oauth-protected-resource"
     );
     e.with_headers(vec![(
         "www-authenticate",
@@ -445,8 +440,7 @@ fn authentication() -> Value {
 /// GET …/mcp/.well-known/mcp.json: the manifest; with a valid key of this surface, the
 /// key's tools too.
 pub async fn manifest(app: &App, call: Call) -> ApiResult<Reply> {
-    let (p, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
-    let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
+    let (p, surface, url) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
     let description = p
         .product
         .description
@@ -482,27 +476,28 @@ pub async fn manifest(app: &App, call: Call) -> ApiResult<Reply> {
 
 /// GET …/mcp/info: where the endpoint and its manifest are, and how to authenticate.
 pub async fn info(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
-    let url = endpoint(&call.public_url, &surface.product_id, &surface.id);
-    Ok(Reply::ok(json!({
-        "endpoint": url,
-        "manifest": format!("{url}/.well-known/mcp.json"),
-        "protocolVersion": HANDSHAKE_VERSIONS[0],
-        "supportedVersions": STATELESS_VERSIONS.iter().chain(HANDSHAKE_VERSIONS.iter()).collect::<Vec<_>>(),
-        "authentication": {
-            "type": "bearer",
-            "header": "Authorization",
-            "format": "Bearer <mcp surface key>",
-        },
-    })))
+    let (_, _, url) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
+    let manifest = format!("{url}/.well-known/mcp.json");
+    let supported: Vec<&str> = STATELESS_VERSIONS
+        .iter()
+        .chain(HANDSHAKE_VERSIONS.iter())
+        .copied()
+        .collect();
+    Ok(Reply::ok(gateway::protocol_info(
+        &url,
+        ("manifest", manifest),
+        HANDSHAKE_VERSIONS[0],
+        &supported,
+        "mcp",
+    )))
 }
 
 /// GET …/mcp/.well-known/oauth-protected-resource: RFC 9728 metadata (a surface key is the
 /// bearer token; no authorization server issues them).
 pub async fn protected_resource(app: &App, call: Call) -> ApiResult<Reply> {
-    let (_, surface) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
+    let (_, surface, url) = gateway::public_surface(app, &call, Door::Mcp, "MCP surface").await?;
     Ok(Reply::ok(json!({
-        "resource": endpoint(&call.public_url, &surface.product_id, &surface.id),
+        "resource": url,
         "bearer_methods_supported": ["header"],
         "resource_name": surface.name,
     })))
@@ -540,20 +535,7 @@ pub mod doc {
     }
 
     pub fn info() -> Doc {
-        Doc::ok(record(&[
-            ("endpoint", string()),
-            ("manifest", string()),
-            ("protocolVersion", string()),
-            ("supportedVersions", array(string())),
-            (
-                "authentication",
-                record(&[
-                    ("type", string()),
-                    ("header", string()),
-                    ("format", string()),
-                ]),
-            ),
-        ]))
+        crate::api::gateway::doc::protocol_info("manifest")
     }
 
     pub fn protected_resource() -> Doc {

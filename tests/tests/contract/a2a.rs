@@ -3,15 +3,11 @@
 //! shapes, every error code, skill routing, `returnImmediately`, paging, scopes, rate limits,
 //! the door, the card and the round trips.
 
-use bytes::Bytes;
-use http::Request;
 use runtype::router;
-use runtype::time::Clock;
 use runtype_tests::runner::{ok, Answer, Runner};
-use runtype_tests::seed;
 use serde_json::{json, Value};
 
-use crate::common::{send, Res, Store, TestApp};
+use crate::common::{Res, Store, TestApp};
 
 crate::cases! {
     both: [
@@ -38,12 +34,9 @@ impl A2a {
     /// `answer-questions`), is its entry point; a key with `key_body`'s settings; with a
     /// webhook runner this process attempts executions with, when given.
     async fn new(store: Store, key_body: Value, runner: Option<&Runner>) -> A2a {
-        let mut t = TestApp::new(store).await;
-        t.app.clock = Clock::fixed(chrono::Utc::now() + chrono::Duration::days(1));
-        let seeded = seed::surface_of(&t.app, &t.key, "a2a", json!(null), key_body).await;
-        if let Some(runner) = runner {
-            crate::common::attempt_with_webhook(&mut t.app, &runner.url);
-        }
+        let url = runner.map(|r| r.url.as_str());
+        let (t, seeded) =
+            crate::common::protocol_surface(store, "a2a", json!(null), key_body, url).await;
         A2a {
             t,
             p: seeded.product,
@@ -58,15 +51,7 @@ impl A2a {
     }
 
     async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Res {
-        let mut req = Request::builder().method(method).uri(path);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        send(
-            &self.t.app,
-            req.body(Bytes::from(body.to_string())).unwrap(),
-        )
-        .await
+        crate::common::raw_request(&self.t.app, method, path, headers, body).await
     }
 
     /// A JSON-RPC call with the key, speaking `version` (None: no A2A-Version header).

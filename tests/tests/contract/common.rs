@@ -466,3 +466,37 @@ pub async fn make_due(app: &App, p: &str, s: &str, id: &str, at: chrono::DateTim
         .await
         .unwrap();
 }
+
+/// A request as a client sends it: `method`, `path`, these `headers` and this `body`.
+pub async fn raw_request(
+    app: &App,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Res {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(app, req.body(Bytes::from(body.to_string())).unwrap()).await
+}
+
+/// A protocol surface to talk to: a new app (its clock a day ahead, fixed) and a surface of
+/// `kind` seeded on it (`seed::surface_of`); with `runner`, a webhook runner the app attempts
+/// executions with itself.
+pub async fn protocol_surface(
+    store: Store,
+    kind: &str,
+    config: Value,
+    key_body: Value,
+    runner: Option<&str>,
+) -> (TestApp, runtype_tests::seed::ApiSurface) {
+    let mut t = TestApp::new(store).await;
+    t.app.clock = runtype::time::Clock::fixed(chrono::Utc::now() + chrono::Duration::days(1));
+    let seeded = runtype_tests::seed::surface_of(&t.app, &t.key, kind, config, key_body).await;
+    if let Some(url) = runner {
+        attempt_with_webhook(&mut t.app, url);
+    }
+    (t, seeded)
+}

@@ -106,8 +106,24 @@ pub fn event_file(name: &str, vars: &[(&str, &str)]) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The Parameters and Secrets extension's local endpoint (a fake): the runner's secret, to a
+/// caller presenting the session token `webhook_via_extension` gives the function.
+pub async fn secrets_extension() -> runtype_tests::runner::Runner {
+    use runtype_tests::runner::{ok, Answer, Runner};
+    Runner::start(|_, got| {
+        if got.header("x-aws-parameters-secrets-token") != Some("session-token") {
+            return Answer::Status(403, "{}".into());
+        }
+        ok(
+            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
+                .to_string(),
+        )
+    })
+    .await
+}
+
 /// A webhook runner at `runner` whose secret the function reads from the Parameters and
-/// Secrets extension at `extension` (a fake).
+/// Secrets extension at `extension` (`secrets_extension`), with the session token it checks.
 pub fn webhook_via_extension(
     runner: &runtype_tests::runner::Runner,
     extension: &runtype_tests::runner::Runner,
@@ -121,6 +137,7 @@ pub fn webhook_via_extension(
             "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT",
             extension.url.rsplit(':').next().unwrap().to_string(),
         ),
+        ("AWS_SESSION_TOKEN", "session-token".to_string()),
     ]
 }
 
@@ -410,29 +427,17 @@ async fn deliver_executions_takes_stream_and_queue_events() {
 /// With `RUNTYPE_RUNNER_SECRET_SOURCE=extension` the secret comes from the Parameters and
 /// Secrets extension's local endpoint (a fake here), authorised by the session token.
 async fn deliver_executions_can_read_its_secret_from_the_extension() {
-    use runtype_tests::runner::{ok, Answer, Runner};
+    use runtype_tests::runner::{ok, Runner};
     let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
     // the function keeps real time: executions made now are due now
     a.t.app.clock = runtype::time::Clock::system();
     let id = a.invoke(json!({})).await.id();
     let runner = Runner::start(|_, _| ok("{}")).await;
-    let extension = Runner::start(|_, got| {
-        if got.header("x-aws-parameters-secrets-token") != Some("session-token") {
-            return Answer::Status(403, "{}".into());
-        }
-        ok(
-            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
-                .to_string(),
-        )
-    })
-    .await;
+    let extension = secrets_extension().await;
     let d = Deployment::on(a.t).await;
     let env = [
         webhook_via_extension(&runner, &extension),
-        vec![
-            ("AWS_SESSION_TOKEN", "session-token".to_string()),
-            ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
-        ],
+        vec![("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string())],
     ]
     .concat();
     let stream = event_file(
@@ -516,13 +521,7 @@ async fn deliver_executions_takes_sam_events() {
     let first = a.invoke(json!({})).await.id();
     let second = a.invoke(json!({})).await.id();
     let runner = Runner::start(|_, _| ok("{}")).await;
-    let extension = Runner::start(|_, _| {
-        ok(
-            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
-                .to_string(),
-        )
-    })
-    .await;
+    let extension = secrets_extension().await;
     let d = Deployment::on(a.t).await;
     let env = [
         webhook_via_extension(&runner, &extension),
@@ -552,13 +551,7 @@ async fn a_gateway_function_makes_a_waiting_callers_attempt() {
     let mut a = crate::gateway::Api::new(Store::Dynamo, json!(null), json!({})).await;
     a.t.app.clock = runtype::time::Clock::system();
     let runner = Runner::start(|_, _| ok(r#"{"answer":"in the request"}"#)).await;
-    let extension = Runner::start(|_, _| {
-        ok(
-            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
-                .to_string(),
-        )
-    })
-    .await;
+    let extension = secrets_extension().await;
     let (p, s, key) = (a.p.clone(), a.s.clone(), a.key.clone());
     let d = Deployment::on(a.t).await;
     let env = [

@@ -4,15 +4,12 @@
 //! (401 with its header, origins, the surface's type and status), scopes, rate limits,
 //! idempotency, the discovery documents and the round trips.
 
-use bytes::Bytes;
-use http::Request;
 use runtype::router;
-use runtype::time::Clock;
 use runtype_tests::runner::{ok, Answer, Runner};
 use runtype_tests::seed;
 use serde_json::{json, Value};
 
-use crate::common::{send, Res, Store, TestApp};
+use crate::common::{Res, Store, TestApp};
 
 crate::cases! {
     both: [
@@ -44,12 +41,9 @@ impl Mcp {
     /// `answer-questions`), a key with `key_body`'s settings, and — when `runner` is given —
     /// a webhook runner this process attempts executions with.
     async fn new(store: Store, config: Value, key_body: Value, runner: Option<&Runner>) -> Mcp {
-        let mut t = TestApp::new(store).await;
-        t.app.clock = Clock::fixed(chrono::Utc::now() + chrono::Duration::days(1));
-        let seeded = seed::surface_of(&t.app, &t.key, "mcp", config, key_body).await;
-        if let Some(runner) = runner {
-            crate::common::attempt_with_webhook(&mut t.app, &runner.url);
-        }
+        let url = runner.map(|r| r.url.as_str());
+        let (t, seeded) =
+            crate::common::protocol_surface(store, "mcp", config, key_body, url).await;
         Mcp {
             t,
             p: seeded.product,
@@ -63,15 +57,7 @@ impl Mcp {
     }
 
     async fn raw(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Res {
-        let mut req = Request::builder().method(method).uri(path);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        send(
-            &self.t.app,
-            req.body(Bytes::from(body.to_string())).unwrap(),
-        )
-        .await
+        crate::common::raw_request(&self.t.app, method, path, headers, body).await
     }
 
     /// POST a message with the key and `headers`.

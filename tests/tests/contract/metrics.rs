@@ -141,18 +141,11 @@ async fn deliveries_are_counted_by_outcome() {
         }
     })
     .await;
-    let extension = Runner::start(|_, _| {
-        ok(
-            &json!({ "Name": "runtype/runner", "SecretString": crate::delivery::SECRET })
-                .to_string(),
-        )
-    })
-    .await;
+    let extension = crate::lambda::secrets_extension().await;
     let d = Deployment::on(a.t).await;
     let env = [
         webhook_via_extension(&runner, &extension),
         vec![
-            ("AWS_SESSION_TOKEN", "session-token".to_string()),
             ("RETRY_QUEUE_URL", "http://127.0.0.1:9/q".to_string()),
             namespace(),
         ],
