@@ -28,7 +28,6 @@ crate::cases! {
 pub struct Deployment {
     pub t: crate::common::TestApp,
     table: String,
-    api: RuntimeApi,
 }
 
 impl Deployment {
@@ -42,11 +41,7 @@ impl Deployment {
             runtype::app::Backend::DynamoDb { table, .. } => table.clone(),
             _ => unreachable!(),
         };
-        Deployment {
-            t,
-            table,
-            api: RuntimeApi::start().await,
-        }
+        Deployment { t, table }
     }
 
     /// Run `function` for one event as a fresh process; answers its Lambda response.
@@ -78,9 +73,12 @@ impl Deployment {
             ("AWS_REGION", "us-east-1".to_string()),
         ];
         env.extend(extra.iter().cloned());
-        let mut child = spawn_function(&binary, &self.api, &env);
-        let id = self.api.push(event);
-        let outcome = self.api.outcome(&id, Duration::from_secs(30)).await;
+        // A Runtime API of its own, as each Lambda execution environment has: a killed
+        // process's pending `next` poll must not take the following invocation's event.
+        let api = RuntimeApi::start().await;
+        let mut child = spawn_function(&binary, &api, &env);
+        let id = api.push(event);
+        let outcome = api.outcome(&id, Duration::from_secs(30)).await;
         let _ = child.kill();
         let stderr = child
             .wait_with_output()
