@@ -13,7 +13,7 @@ use crate::delivery::runner::Settings;
 use crate::delivery::{Deliverer, Step};
 use crate::lambda::Error;
 use crate::lambda_secret::runner_secret;
-use crate::store::dynamo::{https_client, lambda_identity};
+use crate::store::dynamo::lambda_identity;
 
 /// The longest an SQS message can be delayed.
 const MAX_DELAY: i64 = 900;
@@ -45,7 +45,7 @@ impl RetryQueue {
                     .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
                     .region(region)
                     .credentials_provider(credentials)
-                    .http_client(https_client());
+                    .http_client(crate::aws_http::sdk_http_client());
                 if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SQS") {
                     config = config.endpoint_url(endpoint);
                 }

@@ -5,7 +5,7 @@
 
 use crate::config::{RunnerConfig, RunnerKind};
 #[cfg(feature = "runner-secret-sdk")]
-use crate::store::dynamo::{https_client, lambda_identity};
+use crate::store::dynamo::lambda_identity;
 use lambda_runtime::Error;
 
 /// The runner's token or webhook secret: the Secrets Manager secret named by
@@ -82,7 +82,7 @@ async fn from_secrets_manager(id: &str) -> Result<String, Error> {
         .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
         .region(region)
         .credentials_provider(credentials)
-        .http_client(https_client());
+        .http_client(crate::aws_http::sdk_http_client());
     if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL_SECRETSMANAGER") {
         config = config.endpoint_url(endpoint);
     }

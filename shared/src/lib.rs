@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod aws_http;
 pub mod call;
 pub mod config;
 pub mod content_hash;

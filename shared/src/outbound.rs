@@ -16,9 +16,28 @@ pub const MAX_RESULT: usize = 64 * 1024;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
+/// hyper's pooled client over the one TLS stack (also under the AWS SDK clients, `aws_http`).
+pub type HyperClient = Client<Connector, Full<Bytes>>;
+
+/// A pooled HTTP/1.1 client, `https` or `http`, trusting the compiled-in web PKI roots.
+pub fn hyper_client(connect_timeout: Option<Duration>) -> HyperClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(connect_timeout);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https)
+}
+
 /// Made on first use (a cold start that sends nothing does not build a TLS context).
 pub struct HttpClient {
-    client: std::sync::OnceLock<Client<Connector, Full<Bytes>>>,
+    client: std::sync::OnceLock<HyperClient>,
     timeout: Duration,
     /// What its errors call the other end ("the runner").
     peer: &'static str,
@@ -55,17 +74,9 @@ impl HttpClient {
         }
     }
 
-    fn client(&self) -> &Client<Connector, Full<Bytes>> {
-        self.client.get_or_init(|| {
-            let https = hyper_rustls::HttpsConnectorBuilder::new()
-                .with_webpki_roots()
-                .https_or_http()
-                .enable_http1()
-                .build();
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(https)
-        })
+    fn client(&self) -> &HyperClient {
+        // the exchange's own deadline bounds connecting too
+        self.client.get_or_init(|| hyper_client(None))
     }
 
     /// POST `body` to `url` with `headers`; the whole exchange, body included, within the

@@ -27,9 +27,6 @@ use super::{
 
 type Attrs = HashMap<String, AttributeValue>;
 
-/// The Mozilla root certificates (webpki-root-certs), as one PEM bundle made at build time.
-const ROOTS_PEM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roots.pem"));
-
 pub struct DynamoTable {
     client: Client,
     /// Counts round trips (each operation of the `Table` trait); the client's interceptor
@@ -56,24 +53,6 @@ impl Intercept for CountRequests {
         self.0.request();
         Ok(())
     }
-}
-
-/// The HTTPS client every AWS SDK client here uses: rustls with ring, trusting the
-/// compiled-in Mozilla roots (no reading of the system's certificate files at start-up).
-pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-    let roots = TrustStore::empty()
-        .with_native_roots(false)
-        .with_pem_certificate(ROOTS_PEM);
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(
-            TlsContext::builder()
-                .with_trust_store(roots)
-                .build()
-                .expect("a TLS context"),
-        )
-        .build_https()
 }
 
 fn env_var(k: &str) -> Option<String> {
@@ -132,7 +111,7 @@ impl DynamoTable {
         counter: RequestCounter,
     ) -> DynamoTable {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(https_client())
+            .http_client(crate::aws_http::sdk_http_client())
             .timeout_config(Self::timeouts())
             .retry_config(Self::retries());
         if std::env::var_os("AWS_REGION").is_none()
@@ -164,7 +143,7 @@ impl DynamoTable {
             .behavior_version(BehaviorVersion::latest())
             .region(region)
             .credentials_provider(credentials)
-            .http_client(https_client())
+            .http_client(crate::aws_http::sdk_http_client())
             .timeout_config(Self::timeouts())
             .retry_config(Self::retries())
             .interceptor(CountRequests(counter.clone()));
@@ -806,18 +785,5 @@ impl Table for DynamoTable {
                 "counter update answered no count".into(),
             )),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_root_bundle_is_compiled_in() {
-        let pem = std::str::from_utf8(super::ROOTS_PEM).unwrap();
-        assert!(pem.matches("-----BEGIN CERTIFICATE-----").count() > 100);
-        assert_eq!(
-            pem.matches("-----BEGIN CERTIFICATE-----").count(),
-            pem.matches("-----END CERTIFICATE-----").count()
-        );
     }
 }
