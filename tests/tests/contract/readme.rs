@@ -86,6 +86,6 @@ fn the_readme_counts_what_there_is() {
         "one per route, the scheduler and delivery"
     );
     assert_eq!(number_after(&text, "one function per route ("), routes);
-    assert_eq!(number_after(&text, "arm64; there are "), functions);
+    assert_eq!(number_after(&text, "the whole stack ("), functions);
     assert_eq!(number_after(&text, "generated cases over all "), routes);
 }
