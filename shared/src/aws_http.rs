@@ -29,19 +29,11 @@ pub fn sdk_http_client() -> SharedHttpClient {
     SharedHttpClient::new(SdkHttp::default())
 }
 
-/// One connection pool per process, made on the first request (with the first connect
-/// timeout asked for: every client here asks for the same).
+/// One connection pool per SDK client, made on its first request with the connect timeout
+/// the client asks for (it asks for the same on every request).
 #[derive(Debug, Default, Clone)]
 struct SdkHttp {
-    pool: Arc<OnceLock<Pool>>,
-}
-
-struct Pool(HyperClient);
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Pool")
-    }
+    pool: Arc<OnceLock<HyperClient>>,
 }
 
 impl HttpClient for SdkHttp {
@@ -52,8 +44,8 @@ impl HttpClient for SdkHttp {
     ) -> SharedHttpConnector {
         let pool = self
             .pool
-            .get_or_init(|| Pool(hyper_client(settings.connect_timeout())));
-        SharedHttpConnector::new(Connector(pool.0.clone()))
+            .get_or_init(|| hyper_client(settings.connect_timeout()));
+        SharedHttpConnector::new(Connector(pool.clone()))
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
@@ -61,14 +53,8 @@ impl HttpClient for SdkHttp {
     }
 }
 
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct Connector(HyperClient);
-
-impl std::fmt::Debug for Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Connector")
-    }
-}
 
 impl HttpConnector for Connector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
