@@ -156,13 +156,17 @@ pub async fn cancel(
     id: &str,
     now: &str,
 ) -> ApiResult<Execution> {
-    get(table, owner, product_id, id).await?;
+    // one read and one conditional write: the product is checked on the record the update
+    // reads, as `get` would
     super::update(
         table,
         &k::execution(id),
         owner,
         now,
         |e: &mut Execution, _| {
+            if e.product_id != product_id {
+                return Err(ApiError::not_found("Execution"));
+            }
             e.cancel(now).map_err(|status| {
                 ApiError::Conflict(format!(
                     "Only a queued execution can be cancelled; this one is {status}"

@@ -467,9 +467,31 @@ async fn cancel_stops_further_attempts(store: Store) {
     let d = webhook(&a, &runner, |_| {});
     let id = execution(&a).await;
     assert_eq!(pass(&d).await, summary(0, 1, 0));
+    // under another product of the owner's it is not found, and nothing changes
+    let other = a.t.product("other").await;
+    let r =
+        a.t.send(&router::CANCEL_EXECUTION, [&other, &id], None)
+            .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (404, json!("NOT_FOUND")),
+        "{r:?}"
+    );
+    let before = a.t.requests();
     let r = a.t.send(&router::CANCEL_EXECUTION, [&a.p, &id], None).await;
     assert_eq!(r.status, 200, "a retry-waiting execution is queued: {r:?}");
     assert_eq!(r.body["status"], "cancelled");
+    assert_eq!(
+        a.t.requests() - before,
+        3,
+        "the key, then the execution read and written once"
+    );
+    let r = a.t.send(&router::CANCEL_EXECUTION, [&a.p, &id], None).await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (409, json!("CONFLICT")),
+        "{r:?}"
+    );
     advance(&a, Duration::minutes(10));
     assert_eq!(pass(&d).await, summary(0, 0, 0));
     assert_eq!(runner.count(), 1, "no attempt after the cancel");
