@@ -39,7 +39,7 @@ SMALLEST=$(echo "$SIZES" | head -n 1); LARGEST=$(echo "$SIZES" | tail -n 1)
 unset CARGO_TARGET_DIR
 
 # init and RSS of both profiles, x86_64, beside the floors
-HOST_BINS="-p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p fire-schedules -p deliver-executions"
+HOST_BINS="-p create-product -p create-surface-key -p get-surface -p invoke-surface-endpoint -p mcp -p a2a -p fire-schedules -p deliver-executions"
 cargo build --release --quiet $HOST_BINS
 cargo build --release --quiet -p runtype-tests --bin coldstart
 cargo build --profile dist --quiet $HOST_BINS
