@@ -335,12 +335,8 @@ async fn tasks_are_read_listed_and_canceled(store: Store) {
         "{r:?}"
     );
     // another key of the surface sees none of them
-    let other =
-        a.t.send(&router::CREATE_SURFACE_KEY, [&a.p, &a.s], Some(json!({})))
-            .await
-            .expect(201);
     let o = A2a {
-        key: other.body["key"].as_str().unwrap().to_string(),
+        key: a.t.surface_key(&a.p, &a.s).await,
         ..a
     };
     let r = o.rpc(Some("1.0"), "GetTask", json!({ "id": ids[0] })).await;
@@ -444,14 +440,7 @@ async fn the_door_and_the_limits(store: Store) {
     assert_eq!(r.status, 401, "{r:?}");
     // a key of another kind (an mcp surface's) is not this surface's
     let mcp = a.t.surface(&a.p, "mcp", "mcp").await;
-    let mcp_key =
-        a.t.send(&router::CREATE_SURFACE_KEY, [&a.p, &mcp], Some(json!({})))
-            .await
-            .expect(201)
-            .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let mcp_key = a.t.surface_key(&a.p, &mcp).await;
     let r = a
         .raw(
             "POST",

@@ -249,6 +249,19 @@ impl TestApp {
         r.id()
     }
 
+    /// A new key (no limits, no scopes) of `surface` under `product`; its plaintext.
+    pub async fn surface_key(&self, product: &str, surface: &str) -> String {
+        let r = self
+            .send(
+                &router::CREATE_SURFACE_KEY,
+                [product, surface],
+                Some(serde_json::json!({})),
+            )
+            .await
+            .expect(201);
+        r.body["key"].as_str().unwrap().to_string()
+    }
+
     pub async fn capability(&self, product: &str, name: &str) -> String {
         let r = self
             .send(

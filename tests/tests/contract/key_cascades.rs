@@ -158,13 +158,7 @@ async fn surface_and_product_deletes_cascade(store: Store) {
     );
     // the product delete takes surfaces, keys and hash items with it
     let s = f.t.surface(&f.p, "a", "a2a").await;
-    let k2 =
-        f.t.send(&router::CREATE_SURFACE_KEY, [&f.p, &s], Some(json!({})))
-            .await
-            .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let k2 = f.t.surface_key(&f.p, &s).await;
     assert!(f.verify(&k2).await.is_ok());
     assert_eq!(
         f.t.send(&router::DELETE_PRODUCT, [&f.p], None).await.status,

@@ -358,14 +358,7 @@ async fn the_door_refuses_as_the_gateway_does(store: Store) {
     assert!(header(&r, "www-authenticate").is_some());
     // a key of another surface (an api one) is not this surface's
     let api = m.t.surface(&m.p, "api", "api").await;
-    let api_key =
-        m.t.send(&router::CREATE_SURFACE_KEY, [&m.p, &api], Some(json!({})))
-            .await
-            .expect(201)
-            .body["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let api_key = m.t.surface_key(&m.p, &api).await;
     let r = m
         .raw(
             "POST",

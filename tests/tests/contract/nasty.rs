@@ -292,13 +292,7 @@ async fn nasty_gateway_calls_are_4xx_and_admit_nothing(store: Store) {
         Some(json!({ "capabilityId": c })),
     )
     .await;
-    let key = t
-        .send(&router::CREATE_SURFACE_KEY, [&p, &s], Some(json!({})))
-        .await
-        .body["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let key = t.surface_key(&p, &s).await;
     let base = format!("/v1/products/{p}/surfaces/{s}/api");
     let send = |method: &str, path: &str, headers: Vec<(&str, Vec<u8>)>, body: Vec<u8>| {
         let mut b = http::Request::builder().method(method).uri(path);
